@@ -1,0 +1,26 @@
+# ManimFarm. `make demo` and `make test` work on a fresh Debian 12 machine (as root) with Swift installed.
+SWIFT ?= swift
+BUILD_FLAGS ?=
+BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
+
+.PHONY: all deps test-deps build demo test bench clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+test-deps:
+	scripts/install-deps.sh --test-tools
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+demo: build
+	scripts/demo.sh "$(BIN)"
+
+test: test-deps build
+	FARM_BIN_DIR="$(BIN)" FARM_PYTHON="$(CURDIR)/.venv/bin/python" $(SWIFT) test $(BUILD_FLAGS) $(TEST_FLAGS)
+
+clean:
+	rm -rf .build farm-data

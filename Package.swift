@@ -1,0 +1,87 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ManimFarm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "farm-coordinator", targets: ["farm-coordinator"]),
+        .executable(name: "farm-agent", targets: ["farm-agent"]),
+        .executable(name: "farm", targets: ["farm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // C libraries from Debian, reached through pkg-config.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavcodec libavformat libavutil libswscale",
+            providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CPosix"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // A safe ZeroMQ socket that lives on its own thread.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
+        // The wire protocol between coordinator and agents.
+        .target(name: "FarmProtocol", dependencies: ["CLZ4", "CZlib"], swiftSettings: swiftSettings),
+        // Frames in, CMAF segments out: H.264 encoding and fMP4 muxing over libav.
+        .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
+        // Joining segments into HLS renditions and an MP4 (pure Swift, no libav).
+        .target(name: "Packaging", dependencies: ["FarmProtocol"], swiftSettings: swiftSettings),
+        // Durable coordinator state: the store contract and its SQLite implementation.
+        .target(
+            name: "FarmStorage",
+            dependencies: ["FarmProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "FarmProtocol", "ZeroMQ", "Packaging", "FarmStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Discovery/discover_scenes.py")],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "FarmProtocol", "ZeroMQ", "Media", "CPosix",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Shim/farm_shim.py")],
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "farm-coordinator",
+            dependencies: ["Coordinator", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "farm-agent",
+            dependencies: ["Agent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "farm",
+            dependencies: [
+                "Coordinator", "Agent", "FarmProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(
+            name: "FarmTests",
+            dependencies: ["FarmProtocol", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent"],
+            swiftSettings: swiftSettings),
+    ]
+)

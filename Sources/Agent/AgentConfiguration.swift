@@ -1,0 +1,58 @@
+import Foundation
+
+/// How an agent runs.
+public struct AgentConfiguration: Sendable {
+    /// The coordinator's ZeroMQ endpoint, for example `tcp://coordinator:5555`.
+    public var coordinator: String
+    /// Renders run at once.
+    public var slots: Int
+    /// Scratch space for scripts, logs and Manim's media folder.
+    public var workDirectory: URL
+    /// The Python of the virtual environment Manim is installed in.
+    public var python: String
+    /// Stable identity across restarts and reconnects.
+    public var agentID: String
+    public var hostname: String
+    /// Whether to advertise LaTeX; detected from PATH when `nil`.
+    public var hasLaTeX: Bool?
+    /// On SIGTERM, how long running renders may take to finish before they are handed back.
+    public var drainGrace: Duration = .seconds(30)
+    /// Without a message from the coordinator for this long, register again.
+    public var coordinatorTimeout: Duration = .seconds(5)
+
+    public init(coordinator: String, slots: Int, workDirectory: URL, python: String? = nil, agentID: String? = nil) {
+        self.coordinator = coordinator
+        self.slots = max(slots, 1)
+        self.workDirectory = workDirectory
+        self.python = python ?? Self.defaultPython()
+        let host = ProcessInfo.processInfo.hostName
+        self.hostname = host
+        self.agentID = agentID ?? "\(host)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// `$FARM_PYTHON`, else the project's `.venv` found from the working
+    /// directory or the executable's folder upwards, else `python3`.
+    public static func defaultPython() -> String {
+        if let explicit = ProcessInfo.processInfo.environment["FARM_PYTHON"] { return explicit }
+        let starts = [FileManager.default.currentDirectoryPath,
+                      URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path]
+        for start in starts {
+            var folder = URL(fileURLWithPath: start)
+            while folder.path != "/" {
+                let candidate = folder.appendingPathComponent(".venv/bin/python")
+                if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+                folder.deleteLastPathComponent()
+            }
+        }
+        return "python3"
+    }
+
+    /// Whether `latex` and `dvisvgm` are on PATH (Manim's TeX pipeline needs both).
+    public static func detectLaTeX() -> Bool {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        func found(_ tool: String) -> Bool {
+            path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
+        }
+        return found("latex") && found("dvisvgm")
+    }
+}

@@ -1,0 +1,236 @@
+import FarmProtocol
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// A render agent: registers with the coordinator over a DEALER socket, takes
+/// assignments up to its slots, renders each in its own Manim process, and
+/// drains gracefully on shutdown.
+public actor AgentService: Service {
+    private let configuration: AgentConfiguration
+    private let context: ZMQContext
+    private let logger: Logger
+    private var socket: ZMQSocket?
+    private var jobs: [AttemptRef: RenderJob] = [:]
+    private var draining = false
+    private var lastContact = ContinuousClock.now
+    private var lastHeartbeat = ContinuousClock.now
+    private var heartbeatInterval: Duration = .seconds(1)
+    private var registered = false
+    private var manimVersion = "unknown"
+    private var tools: RenderTools?
+    private var drained: CheckedContinuation<Void, Never>?
+
+    public init(configuration: AgentConfiguration, context: ZMQContext, logger: Logger = Logger(label: "farm.agent")) {
+        self.configuration = configuration
+        self.context = context
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard let shim = Bundle.module.path(forResource: "farm_shim", ofType: "py") else {
+            throw AgentError.missingShim
+        }
+        tools = RenderTools(python: configuration.python, shim: shim)
+        manimVersion = await Self.detectManimVersion(python: configuration.python)
+        var options = SocketOptions(kind: .dealer)
+        options.connect = [configuration.coordinator]
+        options.routingID = Data(configuration.agentID.utf8)
+        let socket = try ZMQSocket(context: context, options: options)
+        self.socket = socket
+        logger.info("agent starting", metadata: [
+            "agent": "\(configuration.agentID)", "coordinator": "\(configuration.coordinator)",
+            "slots": "\(configuration.slots)", "manim": "\(manimVersion)", "python": "\(configuration.python)",
+        ])
+        register()
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await message in socket.incoming { await self.receive(message.frames) }
+                }
+                group.addTask {
+                    while await !self.isFinished() {
+                        await self.tick()
+                        try? await Task.sleep(for: .milliseconds(250))
+                    }
+                    // Let the last reports leave before the socket closes.
+                    socket.close()
+                }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            Task { await self.drain() }
+        }
+        logger.info("agent stopped", metadata: ["agent": "\(configuration.agentID)"])
+    }
+
+    // MARK: Messages
+
+    private func receive(_ frames: [Data]) async {
+        lastContact = .now
+        let message: FarmMessage
+        do {
+            message = try FarmWire.decode(frames)
+        } catch {
+            logger.warning("dropped a malformed message from the coordinator", metadata: ["error": "\(error)"])
+            return
+        }
+        switch message {
+        case .registered(let registered):
+            self.registered = true
+            heartbeatInterval = .milliseconds(max(registered.heartbeatMilliseconds, 100))
+            logger.info("registered", metadata: ["coordinator": "\(registered.coordinatorID)"])
+        case .reregister:
+            register()
+        case .assign(let assign):
+            start(assign)
+        case .cancel(let cancel):
+            jobs[cancel.ref]?.stop(.init(failureClass: .cancelled, message: "cancelled by the coordinator"))
+        case .resultAck(let ack) where !ack.accepted:
+            logger.warning("result refused", metadata: ["task": "\(ack.ref.taskID)", "reason": "\(ack.reason ?? "")"])
+        case .refused(let refused):
+            logger.error("the coordinator refused this agent", metadata: ["reason": "\(refused.reason)"])
+        case .heartbeat, .resultAck:
+            break
+        case .register, .progress, .chunk, .result, .failure:
+            logger.warning("dropped an agent-bound message kind from the coordinator")
+        }
+    }
+
+    private func send(_ message: FarmMessage) {
+        socket?.send(FarmWire.encode(message))
+    }
+
+    private func register() {
+        send(.register(Register(
+            agentID: configuration.agentID, hostname: configuration.hostname, slots: configuration.slots,
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), manimVersion: manimVersion,
+            hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys))))
+    }
+
+    private func heartbeat() {
+        send(.heartbeat(Heartbeat(running: Array(jobs.keys), freeSlots: draining ? 0 : max(configuration.slots - jobs.count, 0),
+                                  draining: draining)))
+        lastHeartbeat = .now
+    }
+
+    // MARK: Renders
+
+    private func start(_ assign: Assign) {
+        guard !draining, jobs.count < configuration.slots, jobs[assign.ref] == nil, let tools else {
+            // Hand it straight back; the coordinator requeues without spending a retry.
+            send(.failure(TaskFailure(ref: assign.ref, failureClass: .cancelled,
+                                      message: draining ? "agent is draining" : "agent has no free slot", logTail: "")))
+            return
+        }
+        let directory = configuration.workDirectory.appendingPathComponent("\(assign.ref.taskID)-\(assign.ref.attempt)")
+        let socket = self.socket
+        let job = RenderJob(assign: assign, directory: directory, tools: tools) { message in
+            socket?.send(FarmWire.encode(message))
+        }
+        jobs[assign.ref] = job
+        logger.info("rendering", metadata: ["task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "attempt": "\(assign.ref.attempt)"])
+        job.start { outcome in
+            Task { await self.finished(job, outcome) }
+        }
+    }
+
+    private func finished(_ job: RenderJob, _ outcome: FarmMessage) {
+        jobs[job.ref] = nil
+        send(outcome)
+        if case .failure(let failure) = outcome {
+            logger.warning("render failed", metadata: ["task": "\(job.ref.taskID)", "class": "\(failure.failureClass.rawValue)",
+                                                       "message": "\(failure.message)"])
+        } else {
+            try? FileManager.default.removeItem(at: job.directory)
+            logger.info("render done", metadata: ["task": "\(job.ref.taskID)"])
+        }
+        heartbeat()
+        if draining && jobs.isEmpty { drained?.resume(); drained = nil }
+    }
+
+    /// Enforces each render's limits.
+    private func watchdog() {
+        for job in jobs.values {
+            let (running, sinceFrame) = job.clocks
+            let limits = job.assign.limits
+            if running > .seconds(limits.wallSeconds) {
+                job.stop(.init(failureClass: .timeout, message: "exceeded the wall-clock limit of \(limits.wallSeconds) s"))
+            } else if sinceFrame > .seconds(limits.noProgressSeconds) {
+                job.stop(.init(failureClass: .timeout, message: "produced no frame for \(limits.noProgressSeconds) s"))
+            }
+        }
+    }
+
+    private func tick() {
+        watchdog()
+        if ContinuousClock.now - lastContact > configuration.coordinatorTimeout {
+            // ZeroMQ reconnects the socket by itself; registering again resynchronises state.
+            logger.warning("no word from the coordinator; registering again")
+            lastContact = .now
+            register()
+        }
+        if ContinuousClock.now - lastHeartbeat >= heartbeatInterval { heartbeat() }
+    }
+
+    private var stopped = false
+
+    private func isFinished() -> Bool { stopped }
+
+    /// Takes no new work, lets running renders finish within the grace period,
+    /// hands back the rest, then stops.
+    private func drain() async {
+        draining = true
+        heartbeat()
+        logger.info("draining", metadata: ["running": "\(jobs.count)"])
+        if !jobs.isEmpty {
+            let grace = configuration.drainGrace
+            let timer = Task {
+                try await Task.sleep(for: grace)
+                self.handBackRunningRenders()
+            }
+            await withCheckedContinuation { drained = $0 }
+            timer.cancel()
+        }
+        try? await Task.sleep(for: .milliseconds(200))
+        stopped = true
+    }
+
+    private func handBackRunningRenders() {
+        for job in jobs.values {
+            job.stop(.init(failureClass: .cancelled, message: "handed back: the agent is shutting down"))
+        }
+    }
+
+    static func detectManimVersion(python: String) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = [python, "-c", "import importlib.metadata as m; print(m.version('manim'))"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                process.standardError = FileHandle.nullDevice
+                guard (try? process.run()) != nil else { return continuation.resume(returning: "unavailable") }
+                let output = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                let version = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                continuation.resume(returning: process.terminationStatus == 0 ? version : "unavailable")
+            }
+        }
+    }
+}
+
+/// Why an agent could not start.
+public enum AgentError: Error, CustomStringConvertible {
+    case missingShim
+
+    public var description: String {
+        switch self {
+        case .missingShim: "farm_shim.py is missing from the agent's resources"
+        }
+    }
+}

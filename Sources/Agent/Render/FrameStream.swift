@@ -1,0 +1,77 @@
+import Foundation
+
+/// Reads the shim's frame stream (see `farm_shim.py`) from a pipe.
+final class FrameStream {
+    struct Header: Equatable {
+        var width: Int
+        var height: Int
+        var repeatCount: Int
+        var frameRate: Double
+    }
+
+    enum Item {
+        /// A frame; `pixels` is reused by the next call.
+        case frame(Header, Data)
+        /// The shim reported the end of the scene.
+        case done
+        /// The pipe closed without `DONE`.
+        case end
+    }
+
+    struct StreamError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Frames larger than 8K RGBA are refused rather than allocated.
+    static let maxFrameBytes = 7_680 * 4_320 * 4
+
+    private let fd: Int32
+    private var pixels = Data()
+
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    func next() throws -> Item {
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard ChildProcess.readFully(fd, into: &magic, count: 4) else { return .end }
+        switch String(decoding: magic, as: UTF8.self) {
+        case "FRAM":
+            var raw = [UInt8](repeating: 0, count: 20)
+            guard ChildProcess.readFully(fd, into: &raw, count: 20) else { throw StreamError("truncated frame header") }
+            let header = Header(
+                width: Int(Self.uint32(raw, 0)), height: Int(Self.uint32(raw, 4)),
+                repeatCount: Int(Self.uint32(raw, 8)),
+                frameRate: Double(bitPattern: Self.uint64(raw, 12)))
+            let size = header.width * header.height * 4
+            guard header.width > 0, header.height > 0, size <= Self.maxFrameBytes, header.repeatCount > 0 else {
+                throw StreamError("invalid frame header \(header)")
+            }
+            if pixels.count != size { pixels = Data(count: size) }
+            let complete = pixels.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
+            guard complete else { throw StreamError("truncated frame") }
+            return .frame(header, pixels)
+        case "DONE":
+            var raw = [UInt8](repeating: 0, count: 4)
+            _ = ChildProcess.readFully(fd, into: &raw, count: 4)
+            return .done
+        default:
+            throw StreamError("unexpected bytes in the frame stream")
+        }
+    }
+
+    /// Reads and drops whatever is left, until the writer closes the pipe.
+    func discardRest() {
+        var sink = [UInt8](repeating: 0, count: 1 << 16)
+        while read(fd, &sink, sink.count) > 0 {}
+    }
+
+    private static func uint32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+        (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) }
+    }
+
+    private static func uint64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
+        (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
+    }
+}

@@ -1,0 +1,205 @@
+import FarmProtocol
+import Foundation
+import Media
+import Synchronization
+
+/// One attempt at rendering one scene: Manim in a subprocess streaming raw
+/// frames, encoded into every rendition as they arrive, segments sent to the
+/// coordinator as soon as each is complete.
+///
+/// Runs on its own OS thread (reading the pipe and encoding both block).
+final class RenderJob: Sendable {
+    /// Why the agent stopped a render itself.
+    struct Stop: Sendable {
+        var failureClass: FailureClass
+        var message: String
+    }
+
+    let assign: Assign
+    let directory: URL
+    private let tools: RenderTools
+    private let send: @Sendable (FarmMessage) -> Void
+    private let state: Mutex<State>
+    private let started = ContinuousClock.now
+
+    private struct State {
+        var process: ChildProcess?
+        var stop: Stop?
+        var lastFrame = ContinuousClock.now
+        var framesDone = 0
+    }
+
+    /// Chunks of segment files sent to the coordinator are at most this large.
+    static let chunkSize = 1 << 20
+
+    init(assign: Assign, directory: URL, tools: RenderTools, send: @escaping @Sendable (FarmMessage) -> Void) {
+        self.assign = assign
+        self.directory = directory
+        self.tools = tools
+        self.send = send
+        state = Mutex(State())
+    }
+
+    var ref: AttemptRef { assign.ref }
+
+    /// Seconds since the render started, and since its last frame.
+    var clocks: (running: Duration, sinceFrame: Duration) {
+        let now = ContinuousClock.now
+        return (now - started, now - state.withLock { $0.lastFrame })
+    }
+
+    /// Stops the render: kills Manim's whole process group. The job then ends
+    /// with a failure of `stop`'s class. The first stop wins.
+    func stop(_ stop: Stop) {
+        let process = state.withLock { state -> ChildProcess? in
+            if state.stop == nil { state.stop = stop }
+            return state.process
+        }
+        process?.signalGroup(SIGKILL)
+    }
+
+    /// Starts the render on a new thread; `completion` receives its outcome there.
+    func start(completion: @escaping @Sendable (FarmMessage) -> Void) {
+        let thread = Thread { [self] in
+            let outcome = run()
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent("media"))
+            completion(outcome)
+        }
+        thread.name = "render-\(assign.scene)"
+        thread.start()
+    }
+
+    // MARK: Thread side
+
+    private func run() -> FarmMessage {
+        let log = LogTail()
+        let process: ChildProcess
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let script = directory.appendingPathComponent(assign.scriptName.hasSuffix(".py") ? assign.scriptName : "script.py")
+            try Data(assign.script.utf8).write(to: script)
+            process = try ChildProcess(
+                executable: tools.python, arguments: tools.arguments(for: assign, script: script, directory: directory),
+                environment: tools.environment(memoryBytes: assign.limits.memoryBytes), workingDirectory: directory.path)
+        } catch {
+            return failure(.agentError, "could not start Manim: \(error)", log: "")
+        }
+        let stopped = state.withLock { state -> Bool in
+            state.process = process
+            return state.stop != nil
+        }
+        if stopped { process.signalGroup(SIGKILL) }
+        let logDone = log.drain(process.stderr, logFile: directory.appendingPathComponent("manim.log"))
+
+        let stream = FrameStream(fd: process.stdout)
+        let uploads = SegmentUploader(ref: ref, chunkSize: Self.chunkSize, send: send)
+        var encoder: SceneEncoder?
+        var source: FrameStream.Header?
+        var streamError: String?
+        var finished = false
+        var lastProgress = ContinuousClock.now
+        do {
+            loop: while true {
+                switch try stream.next() {
+                case .frame(let header, let pixels):
+                    if encoder == nil {
+                        source = header
+                        encoder = try SceneEncoder(encoderConfiguration(header), output: uploads.upload)
+                    }
+                    guard header.width == source?.width, header.height == source?.height else {
+                        streamError = "frame size changed mid-scene"
+                        process.signalGroup(SIGKILL)
+                        break loop
+                    }
+                    try pixels.withUnsafeBytes { raw in
+                        try encoder?.encode(rgba: raw.baseAddress!, stride: header.width * 4, repeatCount: header.repeatCount)
+                    }
+                    let done = encoder?.framesEncoded ?? 0
+                    state.withLock {
+                        $0.framesDone = done
+                        $0.lastFrame = .now
+                    }
+                    if ContinuousClock.now - lastProgress > .milliseconds(250) {
+                        send(.progress(RenderProgress(ref: ref, framesDone: done)))
+                        lastProgress = .now
+                    }
+                case .done:
+                    finished = true
+                    break loop
+                case .end:
+                    break loop
+                }
+            }
+        } catch {
+            streamError = "\(error)"
+            process.signalGroup(SIGKILL)
+        }
+        // Drain anything left so Manim never blocks on a full pipe while exiting.
+        stream.discardRest()
+        let termination = process.wait()
+        logDone.wait()
+        let tail = log.text()
+
+        if let stop = state.withLock({ $0.stop }) {
+            return failure(stop.failureClass, stop.message, log: tail)
+        }
+        if let streamError {
+            return failure(.agentError, "encoding failed: \(streamError)", log: tail)
+        }
+        guard termination == .exited(0), finished else {
+            return classify(termination, log: tail)
+        }
+        do {
+            let summaries = try encoder?.finish() ?? []
+            return .result(uploads.result(
+                summaries: summaries, frames: encoder?.framesEncoded ?? 0,
+                source: source, timescale: encoder?.timescale ?? 90_000,
+                seconds: Self.seconds(ContinuousClock.now - started)))
+        } catch {
+            return failure(.agentError, "encoding failed: \(error)", log: tail)
+        }
+    }
+
+    private func encoderConfiguration(_ header: FrameStream.Header) throws -> SceneEncoder.Configuration {
+        let fps = header.frameRate.rounded()
+        guard fps >= 1, fps <= 240, abs(fps - header.frameRate) < 0.001 else {
+            throw FrameStream.StreamError("unsupported frame rate \(header.frameRate); ManimFarm needs a whole number")
+        }
+        return SceneEncoder.Configuration(
+            sourceWidth: header.width, sourceHeight: header.height, frameRate: Int(fps),
+            renditions: assign.encoding.renditions.map { ($0.height, $0.crf) },
+            keyframeSeconds: assign.encoding.keyframeSeconds, segmentSeconds: assign.encoding.segmentSeconds,
+            preset: assign.encoding.preset)
+    }
+
+    private func failure(_ failureClass: FailureClass, _ message: String, log: String) -> FarmMessage {
+        .failure(TaskFailure(ref: ref, failureClass: failureClass, message: message, logTail: log))
+    }
+
+    /// Decides whose fault a failed render was from how Manim ended and what it printed.
+    private func classify(_ termination: ChildProcess.Termination, log: String) -> FarmMessage {
+        let lastLine = log.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        switch termination {
+        case .signalled(let signal):
+            return failure(.agentError, "Manim was killed by signal \(signal)", log: log)
+        case .exited(0):
+            return failure(.agentError, "Manim exited without finishing the frame stream", log: log)
+        case .exited(let code):
+            if log.contains("MemoryError") {
+                return failure(.outOfMemory, "the scene exceeded the memory limit of \(assign.limits.memoryBytes >> 20) MiB", log: log)
+            }
+            if log.contains("FileNotFoundError") && (log.contains("latex") || log.contains("dvisvgm")) {
+                return failure(.agentError, "LaTeX is not installed on this agent", log: log)
+            }
+            if log.contains("Traceback") || log.contains("Error") {
+                return failure(.scriptError, lastLine.isEmpty ? "the script raised (exit \(code))" : lastLine, log: log)
+            }
+            return failure(.agentError, "Manim exited with status \(code)", log: log)
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

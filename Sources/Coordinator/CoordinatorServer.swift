@@ -1,0 +1,66 @@
+import FarmStorage
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// Everything a coordinator runs: the engine, the agents' ZeroMQ gateway and
+/// the HTTP API, started together and shut down gracefully by one ServiceGroup.
+public struct CoordinatorServer: Sendable {
+    /// Where to listen and where to keep state.
+    public struct Configuration: Sendable {
+        public var engine: EngineConfiguration
+        /// ZeroMQ endpoints agents connect to.
+        public var zmqEndpoints: [String] = ["tcp://*:5555"]
+        public var httpHost = "127.0.0.1"
+        public var httpPort = 8080
+
+        public init(dataDirectory: URL) {
+            engine = EngineConfiguration(dataDirectory: dataDirectory)
+        }
+    }
+
+    public var configuration: Configuration
+    public var logger: Logger
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "farm.coordinator")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Builds the coordinator's services; `onReady` receives the HTTP port and
+    /// the bound ZeroMQ endpoints once both listen.
+    public func services(
+        context: ZMQContext, onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void = { _, _ in }
+    ) async throws -> (engine: FarmEngine, services: [any Service]) {
+        let dataDirectory = configuration.engine.dataDirectory
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: configuration.engine.databasePath)
+        let engine = FarmEngine(configuration: configuration.engine, store: store, logger: logger)
+        try await engine.resume()
+        let gateway = try AgentGateway(
+            endpoints: configuration.zmqEndpoints, engine: engine, context: context, logger: logger)
+        let endpoints = gateway.socket.boundEndpoints
+        let api = FarmAPI(engine: engine, publishedDirectory: configuration.engine.publishedDirectory,
+                          maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536)
+        let app = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),
+                                 serverName: "manimfarm"),
+            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0, endpoints) },
+            logger: logger)
+        return (engine, [gateway, EngineService(engine: engine, heartbeat: configuration.engine.heartbeat), app])
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run(onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void = { _, _ in }) async throws {
+        let context = try ZMQContext()
+        let (_, services) = try await services(context: context, onReady: onReady)
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,20 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+/// What the coordinator knows of a connected agent.
+struct AgentState: Sendable {
+    var record: AgentRecord
+    /// The ZeroMQ routing identity to reach it.
+    var peer: Data
+    var lastSeen: ContinuousClock.Instant
+    /// Attempts assigned to it and not yet ended.
+    var running: Set<AttemptRef> = []
+    var draining = false
+
+    var freeSlots: Int { max(record.slots - running.count, 0) }
+
+    func canRun(requiresLaTeX: Bool) -> Bool {
+        !draining && freeSlots > 0 && (!requiresLaTeX || record.hasLaTeX)
+    }
+}

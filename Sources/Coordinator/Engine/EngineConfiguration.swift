@@ -1,0 +1,28 @@
+import FarmProtocol
+import Foundation
+
+/// How the coordinator schedules, retries and stores.
+public struct EngineConfiguration: Sendable {
+    /// Holds the database, staged attempts and published videos.
+    public var dataDirectory: URL
+    /// How often agents and the coordinator exchange heartbeats.
+    public var heartbeat: Duration = .seconds(1)
+    /// An agent silent this long is lost; its tasks go back to the queue.
+    public var lease: Duration = .seconds(5)
+    /// Agent-side failures a task may have before its video fails.
+    public var maxAttempts = 3
+    /// Limits every render runs under.
+    public var limits = TaskLimits()
+    /// Largest script accepted.
+    public var maxScriptBytes = 1 << 20
+    /// The Python that parses scripts (Manim is not needed on the coordinator).
+    public var python = "python3"
+
+    public init(dataDirectory: URL) {
+        self.dataDirectory = dataDirectory
+    }
+
+    var publishedDirectory: URL { dataDirectory.appendingPathComponent("published") }
+    var stagingDirectory: URL { dataDirectory.appendingPathComponent("staging") }
+    var databasePath: String { dataDirectory.appendingPathComponent("farm.sqlite").path }
+}

@@ -1,0 +1,112 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+extension FarmEngine {
+    /// Handles one decoded message from the agent behind `peer`.
+    public func handle(_ message: FarmMessage, from peer: Data) async {
+        switch message {
+        case .register(let register): await handleRegister(register, from: peer)
+        case .heartbeat(let heartbeat): await handleHeartbeat(heartbeat, from: peer)
+        case .progress(let progress): handleProgress(progress, from: peer)
+        case .chunk(let chunk, let bytes): handleChunk(chunk, bytes: bytes, from: peer)
+        case .result(let result): await handleResult(result, from: peer)
+        case .failure(let failure): await handleFailure(failure, from: peer)
+        case .refused(let refused):
+            logger.warning("an agent refused us", metadata: ["reason": "\(refused.reason)"])
+        case .registered, .assign, .cancel, .resultAck, .reregister:
+            refusedReports += 1  // coordinator-bound only; an agent must not send these
+        }
+    }
+
+    private func handleRegister(_ register: Register, from peer: Data) async {
+        let now = ContinuousClock.now
+        if let previousPeer = agents[register.agentID]?.peer, previousPeer != peer {
+            agentIDsByPeer[previousPeer] = nil
+        }
+        var agent = agents[register.agentID]
+            ?? AgentState(record: AgentRecord(register, lastSeen: Date()), peer: peer, lastSeen: now)
+        agent.record = AgentRecord(register, lastSeen: Date())
+        agent.peer = peer
+        agent.lastSeen = now
+        agents[register.agentID] = agent
+        agentIDsByPeer[peer] = register.agentID
+        send(.registered(Registered(
+            coordinatorID: coordinatorID,
+            heartbeatMilliseconds: Int(Self.seconds(configuration.heartbeat) * 1_000),
+            leaseMilliseconds: Int(Self.seconds(configuration.lease) * 1_000))), to: peer)
+        logger.info("agent registered", metadata: [
+            "agent": "\(register.agentID)", "slots": "\(register.slots)", "latex": "\(register.hasLaTeX)",
+            "manim": "\(register.manimVersion)",
+        ])
+        reconcile(agentID: register.agentID, reported: Set(register.running), peer: peer)
+        try? await store.save(agent.record)
+        await dispatch()
+    }
+
+    private func handleHeartbeat(_ heartbeat: Heartbeat, from peer: Data) async {
+        guard let agentID = agentIDsByPeer[peer], agents[agentID] != nil else {
+            send(.reregister, to: peer)
+            return
+        }
+        agents[agentID]?.lastSeen = .now
+        let wasDraining = agents[agentID]?.draining ?? false
+        agents[agentID]?.draining = heartbeat.draining
+        send(.heartbeat(Heartbeat()), to: peer)
+        if wasDraining && !heartbeat.draining { await dispatch() }
+    }
+
+    /// Aligns what an agent runs with what the coordinator believes: attempts
+    /// it runs that are no longer current are cancelled there; attempts the
+    /// coordinator assigned to it that it does not run go back to the queue.
+    private func reconcile(agentID: String, reported: Set<AttemptRef>, peer: Data) {
+        for ref in reported {
+            if let task = tasks[ref.taskID], task.state == .running, task.attempt == ref.attempt, task.agentID == agentID {
+                agents[agentID]?.running.insert(ref)
+            } else {
+                send(.cancel(Cancel(ref: ref)), to: peer)
+            }
+        }
+        for ref in agents[agentID]?.running ?? [] where !reported.contains(ref) {
+            if let task = requeue(ref, spendingRetry: false) {
+                Task { try? await store.update(task) }
+            }
+        }
+    }
+
+    /// Declares agents silent for longer than the lease lost; their tasks go
+    /// back to the queue without spending a retry.
+    func expireLeases() async {
+        let now = ContinuousClock.now
+        let lost = agents.values.filter { now - $0.lastSeen > configuration.lease }
+        guard !lost.isEmpty else { return }
+        var requeued: [TaskRecord] = []
+        for agent in lost {
+            agents[agent.record.id] = nil
+            agentIDsByPeer[agent.peer] = nil
+            for ref in agent.running {
+                if let task = requeue(ref, spendingRetry: false) { requeued.append(task) }
+            }
+            logger.warning("agent lost", metadata: [
+                "agent": "\(agent.record.id)", "silentSeconds": "\(Self.seconds(now - agent.lastSeen))",
+                "requeued": "\(agent.running.count)",
+            ])
+        }
+        for task in requeued {
+            var attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: "", startedAt: Date())
+            attempt.endedAt = Date()
+            attempt.outcome = "lost"
+            if let previous = try? await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }) {
+                attempt.agentID = previous.agentID
+                attempt.startedAt = previous.startedAt
+            }
+            try? await store.update(task, attempt: attempt)
+        }
+        await dispatch()
+    }
+
+    /// Heartbeats every agent, so an agent notices a coordinator that is gone.
+    func heartbeatAgents() {
+        for agent in agents.values { send(.heartbeat(Heartbeat()), to: agent.peer) }
+    }
+}

@@ -1,0 +1,83 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+import Packaging
+
+extension FarmEngine {
+    /// Joins a video's accepted scenes into its HLS ladder and MP4, then ends the video.
+    func assemble(videoID: String) async {
+        guard var video = videos[videoID] else { return }
+        let videoTasks = (taskIDsByVideo[videoID] ?? []).compactMap { tasks[$0] }
+        guard videoTasks.allSatisfy({ $0.state == .done }) else { return }
+        video.state = .assembling
+        video.updatedAt = Date()
+        videos[videoID] = video
+        try? await store.update(video)
+
+        let results = videoTasks.compactMap(\.result)
+        let output = configuration.publishedDirectory.appendingPathComponent(videoID)
+        do {
+            let (packager, inputs) = try packagingInputs(video, videoTasks, results)
+            let report = try await offloaded { try packager.package(inputs, into: output) }
+            video.state = .done
+            video.frames = report.frames
+            video.seconds = report.seconds
+            video.error = nil
+            logger.info("video published", metadata: [
+                "video": "\(videoID)", "frames": "\(report.frames)", "master": "\(report.masterPlaylist.path)",
+            ])
+        } catch {
+            video.state = .failed
+            video.error = "could not assemble the video: \(error)"
+        }
+        guard videos[videoID] != nil else { return }  // cancelled while assembling
+        await finish(&video, cancelling: video.error ?? "done")
+    }
+
+    private func packagingInputs(_ video: VideoRecord, _ videoTasks: [TaskRecord], _ results: [TaskResult]) throws
+        -> (HLSPackager, [HLSPackager.RenditionInput])
+    {
+        guard results.count == videoTasks.count, let first = results.first(where: { $0.frames > 0 }) else {
+            throw PackagingError.empty
+        }
+        for (task, result) in zip(videoTasks, results) where result.frames > 0 {
+            guard result.frameRate == first.frameRate, result.timescale == first.timescale,
+                  result.sourceWidth == first.sourceWidth, result.sourceHeight == first.sourceHeight else {
+                throw AssemblyError.inconsistentScenes(
+                    "scene \(task.scene) rendered at \(result.sourceWidth)x\(result.sourceHeight)@\(result.frameRate) "
+                        + "but \(videoTasks[0].scene) at \(first.sourceWidth)x\(first.sourceHeight)@\(first.frameRate) "
+                        + "(does the script set config.frame_rate or the resolution?)")
+            }
+        }
+        let inputs = video.encoding.renditions.indices.map { index in
+            let described = first.renditions[index]
+            let scenes = zip(videoTasks, results).map { task, result in
+                let folder = staging.acceptedFolder(videoID: video.id, taskID: task.id)
+                let segments = result.frames == 0 ? [] : result.renditions[index].segments.map { segment in
+                    (folder.appendingPathComponent(SegmentStaging.fileName(SegmentID(rendition: index, segment: segment.index))),
+                     segment.frames)
+                }
+                return HLSPackager.SceneFiles(
+                    initSegment: folder.appendingPathComponent(SegmentStaging.fileName(SegmentID(rendition: index, segment: nil))),
+                    segments: segments)
+            }
+            return HLSPackager.RenditionInput(
+                name: video.encoding.renditions[index].name, width: described.width, height: described.height,
+                codecs: described.codecs, scenes: scenes)
+        }
+        let packager = HLSPackager(frameRate: first.frameRate, timescale: first.timescale,
+                                   targetSegmentSeconds: video.encoding.segmentSeconds)
+        return (packager, inputs)
+    }
+}
+
+/// Why accepted scenes could not be joined.
+enum AssemblyError: Error, CustomStringConvertible {
+    case inconsistentScenes(String)
+
+    var description: String {
+        switch self {
+        case .inconsistentScenes(let why): why
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+extension FarmEngine {
+    /// Hands pending tasks to agents with free slots: oldest video first, scenes
+    /// in order; a LaTeX scene only to an agent that has LaTeX.
+    func dispatch() async {
+        let pending = tasks.values.filter { $0.state == .pending }.sorted { a, b in
+            let (va, vb) = (videos[a.videoID]?.createdAt ?? .distantPast, videos[b.videoID]?.createdAt ?? .distantPast)
+            return va != vb ? va < vb : a.ordinal < b.ordinal
+        }
+        var assignments: [(TaskRecord, AttemptRecord, Assign, Data)] = []
+        for var task in pending {
+            guard let video = videos[task.videoID],
+                  let agent = agents.values.filter({ $0.canRun(requiresLaTeX: task.requiresLaTeX) })
+                    .max(by: { $0.freeSlots < $1.freeSlots }) else { continue }
+            task.attempt += 1
+            task.state = .running
+            task.agentID = agent.record.id
+            task.framesDone = 0
+            task.updatedAt = Date()
+            tasks[task.id] = task
+            let ref = AttemptRef(taskID: task.id, attempt: task.attempt)
+            agents[agent.record.id]?.running.insert(ref)
+            if video.state == .queued {
+                videos[video.id]?.state = .rendering
+            }
+            let assign = Assign(
+                ref: ref, videoID: video.id, scriptName: video.scriptName, script: video.script, scene: task.scene,
+                settings: video.settings, encoding: video.encoding, limits: configuration.limits)
+            assignments.append((task, AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agent.record.id,
+                                                    startedAt: task.updatedAt), assign, agent.peer))
+        }
+        for (task, attempt, assign, peer) in assignments {
+            do {
+                // Durable before the agent hears of it: a restarted coordinator knows the attempt number.
+                try await store.update(task, attempt: attempt)
+                if let video = videos[task.videoID], video.state == .rendering {
+                    try await store.update(video)
+                }
+            } catch {
+                logger.error("could not persist an assignment; retrying later", metadata: ["task": "\(task.id)", "error": "\(error)"])
+                requeue(AttemptRef(taskID: task.id, attempt: task.attempt), spendingRetry: false)
+                continue
+            }
+            guard tasks[task.id]?.attempt == task.attempt, tasks[task.id]?.state == .running else { continue }
+            logger.info("assigned", metadata: [
+                "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)", "agent": "\(attempt.agentID)",
+            ])
+            send(.assign(assign), to: peer)
+        }
+    }
+
+    /// Puts a running attempt's task back in the queue (in memory; callers persist).
+    @discardableResult
+    func requeue(_ ref: AttemptRef, spendingRetry: Bool) -> TaskRecord? {
+        guard var task = tasks[ref.taskID], task.attempt == ref.attempt, task.state == .running else { return nil }
+        if let agentID = task.agentID { agents[agentID]?.running.remove(ref) }
+        task.state = .pending
+        task.agentID = nil
+        task.framesDone = 0
+        if spendingRetry { task.failures += 1 }
+        task.updatedAt = Date()
+        tasks[task.id] = task
+        if let videoID = videos[task.videoID]?.id { staging.discard(videoID: videoID, ref: ref) }
+        return task
+    }
+}

@@ -1,0 +1,129 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+extension FarmEngine {
+    /// The task a report may change: only the current attempt, from the agent
+    /// it was assigned to, while it runs. Anything else is refused and counted.
+    func fenced(_ ref: AttemptRef, from peer: Data) -> TaskRecord? {
+        guard let agentID = agentIDsByPeer[peer], let task = tasks[ref.taskID], task.state == .running,
+              task.attempt == ref.attempt, task.agentID == agentID else {
+            refusedReports += 1
+            return nil
+        }
+        return task
+    }
+
+    func handleProgress(_ progress: RenderProgress, from peer: Data) {
+        guard fenced(progress.ref, from: peer) != nil else { return }
+        tasks[progress.ref.taskID]?.framesDone = progress.framesDone
+        if let agentID = agentIDsByPeer[peer] { agents[agentID]?.lastSeen = .now }
+    }
+
+    func handleChunk(_ chunk: SegmentChunk, bytes: Data, from peer: Data) {
+        guard let task = fenced(chunk.ref, from: peer) else { return }
+        staging.write(chunk, bytes: bytes, videoID: task.videoID)
+    }
+
+    func handleResult(_ result: TaskResult, from peer: Data) async {
+        guard let task = fenced(result.ref, from: peer) else {
+            send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "superseded attempt")), to: peer)
+            return
+        }
+        let problem = await staging.verify(result, videoID: task.videoID)
+        // The attempt may have been superseded (lease, cancel) while verifying.
+        guard var task = fenced(result.ref, from: peer) else {
+            send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "superseded attempt")), to: peer)
+            return
+        }
+        if let problem {
+            send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: problem)), to: peer)
+            await handleFailure(TaskFailure(ref: result.ref, failureClass: .agentError,
+                                            message: "incomplete upload: \(problem)", logTail: ""), from: peer)
+            return
+        }
+        if let agentID = task.agentID { agents[agentID]?.running.remove(result.ref) }
+        task.state = .done
+        task.result = result
+        task.framesDone = result.frames
+        task.error = nil
+        task.updatedAt = Date()
+        tasks[task.id] = task
+        var attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: task.agentID ?? "", startedAt: Date())
+        do {
+            try await staging.accept(videoID: task.videoID, ref: result.ref)
+            if let started = try await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }) {
+                attempt = started
+            }
+            attempt.endedAt = Date()
+            attempt.outcome = "done"
+            try await store.update(task, attempt: attempt)
+        } catch {
+            logger.error("could not commit a result", metadata: ["task": "\(task.id)", "error": "\(error)"])
+            tasks[task.id]?.state = .running  // let requeue find it
+            if let requeued = requeue(result.ref, spendingRetry: false) { try? await store.update(requeued) }
+            send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "coordinator could not store it")), to: peer)
+            await dispatch()
+            return
+        }
+        send(.resultAck(ResultAck(ref: result.ref, accepted: true)), to: peer)
+        logger.info("scene rendered", metadata: [
+            "task": "\(task.id)", "scene": "\(task.scene)", "frames": "\(result.frames)",
+            "seconds": "\(String(format: "%.1f", result.renderSeconds))",
+        ])
+        let siblings = (taskIDsByVideo[task.videoID] ?? []).compactMap { tasks[$0] }
+        if siblings.allSatisfy({ $0.state == .done }) {
+            await assemble(videoID: task.videoID)
+        }
+        await dispatch()
+    }
+
+    func handleFailure(_ failure: TaskFailure, from peer: Data) async {
+        guard var task = fenced(failure.ref, from: peer), var video = videos[task.videoID] else { return }
+        let agentID = task.agentID ?? ""
+        var attempt = (try? await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }))
+            ?? AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agentID, startedAt: Date())
+        attempt.endedAt = Date()
+        attempt.outcome = failure.failureClass.rawValue
+        attempt.logTail = failure.logTail
+        // Re-check after the await: the attempt may have ended meanwhile.
+        guard fenced(failure.ref, from: peer) != nil else { return }
+        let error = TaskError(failureClass: failure.failureClass, message: failure.message, logTail: failure.logTail)
+        logger.warning("attempt failed", metadata: [
+            "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)",
+            "class": "\(failure.failureClass.rawValue)", "message": "\(failure.message)",
+        ])
+        switch failure.failureClass {
+        case .agentError where task.failures + 1 < configuration.maxAttempts, .cancelled:
+            // Retry elsewhere; a hand-back while draining costs no retry.
+            guard let requeued = requeue(failure.ref, spendingRetry: failure.failureClass == .agentError) else { return }
+            task = requeued
+            task.error = failure.failureClass == .cancelled ? nil : error
+            tasks[task.id] = task
+            try? await store.update(task, attempt: attempt)
+            await dispatch()
+        case .agentError, .scriptError, .timeout, .outOfMemory:
+            agents[agentID]?.running.remove(failure.ref)
+            task.state = .failed
+            task.error = error
+            task.updatedAt = Date()
+            if failure.failureClass == .agentError { task.failures += 1 }
+            tasks[task.id] = task
+            try? await store.update(task, attempt: attempt)
+            guard videos[video.id] != nil else { return }
+            video.state = .failed
+            video.error = Self.explain(failure, scene: task.scene, attempts: task.failures)
+            await finish(&video, cancelling: video.error ?? "failed")
+        }
+    }
+
+    static func explain(_ failure: TaskFailure, scene: String, attempts: Int) -> String {
+        switch failure.failureClass {
+        case .scriptError: "scene \(scene) raised an error: \(failure.message)"
+        case .timeout: "scene \(scene) timed out: \(failure.message)"
+        case .outOfMemory: "scene \(scene) exceeded its memory limit: \(failure.message)"
+        case .agentError: "scene \(scene) failed on agents \(attempts) times: \(failure.message)"
+        case .cancelled: "scene \(scene) was cancelled"
+        }
+    }
+}

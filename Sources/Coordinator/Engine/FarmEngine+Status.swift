@@ -1,0 +1,87 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+extension FarmEngine {
+    /// The status of any video, live or finished; `nil` if unknown.
+    public func status(videoID: String) async -> VideoStatus? {
+        if let live = currentStatus(videoID) { return live }
+        guard let video = try? await store.video(id: videoID),
+              let videoTasks = try? await store.tasks(videoID: videoID) else { return nil }
+        return makeStatus(video, videoTasks)
+    }
+
+    /// Recent videos, newest first.
+    public func recentVideos(limit: Int = 50) async throws -> [VideoStatus] {
+        var result: [VideoStatus] = []
+        for video in try await store.videos(limit: limit) {
+            if let live = currentStatus(video.id) {
+                result.append(live)
+            } else {
+                result.append(makeStatus(video, try await store.tasks(videoID: video.id)))
+            }
+        }
+        return result
+    }
+
+    /// Connected agents.
+    public func agentStatuses() -> [AgentStatus] {
+        let now = ContinuousClock.now
+        return agents.values.sorted { $0.record.id < $1.record.id }.map { agent in
+            AgentStatus(
+                id: agent.record.id, hostname: agent.record.hostname, slots: agent.record.slots,
+                running: agent.running.count, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
+                hasLaTeX: agent.record.hasLaTeX, draining: agent.draining,
+                lastSeenSecondsAgo: Self.seconds(now - agent.lastSeen))
+        }
+    }
+
+    /// Tasks waiting for an agent, across all videos.
+    public var queueDepth: Int {
+        tasks.values.filter { $0.state == .pending }.count
+    }
+
+    func currentStatus(_ videoID: String) -> VideoStatus? {
+        guard let video = videos[videoID] else { return nil }
+        return makeStatus(video, (taskIDsByVideo[videoID] ?? []).compactMap { tasks[$0] })
+    }
+
+    func makeStatus(_ video: VideoRecord, _ videoTasks: [TaskRecord]) -> VideoStatus {
+        let anyAgent = agents.values.contains { !$0.draining }
+        let latexAgent = agents.values.contains { !$0.draining && $0.record.hasLaTeX }
+        let scenes = videoTasks.map { task in
+            var waiting: String?
+            if task.state == .pending {
+                if !anyAgent {
+                    waiting = "no agent is connected"
+                } else if task.requiresLaTeX && !latexAgent {
+                    waiting = "the scene uses LaTeX and no connected agent has LaTeX installed"
+                } else {
+                    waiting = "a free agent slot"
+                }
+            }
+            return SceneStatus(
+                name: task.scene, state: task.state, attempt: task.attempt, agent: task.agentID,
+                framesDone: task.result?.frames ?? task.framesDone, frames: task.result?.frames,
+                requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting)
+        }
+        var outputs: VideoOutputs?
+        if video.state == .done {
+            let folder = configuration.publishedDirectory.appendingPathComponent(video.id)
+            outputs = VideoOutputs(
+                master: "/v1/videos/\(video.id)/master.m3u8", mp4: "/v1/videos/\(video.id)/video.mp4",
+                masterPath: folder.appendingPathComponent("master.m3u8").path,
+                mp4Path: folder.appendingPathComponent("video.mp4").path)
+        }
+        return VideoStatus(
+            id: video.id, state: video.state, scriptName: video.scriptName, quality: video.settings.quality,
+            seed: video.settings.seed, renditions: video.encoding.renditions.map(\.name),
+            createdAt: video.createdAt, updatedAt: video.updatedAt, error: video.error, scenes: scenes,
+            frames: video.frames, seconds: video.seconds, outputs: outputs)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let parts = duration.components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

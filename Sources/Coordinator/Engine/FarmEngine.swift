@@ -1,0 +1,201 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+import Logging
+
+/// The coordinator's brain: videos, tasks and agents, and every transition
+/// between their states.
+///
+/// Discipline that keeps the actor's reentrancy harmless: each handler checks
+/// and changes memory synchronously, before its first `await`; it awaits only
+/// to persist what it decided or to do slow work, and re-checks after an await
+/// before acting on what it saw before it.
+public actor FarmEngine {
+    let configuration: EngineConfiguration
+    let store: any FarmStore
+    let discovery: SceneDiscovery
+    let staging: SegmentStaging
+    let logger: Logger
+    let coordinatorID = UUID().uuidString
+    /// Hands a message to the agent behind a routing identity.
+    private var send: @Sendable (FarmMessage, Data) -> Void = { _, _ in }
+
+    /// Videos not yet final, and their tasks.
+    var videos: [String: VideoRecord] = [:]
+    var tasks: [String: TaskRecord] = [:]
+    var taskIDsByVideo: [String: [String]] = [:]
+    var agents: [String: AgentState] = [:]
+    var agentIDsByPeer: [Data: String] = [:]
+    /// Reports refused because they came from a superseded attempt or an unknown agent.
+    public internal(set) var refusedReports = 0
+
+    /// Creates an engine over `store`; call `resume()` before serving.
+    public init(configuration: EngineConfiguration, store: any FarmStore, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.discovery = SceneDiscovery(python: configuration.python)
+        self.staging = SegmentStaging(root: configuration.stagingDirectory)
+        self.logger = logger
+    }
+
+    /// Sets how messages reach agents (the gateway's socket).
+    public func connect(_ send: @escaping @Sendable (FarmMessage, Data) -> Void) {
+        self.send = send
+    }
+
+    func send(_ message: FarmMessage, to peer: Data) {
+        send(message, peer)
+    }
+
+    // MARK: Start-up
+
+    /// Loads unfinished videos from the store. Attempts that were running when
+    /// the coordinator stopped go back to the queue: agents that still render
+    /// them re-register, and their late reports are fenced off by attempt number.
+    public func resume() async throws {
+        try await store.migrate()
+        for (video, videoTasks) in try await store.unfinished() {
+            videos[video.id] = video
+            taskIDsByVideo[video.id] = videoTasks.map(\.id)
+            for var task in videoTasks {
+                if task.state == .running {
+                    task.state = .pending
+                    task.agentID = nil
+                    task.framesDone = 0
+                    try await store.update(task)
+                }
+                tasks[task.id] = task
+            }
+            logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
+            if video.state == .assembling || videoTasks.allSatisfy({ $0.state == .done }) {
+                Task { await self.assemble(videoID: video.id) }
+            }
+        }
+    }
+
+    // MARK: Submissions
+
+    /// Validates, stores and queues a video. Returns only once it is durable.
+    /// - Throws: `SubmissionError`.
+    public func submit(_ request: SubmitRequest) async throws(SubmissionError) -> VideoStatus {
+        let size = request.script.utf8.count
+        guard size <= configuration.maxScriptBytes else {
+            throw .scriptTooLarge(bytes: size, limit: configuration.maxScriptBytes)
+        }
+        guard !request.script.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyScript }
+        if let key = request.idempotencyKey, let existing = await existingVideo(idempotencyKey: key) {
+            return existing
+        }
+        let selected: [DiscoveredScene]
+        do {
+            selected = try SceneDiscovery.select(request.scenes, from: try await discovery.scenes(in: request.script))
+        } catch let error as ScriptError {
+            throw .invalidScript(error)
+        } catch {
+            throw .invalidScript(.parserFailed("\(error)"))
+        }
+        let settings = RenderSettings(quality: request.quality ?? .high, seed: request.seed ?? 0)
+        let renditions = try Self.ladder(request.ladder, renderHeight: settings.quality.height)
+
+        let now = Date()
+        let videoID = "v" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        let video = VideoRecord(
+            id: videoID, state: .queued, scriptName: request.scriptName ?? "script.py", script: request.script,
+            settings: settings, encoding: EncodingPlan(renditions: renditions),
+            idempotencyKey: request.idempotencyKey, createdAt: now)
+        let videoTasks = selected.enumerated().map { ordinal, scene in
+            TaskRecord(id: "\(videoID)-\(ordinal)", videoID: videoID, ordinal: ordinal, scene: scene.name,
+                       requiresLaTeX: scene.requiresLaTeX, createdAt: now)
+        }
+        let stored: VideoRecord
+        do {
+            stored = try await store.insert(video, tasks: videoTasks)
+        } catch {
+            throw .notPersisted("\(error)")
+        }
+        if stored.id != video.id, let existing = await status(videoID: stored.id) {
+            return existing  // a concurrent submit with the same key won
+        }
+        videos[videoID] = video
+        taskIDsByVideo[videoID] = videoTasks.map(\.id)
+        for task in videoTasks { tasks[task.id] = task }
+        logger.info("accepted video", metadata: [
+            "video": "\(videoID)", "scenes": "\(selected.map(\.name).joined(separator: ","))",
+            "quality": "\(settings.quality.rawValue)",
+        ])
+        await dispatch()
+        return currentStatus(videoID)!
+    }
+
+    private func existingVideo(idempotencyKey key: String) async -> VideoStatus? {
+        if let video = videos.values.first(where: { $0.idempotencyKey == key }) {
+            return currentStatus(video.id)
+        }
+        guard let recent = try? await store.videos(limit: 1_000),
+              let video = recent.first(where: { $0.idempotencyKey == key }) else { return nil }
+        return await status(videoID: video.id)
+    }
+
+    static func ladder(_ heights: [Int]?, renderHeight: Int) throws(SubmissionError) -> [Rendition] {
+        guard let heights else { return Rendition.defaultLadder(forRenderHeight: renderHeight) }
+        guard (1...8).contains(heights.count) else { throw .invalidLadder("between 1 and 8 rungs") }
+        guard Set(heights).count == heights.count else { throw .invalidLadder("heights repeat") }
+        for height in heights where !(144...4320).contains(height) || height % 2 != 0 {
+            throw .invalidLadder("\(height) is not an even height between 144 and 4320")
+        }
+        return heights.sorted(by: >).map { Rendition(height: $0) }
+    }
+
+    // MARK: Cancellation
+
+    /// Cancels a video: running attempts are told to stop at once and their
+    /// slots freed. Returns `false` if the video is unknown or already final.
+    public func cancel(videoID: String) async -> Bool {
+        guard var video = videos[videoID] else { return false }
+        video.state = .cancelled
+        video.error = "cancelled"
+        await finish(&video, cancelling: "cancelled by request")
+        return true
+    }
+
+    /// Ends a video: marks its unfinished tasks cancelled, stops their attempts,
+    /// persists, and forgets it from memory.
+    func finish(_ video: inout VideoRecord, cancelling reason: String) async {
+        video.updatedAt = Date()
+        var changed: [TaskRecord] = []
+        for id in taskIDsByVideo[video.id] ?? [] {
+            guard var task = tasks[id], !task.state.isFinal else { continue }
+            if task.state == .running, let agentID = task.agentID {
+                let ref = AttemptRef(taskID: id, attempt: task.attempt)
+                if let agent = agents[agentID] {
+                    agents[agentID]?.running.remove(ref)
+                    send(.cancel(Cancel(ref: ref)), to: agent.peer)
+                }
+                staging.discard(videoID: video.id, ref: ref)
+            }
+            task.state = .cancelled
+            task.updatedAt = Date()
+            tasks[id] = task
+            changed.append(task)
+        }
+        let finished = video
+        forget(videoID: video.id)
+        staging.discardVideo(finished.id)
+        do {
+            for task in changed { try await store.update(task) }
+            try await store.update(finished)
+        } catch {
+            logger.error("could not persist the end of a video", metadata: ["video": "\(finished.id)", "error": "\(error)"])
+        }
+        logger.info("video ended", metadata: [
+            "video": "\(finished.id)", "state": "\(finished.state)", "reason": "\(finished.error ?? reason)",
+        ])
+        await dispatch()
+    }
+
+    private func forget(videoID: String) {
+        for id in taskIDsByVideo[videoID] ?? [] { tasks[id] = nil }
+        taskIDsByVideo[videoID] = nil
+        videos[videoID] = nil
+    }
+}

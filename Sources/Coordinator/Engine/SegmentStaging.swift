@@ -1,0 +1,116 @@
+import FarmProtocol
+import Foundation
+
+/// Where segment chunks land while an attempt runs, and how an accepted
+/// attempt's files become the task's output.
+///
+/// Writes happen on one serial queue in arrival order, so verifying a result
+/// (queued behind its chunks) sees every chunk the agent sent before it.
+/// An attempt's files live in their own folder and become visible to
+/// packaging only by one atomic rename when the attempt is accepted.
+final class SegmentStaging: Sendable {
+    private let root: URL
+    private let queue = DispatchQueue(label: "farm.segment-staging")
+
+    init(root: URL) {
+        self.root = root
+    }
+
+    /// The folder of one attempt's files.
+    func attemptFolder(videoID: String, ref: AttemptRef) -> URL {
+        root.appendingPathComponent(videoID).appendingPathComponent(ref.taskID)
+            .appendingPathComponent("attempt-\(ref.attempt)")
+    }
+
+    /// The folder of a task's accepted output.
+    func acceptedFolder(videoID: String, taskID: String) -> URL {
+        root.appendingPathComponent(videoID).appendingPathComponent(taskID).appendingPathComponent("accepted")
+    }
+
+    static func fileName(_ file: SegmentID) -> String {
+        if let segment = file.segment { return "r\(file.rendition)-\(segment).m4s" }
+        return "r\(file.rendition)-init.mp4"
+    }
+
+    /// Queues a chunk for writing. A chunk whose checksum does not match is
+    /// recorded as corruption and makes the attempt's verification fail.
+    func write(_ chunk: SegmentChunk, bytes: Data, videoID: String) {
+        let folder = attemptFolder(videoID: videoID, ref: chunk.ref)
+        queue.async {
+            let marker = folder.appendingPathComponent("CORRUPT")
+            guard Checksum.crc32(bytes) == chunk.crc32,
+                  chunk.offset >= 0, chunk.offset + bytes.count <= chunk.totalSize else {
+                try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                _ = FileManager.default.createFile(atPath: marker.path, contents: Data("\(chunk.file)".utf8))
+                return
+            }
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                let url = folder.appendingPathComponent(Self.fileName(chunk.file))
+                if !FileManager.default.fileExists(atPath: url.path) {
+                    _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+                }
+                let handle = try FileHandle(forWritingTo: url)
+                defer { try? handle.close() }
+                try handle.seek(toOffset: UInt64(chunk.offset))
+                try handle.write(contentsOf: bytes)
+            } catch {
+                _ = FileManager.default.createFile(atPath: marker.path, contents: Data("\(error)".utf8))
+            }
+        }
+    }
+
+    /// Checks that every file `result` names arrived whole; `nil` when it did,
+    /// else why not. Runs after every chunk queued before it.
+    func verify(_ result: TaskResult, videoID: String) async -> String? {
+        let folder = attemptFolder(videoID: videoID, ref: result.ref)
+        do {
+            return try await offloaded(on: queue) { () -> String? in
+            if let corrupt = try? String(contentsOf: folder.appendingPathComponent("CORRUPT"), encoding: .utf8) {
+                return "a chunk of \(corrupt) failed its checksum or could not be written"
+            }
+            for (index, rendition) in result.renditions.enumerated() {
+                var files = [(SegmentID(rendition: index, segment: nil), rendition.initSize, rendition.initCRC32)]
+                files += rendition.segments.map { (SegmentID(rendition: index, segment: $0.index), $0.size, $0.crc32) }
+                for (file, size, crc) in files {
+                    let url = folder.appendingPathComponent(Self.fileName(file))
+                    guard let data = try? Data(contentsOf: url) else { return "missing \(Self.fileName(file))" }
+                    guard data.count == size, Checksum.crc32(data) == crc else {
+                        return "\(Self.fileName(file)) is \(data.count) bytes with a different checksum than announced"
+                    }
+                }
+            }
+            return nil
+            }
+        } catch {
+            return "verification failed: \(error)"
+        }
+    }
+
+    /// Makes an attempt's files the task's output, atomically.
+    func accept(videoID: String, ref: AttemptRef) async throws {
+        let from = attemptFolder(videoID: videoID, ref: ref)
+        let to = acceptedFolder(videoID: videoID, taskID: ref.taskID)
+        try await offloaded(on: queue) {
+            let fileManager = FileManager.default
+            if fileManager.fileExists(atPath: to.path) { try fileManager.removeItem(at: to) }
+            if !fileManager.fileExists(atPath: from.path) {
+                // A scene with no frames sends no files.
+                try fileManager.createDirectory(at: from, withIntermediateDirectories: true)
+            }
+            try fileManager.moveItem(at: from, to: to)
+        }
+    }
+
+    /// Deletes a refused or abandoned attempt's files.
+    func discard(videoID: String, ref: AttemptRef) {
+        let folder = attemptFolder(videoID: videoID, ref: ref)
+        queue.async { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// Deletes everything staged for a video.
+    func discardVideo(_ videoID: String) {
+        let folder = root.appendingPathComponent(videoID)
+        queue.async { try? FileManager.default.removeItem(at: folder) }
+    }
+}

@@ -1,0 +1,19 @@
+/// Why a submission was refused before anything was stored.
+public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible {
+    case emptyScript
+    case scriptTooLarge(bytes: Int, limit: Int)
+    case invalidLadder(String)
+    case invalidScript(ScriptError)
+    /// The store could not record the submission; nothing was accepted.
+    case notPersisted(String)
+
+    public var description: String {
+        switch self {
+        case .emptyScript: "the script is empty"
+        case .scriptTooLarge(let bytes, let limit): "the script is \(bytes) bytes; the limit is \(limit)"
+        case .invalidLadder(let why): "invalid ladder: \(why)"
+        case .invalidScript(let error): error.description
+        case .notPersisted(let why): "the submission could not be stored, nothing was accepted: \(why)"
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import FarmProtocol
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// The coordinator's ZeroMQ side: a ROUTER socket that agents' DEALERs connect
+/// to. Decodes what arrives and hands it to the engine; refuses peers that
+/// speak another protocol version; counts and drops anything malformed.
+public final class AgentGateway: Service {
+    /// The ZeroMQ socket; its `boundEndpoints` tell where agents can connect.
+    public let socket: ZMQSocket
+    private let engine: FarmEngine
+    private let logger: Logger
+
+    /// Binds `endpoints` (for example `tcp://*:5555`).
+    public init(endpoints: [String], engine: FarmEngine, context: ZMQContext, logger: Logger) throws {
+        var options = SocketOptions(kind: .router)
+        options.bind = endpoints
+        socket = try ZMQSocket(context: context, options: options)
+        self.engine = engine
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let socket = self.socket
+        await engine.connect { message, peer in socket.send(FarmWire.encode(message), to: peer) }
+        var malformed = MalformedCounter()
+        await withGracefulShutdownHandler {
+            for await message in socket.incoming {
+                guard let peer = message.peer else { continue }
+                let decoded: FarmMessage
+                do {
+                    decoded = try FarmWire.decode(message.frames)
+                } catch {
+                    if case WireError.unsupportedVersion(let version) = error {
+                        socket.send(FarmWire.encode(.refused(Refused(
+                            reason: "this coordinator speaks protocol version \(FarmWire.version), not \(version)"))), to: peer)
+                    }
+                    if malformed.record(peer: peer) {
+                        logger.warning("dropped malformed message", metadata: [
+                            "peer": "\(peer.map { String(format: "%02x", $0) }.joined())", "error": "\(error)",
+                            "droppedSoFar": "\(malformed.total)",
+                        ])
+                    }
+                    continue
+                }
+                await engine.handle(decoded, from: peer)
+            }
+        } onGracefulShutdown: {
+            // close() waits for the socket thread; keep that wait off the cooperative pool.
+            DispatchQueue.global().async { socket.close() }
+        }
+    }
+}
+
+/// Counts malformed messages and rate-limits their logging to once per peer per minute.
+struct MalformedCounter {
+    private(set) var total = 0
+    private var lastLogged: [Data: ContinuousClock.Instant] = [:]
+
+    /// Records one; returns whether to log it.
+    mutating func record(peer: Data, now: ContinuousClock.Instant = .now) -> Bool {
+        total += 1
+        if let last = lastLogged[peer], now - last < .seconds(60) { return false }
+        if lastLogged.count > 10_000 { lastLogged.removeAll() }
+        lastLogged[peer] = now
+        return true
+    }
+}

@@ -1,0 +1,86 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+/// `POST /v1/videos`: a script and how to render it.
+public struct SubmitRequest: Codable, Sendable {
+    /// The Python source of the script.
+    public var script: String
+    /// The script's file name, for messages (for example `lesson.py`).
+    public var scriptName: String?
+    /// Scenes to render, in the order the video shows them; all scenes in file order when absent.
+    public var scenes: [String]?
+    public var quality: Quality?
+    public var seed: Int?
+    /// Ladder heights, highest first; the default ladder when absent.
+    public var ladder: [Int]?
+    /// A client-chosen key: resubmitting with the same key returns the same video.
+    public var idempotencyKey: String?
+
+    public init(script: String, scriptName: String? = nil, scenes: [String]? = nil, quality: Quality? = nil,
+                seed: Int? = nil, ladder: [Int]? = nil, idempotencyKey: String? = nil) {
+        self.script = script
+        self.scriptName = scriptName
+        self.scenes = scenes
+        self.quality = quality
+        self.seed = seed
+        self.ladder = ladder
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// One scene of a video, as `GET /v1/videos/{id}` reports it.
+public struct SceneStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var state: TaskState
+    public var attempt: Int
+    public var agent: String?
+    public var framesDone: Int
+    /// Frames of the finished scene.
+    public var frames: Int?
+    public var requiresLaTeX: Bool
+    public var error: TaskError?
+    /// Why the scene is not running yet, when it waits for something specific.
+    public var waitingFor: String?
+}
+
+/// Where a finished video's outputs are.
+public struct VideoOutputs: Codable, Sendable, Equatable {
+    /// URL path of the master playlist on the coordinator's HTTP server.
+    public var master: String
+    /// URL path of the MP4.
+    public var mp4: String
+    /// The master playlist on the coordinator's disk.
+    public var masterPath: String
+    public var mp4Path: String
+}
+
+/// `GET /v1/videos/{id}`.
+public struct VideoStatus: Codable, Sendable, Equatable {
+    public var id: String
+    public var state: VideoState
+    public var scriptName: String
+    public var quality: Quality
+    public var seed: Int
+    public var renditions: [String]
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var error: String?
+    public var scenes: [SceneStatus]
+    public var frames: Int?
+    public var seconds: Double?
+    public var outputs: VideoOutputs?
+}
+
+/// `GET /v1/agents`.
+public struct AgentStatus: Codable, Sendable, Equatable {
+    public var id: String
+    public var hostname: String
+    public var slots: Int
+    public var running: Int
+    public var cores: Int
+    public var manimVersion: String
+    public var hasLaTeX: Bool
+    public var draining: Bool
+    public var lastSeenSecondsAgo: Double
+}

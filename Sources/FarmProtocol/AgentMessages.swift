@@ -1,0 +1,185 @@
+import Foundation
+
+/// An agent introduces itself; sent on start and whenever the coordinator asks.
+public struct Register: Codable, Sendable, Equatable {
+    public var agentID: String
+    public var hostname: String
+    public var slots: Int
+    public var cores: Int
+    public var memoryBytes: Int64
+    public var manimVersion: String
+    public var hasLaTeX: Bool
+    /// Attempts the agent is still running, so a restarted coordinator can resynchronise.
+    public var running: [AttemptRef]
+
+    public init(agentID: String, hostname: String, slots: Int, cores: Int, memoryBytes: Int64,
+                manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = []) {
+        self.agentID = agentID
+        self.hostname = hostname
+        self.slots = slots
+        self.cores = cores
+        self.memoryBytes = memoryBytes
+        self.manimVersion = manimVersion
+        self.hasLaTeX = hasLaTeX
+        self.running = running
+    }
+}
+
+/// Names one attempt at one task: the fencing token every report carries.
+public struct AttemptRef: Codable, Sendable, Hashable {
+    public var taskID: String
+    public var attempt: Int
+
+    public init(taskID: String, attempt: Int) {
+        self.taskID = taskID
+        self.attempt = attempt
+    }
+}
+
+/// Liveness, both ways. From an agent it carries what it runs and its free slots (its credit).
+public struct Heartbeat: Codable, Sendable, Equatable {
+    public var running: [AttemptRef]
+    public var freeSlots: Int
+    /// True while the agent drains: it takes no new work.
+    public var draining: Bool
+
+    public init(running: [AttemptRef] = [], freeSlots: Int = 0, draining: Bool = false) {
+        self.running = running
+        self.freeSlots = freeSlots
+        self.draining = draining
+    }
+}
+
+/// Frames rendered so far by an attempt.
+public struct RenderProgress: Codable, Sendable, Equatable {
+    public var ref: AttemptRef
+    public var framesDone: Int
+
+    public init(ref: AttemptRef, framesDone: Int) {
+        self.ref = ref
+        self.framesDone = framesDone
+    }
+}
+
+/// Identifies one file an attempt produces: a rendition's init segment or one media segment.
+public struct SegmentID: Codable, Sendable, Hashable {
+    /// Index into the task's `EncodingPlan.renditions`.
+    public var rendition: Int
+    /// Media segment index from 0, or `nil` for the init segment.
+    public var segment: Int?
+
+    public init(rendition: Int, segment: Int?) {
+        self.rendition = rendition
+        self.segment = segment
+    }
+}
+
+/// A piece of one segment file. Chunks of a file arrive in order over the agent's connection.
+public struct SegmentChunk: Codable, Sendable, Equatable {
+    public var ref: AttemptRef
+    public var file: SegmentID
+    /// Byte offset of this chunk in the file.
+    public var offset: Int
+    /// Size of the whole file.
+    public var totalSize: Int
+    /// CRC-32 of this chunk's bytes.
+    public var crc32: UInt32
+
+    public init(ref: AttemptRef, file: SegmentID, offset: Int, totalSize: Int, crc32: UInt32) {
+        self.ref = ref
+        self.file = file
+        self.offset = offset
+        self.totalSize = totalSize
+        self.crc32 = crc32
+    }
+}
+
+/// What a media segment holds.
+public struct SegmentInfo: Codable, Sendable, Equatable {
+    public var index: Int
+    public var frames: Int
+    public var size: Int
+    public var crc32: UInt32
+
+    public init(index: Int, frames: Int, size: Int, crc32: UInt32) {
+        self.index = index
+        self.frames = frames
+        self.size = size
+        self.crc32 = crc32
+    }
+}
+
+/// The files one rendition of a finished attempt produced.
+public struct RenditionOutput: Codable, Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// RFC 6381 codec string read from the encoder, for example `avc1.64001f`.
+    public var codecs: String
+    public var initSize: Int
+    public var initCRC32: UInt32
+    public var segments: [SegmentInfo]
+
+    public init(width: Int, height: Int, codecs: String, initSize: Int, initCRC32: UInt32, segments: [SegmentInfo]) {
+        self.width = width
+        self.height = height
+        self.codecs = codecs
+        self.initSize = initSize
+        self.initCRC32 = initCRC32
+        self.segments = segments
+    }
+}
+
+/// A finished attempt. Every chunk it names was sent before it.
+public struct TaskResult: Codable, Sendable, Equatable {
+    public var ref: AttemptRef
+    public var frames: Int
+    public var sourceWidth: Int
+    public var sourceHeight: Int
+    public var frameRate: Int
+    /// Media timescale (ticks per second) of every rendition's track.
+    public var timescale: Int
+    public var renditions: [RenditionOutput]
+    public var renderSeconds: Double
+
+    public init(ref: AttemptRef, frames: Int, sourceWidth: Int, sourceHeight: Int, frameRate: Int,
+                timescale: Int, renditions: [RenditionOutput], renderSeconds: Double) {
+        self.ref = ref
+        self.frames = frames
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.frameRate = frameRate
+        self.timescale = timescale
+        self.renditions = renditions
+        self.renderSeconds = renderSeconds
+    }
+}
+
+/// Why an attempt failed; decides whether the task is retried.
+public enum FailureClass: String, Codable, Sendable {
+    /// The user's script raised or is invalid: retrying cannot help.
+    case scriptError = "script-error"
+    /// The render exceeded its wall-clock or no-progress limit.
+    case timeout
+    /// The render exceeded its memory limit.
+    case outOfMemory = "out-of-memory"
+    /// Something on the agent broke (crash, encoder error, lost files): retry elsewhere.
+    case agentError = "agent-error"
+    /// The attempt was cancelled or handed back while draining.
+    case cancelled
+}
+
+/// An attempt that ended without a result.
+public struct TaskFailure: Codable, Sendable, Equatable {
+    public var ref: AttemptRef
+    public var failureClass: FailureClass
+    public var message: String
+    /// The last lines of Manim's output.
+    public var logTail: String
+
+    public init(ref: AttemptRef, failureClass: FailureClass, message: String, logTail: String) {
+        self.ref = ref
+        self.failureClass = failureClass
+        self.message = message
+        self.logTail = logTail
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Every message of the farm protocol, in both directions.
+public enum FarmMessage: Sendable, Equatable {
+    // Agent → coordinator
+    case register(Register)
+    case heartbeat(Heartbeat)
+    case progress(RenderProgress)
+    /// A piece of a segment file, with its bytes.
+    case chunk(SegmentChunk, Data)
+    case result(TaskResult)
+    case failure(TaskFailure)
+    // Coordinator → agent
+    case registered(Registered)
+    case assign(Assign)
+    case cancel(Cancel)
+    case resultAck(ResultAck)
+    /// The coordinator does not know this agent (it restarted): register again.
+    case reregister
+    // Either way
+    case refused(Refused)
+
+    /// The one-byte code that names the message on the wire.
+    public var kind: MessageKind {
+        switch self {
+        case .register: .register
+        case .heartbeat: .heartbeat
+        case .progress: .progress
+        case .chunk: .chunk
+        case .result: .result
+        case .failure: .failure
+        case .registered: .registered
+        case .assign: .assign
+        case .cancel: .cancel
+        case .resultAck: .resultAck
+        case .reregister: .reregister
+        case .refused: .refused
+        }
+    }
+}
+
+/// Wire codes of message kinds. Codes are never reused across versions.
+public enum MessageKind: UInt8, Sendable, CaseIterable {
+    case register = 1
+    case heartbeat = 2
+    case progress = 3
+    case chunk = 4
+    case result = 5
+    case failure = 6
+    case registered = 20
+    case assign = 21
+    case cancel = 22
+    case resultAck = 23
+    case reregister = 24
+    case refused = 40
+}

@@ -1,0 +1,39 @@
+/// Why the store refused or failed an operation.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    /// The database could not be reached or the statement failed.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let why): "store unavailable: \(why)"
+        }
+    }
+}
+
+/// The coordinator's durable state. Every state change goes through here
+/// before the coordinator acts on it, so a restarted coordinator resumes.
+///
+/// Implementations run their blocking work off Swift's cooperative pool.
+public protocol FarmStore: Sendable {
+    /// Applies pending schema migrations; safe to call more than once.
+    func migrate() async throws
+
+    /// Stores a new video with its tasks in one transaction. If a video with the
+    /// same idempotency key exists, stores nothing and returns that one.
+    func insert(_ video: VideoRecord, tasks: [TaskRecord]) async throws -> VideoRecord
+
+    func video(id: String) async throws -> VideoRecord?
+    /// Most recent first.
+    func videos(limit: Int) async throws -> [VideoRecord]
+    /// A video's tasks in playback order.
+    func tasks(videoID: String) async throws -> [TaskRecord]
+    /// Videos not yet final, with their tasks: what a restarted coordinator resumes.
+    func unfinished() async throws -> [(VideoRecord, [TaskRecord])]
+
+    func update(_ video: VideoRecord) async throws
+    func update(_ task: TaskRecord) async throws
+    /// Saves a task change and its attempt's history together.
+    func update(_ task: TaskRecord, attempt: AttemptRecord) async throws
+    func attempts(taskID: String) async throws -> [AttemptRecord]
+    func save(_ agent: AgentRecord) async throws
+}

@@ -1,0 +1,136 @@
+import FarmProtocol
+import Foundation
+
+/// Where a video is in its life.
+public enum VideoState: String, Codable, Sendable, CaseIterable {
+    case queued, rendering, assembling, done, failed, cancelled
+
+    /// True once nothing more will happen to the video.
+    public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
+}
+
+/// Where one render task (one scene) is in its life.
+public enum TaskState: String, Codable, Sendable, CaseIterable {
+    case pending, running, done, failed, cancelled
+
+    public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
+}
+
+/// A submitted video: a script, the scenes to render, and how.
+public struct VideoRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var state: VideoState
+    public var scriptName: String
+    public var script: String
+    public var settings: RenderSettings
+    public var encoding: EncodingPlan
+    public var idempotencyKey: String?
+    public var error: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// Frames and seconds of the finished video.
+    public var frames: Int?
+    public var seconds: Double?
+
+    public init(id: String, state: VideoState, scriptName: String, script: String, settings: RenderSettings,
+                encoding: EncodingPlan, idempotencyKey: String?, createdAt: Date) {
+        self.id = id
+        self.state = state
+        self.scriptName = scriptName
+        self.script = script
+        self.settings = settings
+        self.encoding = encoding
+        self.idempotencyKey = idempotencyKey
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+    }
+}
+
+/// What went wrong with a task, as shown to the user.
+public struct TaskError: Codable, Sendable, Equatable {
+    public var failureClass: FailureClass
+    public var message: String
+    public var logTail: String
+
+    public init(failureClass: FailureClass, message: String, logTail: String) {
+        self.failureClass = failureClass
+        self.message = message
+        self.logTail = logTail
+    }
+}
+
+/// One scene of a video, rendered by one or more attempts.
+public struct TaskRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var videoID: String
+    /// Position of the scene in the video, from 0.
+    public var ordinal: Int
+    public var scene: String
+    public var requiresLaTeX: Bool
+    public var state: TaskState
+    /// The current attempt number; reports from any other attempt are refused.
+    public var attempt: Int
+    /// Attempts that failed on the agent's side and count against the retry limit.
+    public var failures: Int
+    public var agentID: String?
+    public var framesDone: Int
+    public var error: TaskError?
+    /// The accepted attempt's output description.
+    public var result: TaskResult?
+    public var updatedAt: Date
+
+    public init(id: String, videoID: String, ordinal: Int, scene: String, requiresLaTeX: Bool, createdAt: Date) {
+        self.id = id
+        self.videoID = videoID
+        self.ordinal = ordinal
+        self.scene = scene
+        self.requiresLaTeX = requiresLaTeX
+        self.state = .pending
+        self.attempt = 0
+        self.failures = 0
+        self.framesDone = 0
+        self.updatedAt = createdAt
+    }
+}
+
+/// The history of one attempt at a task.
+public struct AttemptRecord: Codable, Sendable, Equatable {
+    public var taskID: String
+    public var attempt: Int
+    public var agentID: String
+    public var startedAt: Date
+    public var endedAt: Date?
+    /// `done`, a `FailureClass` raw value, `lost` or `refused`; `nil` while running.
+    public var outcome: String?
+    public var logTail: String?
+
+    public init(taskID: String, attempt: Int, agentID: String, startedAt: Date) {
+        self.taskID = taskID
+        self.attempt = attempt
+        self.agentID = agentID
+        self.startedAt = startedAt
+    }
+}
+
+/// The last thing known of an agent.
+public struct AgentRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var hostname: String
+    public var slots: Int
+    public var cores: Int
+    public var memoryBytes: Int64
+    public var manimVersion: String
+    public var hasLaTeX: Bool
+    public var lastSeen: Date
+
+    public init(_ register: Register, lastSeen: Date) {
+        id = register.agentID
+        hostname = register.hostname
+        slots = register.slots
+        cores = register.cores
+        memoryBytes = register.memoryBytes
+        manimVersion = register.manimVersion
+        hasLaTeX = register.hasLaTeX
+        self.lastSeen = lastSeen
+    }
+}

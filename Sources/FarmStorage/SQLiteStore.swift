@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+
+extension VideoRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "videos"
+}
+
+extension TaskRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "tasks"
+}
+
+extension AttemptRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "attempts"
+}
+
+extension AgentRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "agents"
+}
+
+/// The embedded store: one SQLite database in WAL mode, through GRDB.
+/// GRDB runs every statement on its own serial queues, never on Swift's
+/// cooperative pool.
+public final class SQLiteStore: FarmStore {
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // WAL with NORMAL sync is durable across process crashes (kill -9);
+            // only an OS crash can lose the last transactions.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    public func migrate() async throws {
+        // GRDB's migrator runs its own transaction on the pool's writer queue, off the cooperative pool.
+        let pool = self.pool
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try Self.migrator.migrate(pool) })
+            }
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1-initial") { db in
+            try db.execute(sql: """
+                CREATE TABLE videos (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    state TEXT NOT NULL,
+                    scriptName TEXT NOT NULL,
+                    script TEXT NOT NULL,
+                    settings TEXT NOT NULL,
+                    encoding TEXT NOT NULL,
+                    idempotencyKey TEXT UNIQUE,
+                    error TEXT,
+                    createdAt DATETIME NOT NULL,
+                    updatedAt DATETIME NOT NULL,
+                    frames INTEGER,
+                    seconds DOUBLE
+                );
+                CREATE INDEX videos_by_state ON videos(state, createdAt);
+                CREATE TABLE tasks (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    videoID TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+                    ordinal INTEGER NOT NULL,
+                    scene TEXT NOT NULL,
+                    requiresLaTeX BOOLEAN NOT NULL,
+                    state TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    failures INTEGER NOT NULL,
+                    agentID TEXT,
+                    framesDone INTEGER NOT NULL,
+                    error TEXT,
+                    result TEXT,
+                    updatedAt DATETIME NOT NULL,
+                    UNIQUE (videoID, ordinal)
+                );
+                CREATE INDEX tasks_by_state ON tasks(state, videoID);
+                CREATE INDEX tasks_by_agent ON tasks(agentID) WHERE state = 'running';
+                CREATE TABLE attempts (
+                    taskID TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    agentID TEXT NOT NULL,
+                    startedAt DATETIME NOT NULL,
+                    endedAt DATETIME,
+                    outcome TEXT,
+                    logTail TEXT,
+                    PRIMARY KEY (taskID, attempt)
+                );
+                CREATE TABLE agents (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    hostname TEXT NOT NULL,
+                    slots INTEGER NOT NULL,
+                    cores INTEGER NOT NULL,
+                    memoryBytes INTEGER NOT NULL,
+                    manimVersion TEXT NOT NULL,
+                    hasLaTeX BOOLEAN NOT NULL,
+                    lastSeen DATETIME NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    public func insert(_ video: VideoRecord, tasks: [TaskRecord]) async throws -> VideoRecord {
+        try await pool.write { db in
+            if let key = video.idempotencyKey,
+               let existing = try VideoRecord.filter(Column("idempotencyKey") == key).fetchOne(db) {
+                return existing
+            }
+            try video.insert(db)
+            for task in tasks { try task.insert(db) }
+            return video
+        }
+    }
+
+    public func video(id: String) async throws -> VideoRecord? {
+        try await pool.read { db in try VideoRecord.fetchOne(db, key: id) }
+    }
+
+    public func videos(limit: Int) async throws -> [VideoRecord] {
+        try await pool.read { db in
+            try VideoRecord.order(Column("createdAt").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    public func tasks(videoID: String) async throws -> [TaskRecord] {
+        try await pool.read { db in
+            try TaskRecord.filter(Column("videoID") == videoID).order(Column("ordinal")).fetchAll(db)
+        }
+    }
+
+    public func unfinished() async throws -> [(VideoRecord, [TaskRecord])] {
+        try await pool.read { db in
+            let finals = VideoState.allCases.filter(\.isFinal).map(\.rawValue)
+            let videos = try VideoRecord.filter(!finals.contains(Column("state")))
+                .order(Column("createdAt")).fetchAll(db)
+            return try videos.map { video in
+                (video, try TaskRecord.filter(Column("videoID") == video.id).order(Column("ordinal")).fetchAll(db))
+            }
+        }
+    }
+
+    public func update(_ video: VideoRecord) async throws {
+        try await pool.write { db in try video.update(db) }
+    }
+
+    public func update(_ task: TaskRecord) async throws {
+        try await pool.write { db in try task.update(db) }
+    }
+
+    public func update(_ task: TaskRecord, attempt: AttemptRecord) async throws {
+        try await pool.write { db in
+            try task.update(db)
+            try attempt.save(db)
+        }
+    }
+
+    public func attempts(taskID: String) async throws -> [AttemptRecord] {
+        try await pool.read { db in
+            try AttemptRecord.filter(Column("taskID") == taskID).order(Column("attempt")).fetchAll(db)
+        }
+    }
+
+    public func save(_ agent: AgentRecord) async throws {
+        try await pool.write { db in try agent.save(db) }
+    }
+}

@@ -1,0 +1,219 @@
+import CFFmpeg
+import Foundation
+
+/// Encodes RGBA frames into one rendition: scale with libswscale, H.264 with
+/// libx264, fragmented MP4 (CMAF) with libavformat.
+///
+/// GOPs are closed, IDRs fall every `keyframeInterval` frames counted from the
+/// first frame, there are no B-frames (decode time equals presentation time, so
+/// a segment moves to another place on the timeline by rewriting its `tfdt`),
+/// and a segment is cut at every `segmentFrames`-th frame. Every rendition of a
+/// plan therefore has its IDRs and segment boundaries on the same frames.
+///
+/// Not thread-safe: one encoding thread owns an encoder.
+final class RenditionEncoder {
+    let width: Int32
+    let height: Int32
+    let timescale: Int32
+    private let keyframeInterval: Int64
+    private let segmentFrames: Int64
+    private let ticksPerFrame: Int64
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var scaler: OpaquePointer?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private let sink: ByteSink
+    private var nextPTS: Int64 = 0
+    private var segmentIndex = 0
+    private var framesInSegment = 0
+    private let emit: (_ segment: Int?, _ frames: Int, _ data: Data) -> Void
+    /// RFC 6381 codec string of the stream, for example `avc1.64001e`.
+    private(set) var codecs = "avc1"
+
+    init(sourceWidth: Int32, sourceHeight: Int32, width: Int32, height: Int32, frameRate: Int32,
+         crf: Int, preset: String, keyframeInterval: Int64, segmentFrames: Int64,
+         emit: @escaping (_ segment: Int?, _ frames: Int, _ data: Data) -> Void) throws(MediaError) {
+        self.width = width
+        self.height = height
+        self.keyframeInterval = keyframeInterval
+        self.segmentFrames = segmentFrames
+        self.timescale = 90_000 % frameRate == 0 ? 90_000 : frameRate * 1_000
+        self.ticksPerFrame = Int64(timescale / frameRate)
+        self.emit = emit
+        sink = try ByteSink()
+        do {
+            try openEncoder(frameRate: frameRate, crf: crf, preset: preset)
+            try openMuxer()
+            try openScaler(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+        } catch {
+            release()
+            throw error
+        }
+    }
+
+    deinit {
+        release()
+    }
+
+    /// Encodes one source frame `repeatCount` times (a still stretch of a scene).
+    func encode(rgba: UnsafeRawPointer, stride: Int32, sourceHeight: Int32, repeatCount: Int) throws(MediaError) {
+        guard let frame, let scaler else { throw MediaError("encoder already finished") }
+        // The encoder may still hold a reference to the previous picture.
+        try check(av_frame_make_writable(frame), "av_frame_make_writable")
+        var sourcePlanes: [UnsafePointer<UInt8>?] = [rgba.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
+        var sourceStrides: [Int32] = [stride, 0, 0, 0]
+        let scaled = withUnsafeMutablePointer(to: &frame.pointee.data) { data in
+            withUnsafeMutablePointer(to: &frame.pointee.linesize) { linesize in
+                data.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { planes in
+                    linesize.withMemoryRebound(to: Int32.self, capacity: 8) { strides in
+                        sws_scale(scaler, &sourcePlanes, &sourceStrides, 0, sourceHeight, planes, strides)
+                    }
+                }
+            }
+        }
+        guard scaled == height else { throw MediaError("sws_scale produced \(scaled) rows, expected \(height)") }
+        for _ in 0..<max(repeatCount, 1) {
+            frame.pointee.pts = nextPTS
+            frame.pointee.pict_type = nextPTS % keyframeInterval == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
+            nextPTS += 1
+            try check(avcodec_send_frame(codec, frame), "avcodec_send_frame")
+            try drainPackets()
+        }
+    }
+
+    /// Flushes the encoder and emits the last segment.
+    func finish() throws(MediaError) {
+        guard frame != nil else { return }
+        try check(avcodec_send_frame(codec, nil), "avcodec_send_frame(flush)")
+        try drainPackets()
+        try cutSegment()
+        try check(av_write_trailer(format), "av_write_trailer")
+        _ = sink.take()  // the trailer's `mfra` is not part of any segment
+        release()
+    }
+
+    /// Frames encoded so far.
+    var framesEncoded: Int64 { nextPTS }
+
+    private func openEncoder(frameRate: Int32, crf: Int, preset: String) throws(MediaError) {
+        guard let encoder = avcodec_find_encoder_by_name("libx264") else { throw MediaError("libx264 encoder not found") }
+        guard let codec = avcodec_alloc_context3(encoder) else { throw MediaError("avcodec_alloc_context3") }
+        self.codec = codec
+        codec.pointee.width = width
+        codec.pointee.height = height
+        codec.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+        codec.pointee.time_base = AVRational(num: 1, den: frameRate)
+        codec.pointee.framerate = AVRational(num: frameRate, den: 1)
+        codec.pointee.gop_size = Int32(keyframeInterval)
+        codec.pointee.keyint_min = Int32(keyframeInterval)
+        codec.pointee.max_b_frames = 0
+        codec.pointee.thread_count = 1
+        codec.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER | Int32(bitPattern: AV_CODEC_FLAG_CLOSED_GOP)
+        codec.pointee.colorspace = AVCOL_SPC_BT709
+        codec.pointee.color_primaries = AVCOL_PRI_BT709
+        codec.pointee.color_trc = AVCOL_TRC_BT709
+        codec.pointee.color_range = AVCOL_RANGE_MPEG
+        var options: OpaquePointer?
+        defer { av_dict_free(&options) }
+        av_dict_set(&options, "preset", preset, 0)
+        av_dict_set(&options, "crf", String(crf), 0)
+        av_dict_set(&options, "profile", "high", 0)
+        av_dict_set(&options, "forced-idr", "1", 0)
+        av_dict_set(&options, "x264-params", "scenecut=0:open-gop=0:bframes=0", 0)
+        try check(avcodec_open2(codec, encoder, &options), "avcodec_open2(libx264)")
+        codecs = Self.codecString(extradata: codec.pointee.extradata, size: Int(codec.pointee.extradata_size))
+        guard let frame = av_frame_alloc(), let packet = av_packet_alloc() else { throw MediaError("av_frame_alloc") }
+        self.frame = frame
+        self.packet = packet
+        frame.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+        frame.pointee.width = width
+        frame.pointee.height = height
+        try check(av_frame_get_buffer(frame, 0), "av_frame_get_buffer")
+    }
+
+    private func openMuxer() throws(MediaError) {
+        var format: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_alloc_output_context2(&format, nil, "mp4", nil), "avformat_alloc_output_context2")
+        guard let format else { throw MediaError("avformat_alloc_output_context2") }
+        self.format = format
+        format.pointee.pb = sink.context
+        format.pointee.flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT
+        guard let stream = avformat_new_stream(format, nil) else { throw MediaError("avformat_new_stream") }
+        try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context")
+        stream.pointee.time_base = AVRational(num: 1, den: timescale)
+        var options: OpaquePointer?
+        defer { av_dict_free(&options) }
+        av_dict_set(&options, "movflags", "empty_moov+default_base_moof+frag_custom", 0)
+        av_dict_set(&options, "video_track_timescale", String(timescale), 0)
+        try check(avformat_write_header(format, &options), "avformat_write_header")
+        emit(nil, 0, sink.take())
+    }
+
+    private func openScaler(sourceWidth: Int32, sourceHeight: Int32) throws(MediaError) {
+        guard let scaler = sws_getContext(sourceWidth, sourceHeight, AV_PIX_FMT_RGBA, width, height,
+                                          AV_PIX_FMT_YUV420P, SWS_BICUBIC, nil, nil, nil) else {
+            throw MediaError("sws_getContext \(sourceWidth)x\(sourceHeight) -> \(width)x\(height)")
+        }
+        self.scaler = scaler
+        // Full-range RGB in, limited-range BT.709 out, matching what the stream declares.
+        _ = sws_setColorspaceDetails(scaler, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                     sws_getCoefficients(SWS_CS_ITU709), 0, 0, 1 << 16, 1 << 16)
+    }
+
+    private func drainPackets() throws(MediaError) {
+        guard let codec, let packet, let format else { return }
+        while true {
+            let status = avcodec_receive_packet(codec, packet)
+            if status == cff_eagain() || status == cff_averror_eof() { return }
+            try check(status, "avcodec_receive_packet")
+            defer { av_packet_unref(packet) }
+            let isKey = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
+            if isKey && packet.pointee.pts > 0 && packet.pointee.pts % segmentFrames == 0 {
+                try cutSegment()
+            }
+            av_packet_rescale_ts(packet, codec.pointee.time_base, format.pointee.streams[0]!.pointee.time_base)
+            packet.pointee.duration = ticksPerFrame
+            packet.pointee.stream_index = 0
+            try check(av_write_frame(format, packet), "av_write_frame")
+            framesInSegment += 1
+        }
+    }
+
+    private func cutSegment() throws(MediaError) {
+        guard framesInSegment > 0 else { return }
+        // With frag_custom, a NULL packet closes the current fragment (moof+mdat).
+        try check(av_write_frame(format, nil), "av_write_frame(flush fragment)")
+        emit(segmentIndex, framesInSegment, sink.take())
+        segmentIndex += 1
+        framesInSegment = 0
+    }
+
+    private func release() {
+        if scaler != nil { sws_freeContext(scaler); scaler = nil }
+        if frame != nil { av_frame_free(&frame) }
+        if packet != nil { av_packet_free(&packet) }
+        if codec != nil { avcodec_free_context(&codec) }
+        if format != nil {
+            format?.pointee.pb = nil
+            avformat_free_context(format)
+            format = nil
+        }
+    }
+
+    /// Reads profile, constraints and level from the SPS in the encoder's
+    /// Annex B extradata: `avc1.PPCCLL`.
+    static func codecString(extradata: UnsafeMutablePointer<UInt8>?, size: Int) -> String {
+        guard let extradata, size > 8 else { return "avc1" }
+        let bytes = UnsafeBufferPointer(start: extradata, count: size)
+        var index = 0
+        while index + 7 < bytes.count {
+            let startCode = bytes[index] == 0 && bytes[index + 1] == 0 && bytes[index + 2] == 1
+            if startCode && bytes[index + 3] & 0x1F == 7 {
+                return String(format: "avc1.%02x%02x%02x", bytes[index + 4], bytes[index + 5], bytes[index + 6])
+            }
+            index += 1
+        }
+        return "avc1"
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// The kinds of socket ManimFarm uses.
+public enum SocketKind: Sendable {
+    /// The coordinator's side: routes replies by peer identity.
+    case router
+    /// An agent's side: one connection to the coordinator.
+    case dealer
+}
+
+/// Where and how a `ZMQSocket` attaches.
+public struct SocketOptions: Sendable {
+    /// The socket kind.
+    public var kind: SocketKind
+    /// Endpoints to bind (for example `tcp://*:5555`).
+    public var bind: [String] = []
+    /// Endpoints to connect to.
+    public var connect: [String] = []
+    /// The identity a DEALER presents, so a ROUTER sees the same peer across reconnects.
+    public var routingID: Data?
+    /// Outgoing and incoming message high-water marks.
+    public var sendHighWaterMark: Int32 = 10_000
+    public var receiveHighWaterMark: Int32 = 100_000
+    /// Milliseconds unsent messages may linger when the socket closes.
+    public var lingerMilliseconds: Int32 = 1_000
+    /// Reconnect backoff bounds in milliseconds (libzmq doubles up to the maximum).
+    public var reconnectInterval: Int32 = 100
+    public var reconnectIntervalMax: Int32 = 2_000
+    /// Largest message libzmq accepts from a peer; larger ones drop the connection.
+    public var maxMessageSize: Int64 = 64 << 20
+
+    public init(kind: SocketKind) {
+        self.kind = kind
+    }
+}

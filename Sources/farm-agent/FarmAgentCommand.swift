@@ -1,0 +1,61 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+@main
+struct FarmAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "farm-agent",
+        abstract: "Run a ManimFarm render agent. SIGTERM drains it: running renders finish or are handed back.")
+
+    @Option(help: "The coordinator's ZeroMQ endpoint.")
+    var coordinator = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Renders run at once.")
+    var slots = 1
+
+    @Option(help: "Scratch folder for renders.")
+    var workDir = "farm-agent-work"
+
+    @Option(help: "Python of the virtual environment with Manim (default: $FARM_PYTHON or the nearest .venv).")
+    var python: String?
+
+    @Option(help: "Stable agent identity (default: hostname plus a random suffix).")
+    var id: String?
+
+    @Option(help: "Advertise LaTeX support: yes, no or auto (detect latex and dvisvgm on PATH).")
+    var latex = "auto"
+
+    @Option(help: "Seconds a draining agent lets running renders finish before handing them back.")
+    var drainGrace = 30
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var configuration = AgentConfiguration(
+            coordinator: coordinator, slots: slots, workDirectory: URL(fileURLWithPath: workDir, isDirectory: true),
+            python: python, agentID: id)
+        switch latex {
+        case "yes": configuration.hasLaTeX = true
+        case "no": configuration.hasLaTeX = false
+        case "auto": configuration.hasLaTeX = nil
+        default: throw ValidationError("--latex takes yes, no or auto")
+        }
+        configuration.drainGrace = .seconds(drainGrace)
+        let logger = Logger(label: "farm.agent")
+        let agent = AgentService(configuration: configuration, context: try ZMQContext(), logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

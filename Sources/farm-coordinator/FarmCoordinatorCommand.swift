@@ -1,0 +1,84 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Logging
+
+@main
+struct FarmCoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "farm-coordinator",
+        abstract: "Run the ManimFarm coordinator: the agents' ZeroMQ endpoint and the HTTP API.")
+
+    @Option(name: .customLong("zmq"), help: "ZeroMQ endpoint(s) agents connect to.")
+    var zmqEndpoints: [String] = ["tcp://*:5555"]
+
+    @Option(help: "HTTP listen address, HOST:PORT.")
+    var http = "127.0.0.1:8080"
+
+    @Option(help: "Folder for the database, staged segments and published videos.")
+    var dataDir = "farm-data"
+
+    @Option(help: "Python used to parse scripts (Manim is not needed here).")
+    var python = "python3"
+
+    @Option(help: "Seconds without a heartbeat before an agent is declared lost.")
+    var leaseSeconds = 5.0
+
+    @Option(help: "Agent-side failures a scene may have before its video fails.")
+    var maxAttempts = 3
+
+    @Option(help: "Wall-clock limit of one render, in seconds.")
+    var renderTimeout = 3_600
+
+    @Option(help: "Limit on time without a new frame, in seconds.")
+    var noProgressTimeout = 300
+
+    @Option(help: "Memory limit of one render, in MiB.")
+    var renderMemoryMib = 8_192
+
+    @Option(help: "Write the listening HTTP port and ZeroMQ endpoints as JSON to this file once ready.")
+    var readyFile: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        guard let (host, port) = HostPort.parse(http) else {
+            throw ValidationError("--http must be HOST:PORT, got \(http)")
+        }
+        var configuration = CoordinatorServer.Configuration(
+            dataDirectory: URL(fileURLWithPath: dataDir, isDirectory: true))
+        configuration.zmqEndpoints = zmqEndpoints
+        configuration.httpHost = host
+        configuration.httpPort = port
+        configuration.engine.python = python
+        configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
+        configuration.engine.maxAttempts = maxAttempts
+        configuration.engine.limits.wallSeconds = renderTimeout
+        configuration.engine.limits.noProgressSeconds = noProgressTimeout
+        configuration.engine.limits.memoryBytes = Int64(renderMemoryMib) << 20
+        let readyFile = readyFile
+        try await CoordinatorServer(configuration: configuration).run { httpPort, endpoints in
+            let ready = ["http": "http://\(host):\(httpPort)", "zmq": endpoints.joined(separator: ",")]
+            if let readyFile, let data = try? JSONEncoder().encode(ready) {
+                try? data.write(to: URL(fileURLWithPath: readyFile), options: .atomic)
+            }
+            FileHandle.standardError.write(Data("coordinator ready: http://\(host):\(httpPort), agents connect to \(endpoints.joined(separator: ", "))\n".utf8))
+        }
+    }
+}
+
+enum HostPort {
+    static func parse(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65_535).contains(port) else { return nil }
+        let host = String(text[..<colon])
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}

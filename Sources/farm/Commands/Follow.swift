@@ -1,0 +1,54 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+
+/// Polls a video until it is final, drawing progress as it goes.
+struct Follow {
+    let client: FarmClient
+    let json: Bool
+
+    func follow(_ id: String) async throws -> VideoStatus {
+        let display = ProgressDisplay(enabled: !json)
+        var failures = 0
+        while true {
+            let status: VideoStatus
+            do {
+                status = try await client.status(id)
+                failures = 0
+            } catch let error as FarmClient.ClientError {
+                // Ride out a coordinator restart; give up after a minute.
+                failures += 1
+                if failures > 120 {
+                    printError(error.description)
+                    throw error.exitCode
+                }
+                try await Task.sleep(for: .milliseconds(500))
+                continue
+            }
+            display.show(status)
+            if status.state.isFinal { return status }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Prints the outcome and exits with the matching code.
+    static func report(_ status: VideoStatus, client: FarmClient, json: Bool) throws {
+        if json {
+            try printJSON(status)
+        } else if let outputs = status.outputs {
+            print("master playlist: \(outputs.masterPath)")
+            print("                 \(client.url(outputs.master).absoluteString)")
+            print("mp4:             \(outputs.mp4Path)")
+        } else {
+            printError("video \(status.id) \(status.state.rawValue): \(status.error ?? "")")
+            for scene in status.scenes where scene.error != nil {
+                printError("scene \(scene.name): \(scene.error!.failureClass.rawValue): \(scene.error!.message)")
+                if !scene.error!.logTail.isEmpty {
+                    FileHandle.standardError.write(Data((scene.error!.logTail.split(separator: "\n").suffix(15)
+                        .joined(separator: "\n") + "\n").utf8))
+                }
+            }
+        }
+        if status.state != .done { throw FarmExit.videoFailed }
+    }
+}

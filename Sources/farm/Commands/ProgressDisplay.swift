@@ -1,0 +1,43 @@
+import Coordinator
+import Foundation
+
+/// Shows per-scene progress: redrawn in place on a terminal, one line per
+/// change otherwise (logs, CI).
+final class ProgressDisplay {
+    private let enabled: Bool
+    private let interactive = isatty(STDERR_FILENO) == 1
+    private var drawnLines = 0
+    private var lastLines: [String] = []
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func show(_ status: VideoStatus) {
+        guard enabled else { return }
+        let lines = ["\(status.id): \(status.state.rawValue)"] + status.scenes.map(Self.line)
+        if interactive {
+            var output = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
+            for line in lines { output += "\u{1B}[2K" + line + "\n" }
+            FileHandle.standardError.write(Data(output.utf8))
+            drawnLines = lines.count
+        } else {
+            for line in lines where !lastLines.contains(line) {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+        lastLines = lines
+    }
+
+    static func line(_ scene: SceneStatus) -> String {
+        var text = "  \(scene.name.padding(toLength: max(scene.name.count, 18), withPad: " ", startingAt: 0)) \(scene.state.rawValue)"
+        switch scene.state {
+        case .running: text += " (frame \(scene.framesDone), attempt \(scene.attempt) on \(scene.agent ?? "?"))"
+        case .done: text += " (\(scene.frames ?? scene.framesDone) frames)"
+        case .pending: if let waiting = scene.waitingFor { text += " (waiting for \(waiting))" }
+        case .failed: text += ": \(scene.error?.message ?? "")"
+        case .cancelled: break
+        }
+        return text
+    }
+}

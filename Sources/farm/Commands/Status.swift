@@ -1,0 +1,86 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a video's state and its scenes.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Argument(help: "The video id.")
+    var id: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let client = try options.client
+        do {
+            let status = try await client.status(id)
+            if json {
+                try printJSON(status)
+                return
+            }
+            print("\(status.id)  \(status.state.rawValue)  \(status.scriptName)  \(status.quality.rawValue)  [\(status.renditions.joined(separator: ", "))]")
+            for scene in status.scenes { print(ProgressDisplay.line(scene)) }
+            if let error = status.error { print("error: \(error)") }
+            for scene in status.scenes where scene.error != nil && !scene.error!.logTail.isEmpty {
+                print("--- \(scene.name) log tail ---")
+                print(scene.error!.logTail.split(separator: "\n").suffix(20).joined(separator: "\n"))
+            }
+            if let outputs = status.outputs {
+                print("master: \(outputs.masterPath)")
+                print("        \(client.url(outputs.master).absoluteString)")
+            }
+        } catch let error as FarmClient.ClientError {
+            printError(error.description)
+            throw error.exitCode
+        }
+    }
+}
+
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a video: its running renders stop at once.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Argument(help: "The video id.")
+    var id: String
+
+    func run() async throws {
+        do {
+            let status = try await options.client.cancel(id)
+            print("\(status.id) \(status.state.rawValue)")
+        } catch let error as FarmClient.ClientError {
+            printError(error.description)
+            throw error.exitCode
+        }
+    }
+}
+
+struct Agents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List connected agents.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        do {
+            let agents = try await options.client.agents()
+            if json {
+                try printJSON(agents)
+                return
+            }
+            if agents.isEmpty { print("no agents connected") }
+            for agent in agents {
+                print("\(agent.id)  \(agent.running)/\(agent.slots) slots  \(agent.cores) cores  manim \(agent.manimVersion)"
+                      + "  latex: \(agent.hasLaTeX ? "yes" : "no")\(agent.draining ? "  draining" : "")")
+            }
+        } catch let error as FarmClient.ClientError {
+            printError(error.description)
+            throw error.exitCode
+        }
+    }
+}

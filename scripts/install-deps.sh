@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs everything ManimFarm needs on Debian 12, idempotently.
+#   scripts/install-deps.sh [--runtime-only] [--no-latex] [--no-manim] [--test-tools]
+# Used by `make demo`, `make test`, .ci/run and both Dockerfiles, so every
+# environment is built by the steps CI proves on each commit.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+venv=${FARM_VENV:-$here/.venv}
+manim_version=$(cat "$here/python/MANIM_VERSION")
+
+want_latex=1 want_manim=1 want_test_tools=0 want_build=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-latex) want_latex=0 ;;
+    --no-manim) want_manim=0; want_latex=0 ;;
+    --runtime-only) want_build=0 ;;
+    --test-tools) want_test_tools=1 ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+packages=(pkg-config ca-certificates curl bc)
+if [ $want_build = 1 ]; then
+  packages+=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev liblz4-dev libsqlite3-dev)
+else
+  packages+=(libzmq5 libavcodec59 libavformat59 libavutil57 libswscale6 liblz4-1 libsqlite3-0)
+fi
+if [ $want_manim = 1 ]; then
+  # cairo/pango headers: pycairo and manimpango build against them when no wheel fits.
+  packages+=(libcairo2-dev libpango1.0-dev python3-dev python3-venv)
+fi
+if [ $want_latex = 1 ]; then
+  packages+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
+             texlive-science dvisvgm preview-latex-style)
+fi
+if [ $want_test_tools = 1 ]; then
+  packages+=(ffmpeg postgresql)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ $want_manim = 1 ]; then
+  python=${FARM_PYTHON:-$(command -v python3)}
+  if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c "import manim, sys; sys.exit(manim.__version__ != '$manim_version')" 2>/dev/null; then
+    echo "install-deps: installing manim==$manim_version into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "manim==$manim_version"
+  fi
+fi
+echo "install-deps: ok"
