@@ -5,6 +5,12 @@ public struct PlaylistSegment: Equatable, Sendable {
     public var uri: String
     public var seconds: Double
     public var bytes: Int
+
+    public init(uri: String, seconds: Double, bytes: Int) {
+        self.uri = uri
+        self.seconds = seconds
+        self.bytes = bytes
+    }
 }
 
 /// Writes HLS playlists (RFC 8216, fMP4 segments, VOD).

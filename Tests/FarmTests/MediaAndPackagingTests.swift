@@ -1,0 +1,114 @@
+import FarmProtocol
+import Foundation
+import Media
+import Packaging
+import Testing
+
+@Suite struct MediaAndPackagingTests {
+    /// Encodes `seconds` of a moving gradient at 15 fps into the given ladder.
+    static func encode(seconds: Int, heights: [Int]) throws -> (files: [EncodedFile], summaries: [SceneEncoder.RenditionSummary], timescale: Int) {
+        let width = 320, height = 180, fps = 15
+        var files: [EncodedFile] = []
+        let encoder = try SceneEncoder(.init(
+            sourceWidth: width, sourceHeight: height, frameRate: fps, renditions: heights.map { ($0, 23) },
+            keyframeSeconds: 2, segmentSeconds: 6, preset: "veryfast")) { files.append($0) }
+        var pixels = [UInt8](repeating: 255, count: width * height * 4)
+        for frame in 0..<(seconds * fps) {
+            for y in 0..<height {
+                for x in 0..<width {
+                    let offset = (y * width + x) * 4
+                    pixels[offset] = UInt8((x + frame * 4) & 0xFF)
+                    pixels[offset + 1] = UInt8((y * 2) & 0xFF)
+                    pixels[offset + 2] = UInt8((frame * 8) & 0xFF)
+                }
+            }
+            // Every tenth frame is a still held for three frames, as Manim sends waits.
+            try pixels.withUnsafeBytes { try encoder.encode(rgba: $0.baseAddress!, stride: width * 4, repeatCount: frame % 10 == 0 ? 3 : 1) }
+        }
+        let summaries = try encoder.finish()
+        return (files, summaries, encoder.timescale)
+    }
+
+    @Test func aSceneIsCutIntoSixSecondSegmentsWithTheSameBoundariesInEveryRendition() throws {
+        let (files, summaries, timescale) = try Self.encode(seconds: 10, heights: [180, 120])
+        let expectedFrames = 150 + 15 * 2  // 150 frames, 15 of them held twice more
+        #expect(timescale == 90_000)
+        #expect(summaries.map(\.height) == [180, 120])
+        #expect(summaries[1].width == 214, "widths keep the aspect ratio and stay even")
+        #expect(summaries.allSatisfy { $0.codecs.hasPrefix("avc1.64") }, "High profile")
+        for rendition in 0..<2 {
+            let segments = files.filter { $0.rendition == rendition && $0.segment != nil }
+            #expect(files.filter { $0.rendition == rendition && $0.segment == nil }.count == 1)
+            #expect(segments.map(\.frames) == [90, expectedFrames - 90])
+            #expect(segments.map(\.segment) == [0, 1])
+        }
+    }
+
+    @Test func rewrittenFragmentsPlayAsOneContinuousStream() throws {
+        // Two "scenes" of 4 s each, joined: the second one's decode times must continue after the first.
+        let first = try Self.encode(seconds: 4, heights: [180])
+        let second = try Self.encode(seconds: 4, heights: [180])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("farm-packaging-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var scenes: [HLSPackager.SceneFiles] = []
+        for (index, scene) in [first, second].enumerated() {
+            let initURL = folder.appendingPathComponent("s\(index)-init.mp4")
+            try scene.files.first { $0.segment == nil }!.data.write(to: initURL)
+            let parts = try scene.files.filter { $0.segment != nil }.map { file -> (URL, Int) in
+                let url = folder.appendingPathComponent("s\(index)-\(file.segment!).m4s")
+                try file.data.write(to: url)
+                return (url, file.frames)
+            }
+            scenes.append(HLSPackager.SceneFiles(initSegment: initURL, segments: parts))
+        }
+        let output = folder.appendingPathComponent("out")
+        let report = try HLSPackager(frameRate: 15, timescale: first.timescale, targetSegmentSeconds: 6).package(
+            [HLSPackager.RenditionInput(name: "180p", width: 320, height: 180, codecs: first.summaries[0].codecs, scenes: scenes)],
+            into: output)
+        let framesPerScene = 60 + 6 * 2
+        #expect(report.frames == 2 * framesPerScene)
+
+        let times = try FFprobe.frameTimes(output.appendingPathComponent("video.mp4").path)
+        #expect(times.count == 2 * framesPerScene, "every frame of both scenes plays, not only the first scene's")
+        for (index, time) in times.enumerated() {
+            #expect(abs(time - Double(index) / 15) < 0.0001, "frame \(index) at \(time)")
+        }
+        let playlist = try String(contentsOf: output.appendingPathComponent("180p/index.m3u8"), encoding: .utf8)
+        #expect(!playlist.contains("DISCONTINUITY"))
+        #expect(playlist.contains("#EXT-X-ENDLIST"))
+    }
+
+    @Test func aFragmentWithoutDecodeTimeIsRejected() {
+        let notAFragment = Data([0, 0, 0, 16, 0x66, 0x72, 0x65, 0x65] + [UInt8](repeating: 0, count: 8))
+        #expect(throws: PackagingError.malformedFragment("no tfdt box")) {
+            try FragmentRewriter.rewrite(notAFragment, sequenceNumber: 1, baseDecodeTime: 0)
+        }
+        #expect(throws: PackagingError.self) {
+            try FragmentRewriter.rewrite(Data([0, 0, 0, 99, 0x6D, 0x6F, 0x6F, 0x66]), sequenceNumber: 1, baseDecodeTime: 0)
+        }
+    }
+
+    @Test func peakBandwidthIsTheBusiestRunOfHalfToOneAndAHalfTargetDurations() {
+        let segments = [(bytes: 600_000, seconds: 6.0), (bytes: 1_200_000, seconds: 6.0), (bytes: 100, seconds: 0.1)]
+        let bandwidth = Bandwidth(segments: segments, targetDuration: 6)
+        #expect(bandwidth.peak == 1_600_000)
+        #expect(bandwidth.average == Int((Double(1_800_100 * 8) / 12.1).rounded(.up)))
+    }
+
+    @Test func aShortDenseTailDoesNotInflateThePeak() {
+        // The 0.1 s tail alone runs at 4.8 Mbit/s but is too short to be a run of its own.
+        let bandwidth = Bandwidth(segments: [(600_000, 6.0), (60_000, 0.1)], targetDuration: 6)
+        #expect(bandwidth.peak == Int((Double(660_000 * 8) / 6.1).rounded(.up)))
+    }
+
+    @Test func mediaPlaylistsDeclareATargetDurationCoveringEverySegment() {
+        let text = Playlists.media(initURI: "init.mp4", segments: [
+            PlaylistSegment(uri: "a.m4s", seconds: 6.0, bytes: 1), PlaylistSegment(uri: "b.m4s", seconds: 6.4, bytes: 1),
+        ])
+        #expect(text.contains("#EXT-X-TARGETDURATION:6\n"))
+        #expect(text.contains("#EXT-X-PLAYLIST-TYPE:VOD"))
+        #expect(text.contains("#EXT-X-MAP:URI=\"init.mp4\""))
+        #expect(text.hasSuffix("#EXT-X-ENDLIST\n"))
+    }
+}
