@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// Parses and checks HLS playlists written by the farm against RFC 8216 and
+/// Apple's authoring rules.
+struct PlaylistCheck {
+    struct Variant {
+        var uri: String
+        var bandwidth: Int
+        var averageBandwidth: Int
+        var codecs: String
+        var resolution: String
+        var frameRate: String
+    }
+
+    struct Media {
+        var extinfs: [Double]
+        var segments: [String]
+    }
+
+    let variants: [Variant]
+    let folder: URL
+
+    init(master: String, folder: URL) throws {
+        self.folder = folder
+        let lines = master.split(separator: "\n").map(String.init)
+        #expect(lines.first == "#EXTM3U")
+        #expect(lines.contains("#EXT-X-INDEPENDENT-SEGMENTS"))
+        var variants: [Variant] = []
+        for (index, line) in lines.enumerated() where line.hasPrefix("#EXT-X-STREAM-INF:") {
+            let attributes = Self.attributes(String(line.dropFirst("#EXT-X-STREAM-INF:".count)))
+            variants.append(Variant(
+                uri: lines[index + 1], bandwidth: Int(attributes["BANDWIDTH"] ?? "") ?? 0,
+                averageBandwidth: Int(attributes["AVERAGE-BANDWIDTH"] ?? "") ?? 0,
+                codecs: attributes["CODECS"] ?? "", resolution: attributes["RESOLUTION"] ?? "",
+                frameRate: attributes["FRAME-RATE"] ?? ""))
+        }
+        self.variants = variants
+    }
+
+    func media(_ variant: Variant) throws -> Media {
+        let text = try String(contentsOf: folder.appendingPathComponent(variant.uri), encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("#EXT-X-PLAYLIST-TYPE:VOD"))
+        #expect(lines.contains("#EXT-X-ENDLIST"))
+        #expect(lines.contains { $0.hasPrefix("#EXT-X-MAP:URI=") })
+        #expect(!text.contains("DISCONTINUITY"))
+        let target = Int(lines.first { $0.hasPrefix("#EXT-X-TARGETDURATION:") }?.split(separator: ":")[1] ?? "") ?? 0
+        var extinfs: [Double] = []
+        var segments: [String] = []
+        for (index, line) in lines.enumerated() where line.hasPrefix("#EXTINF:") {
+            extinfs.append(Double(line.dropFirst(8).split(separator: ",")[0]) ?? -1)
+            segments.append(lines[index + 1])
+        }
+        #expect(!extinfs.isEmpty)
+        #expect(extinfs.allSatisfy { Int($0.rounded()) <= target && $0 <= 6.0001 }, "TARGETDURATION \(target) covers \(extinfs)")
+        return Media(extinfs: extinfs, segments: segments)
+    }
+
+    /// Bits per second over the segment files on disk.
+    func measuredAverageBandwidth(_ variant: Variant) throws -> Double {
+        let media = try media(variant)
+        let base = folder.appendingPathComponent(variant.uri).deletingLastPathComponent()
+        let bytes = try media.segments.reduce(0) { total, name in
+            total + (try FileManager.default.attributesOfItem(atPath: base.appendingPathComponent(name).path)[.size] as? Int ?? 0)
+        }
+        return Double(bytes * 8) / media.extinfs.reduce(0, +)
+    }
+
+    static func attributes(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        var key = "", value = "", inKey = true, quoted = false
+        for character in text + "," {
+            if inKey {
+                if character == "=" { inKey = false } else { key.append(character) }
+            } else if character == "\"" {
+                quoted.toggle()
+            } else if character == "," && !quoted {
+                result[key] = value
+                key = ""; value = ""; inKey = true
+            } else {
+                value.append(character)
+            }
+        }
+        return result
+    }
+}
