@@ -17,46 +17,86 @@ final class FarmHarness: @unchecked Sendable {
     static let example = repository.appendingPathComponent("examples/lesson.py")
 
     let directory: URL
-    let http: URL
-    let zmq: String
+    private(set) var http: URL
+    private(set) var zmq: String
     private(set) var coordinator: Process
     private(set) var agents: [Process] = []
+    private let coordinatorArguments: [String]
+    private var coordinatorRuns = 0
 
     /// Starts a coordinator and one agent per entry of `agents` (extra arguments each).
-    init(agents agentArguments: [[String]], coordinatorArguments: [String] = []) async throws {
+    init(agents agentArguments: [[String]], leaseSeconds: Double = 3, coordinatorArguments: [String] = []) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("farm-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let ready = directory.appendingPathComponent("ready.json")
-        coordinator = try Self.launch("farm-coordinator", [
-            "--zmq", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0", "--data-dir", directory.appendingPathComponent("coordinator").path,
-            "--ready-file", ready.path, "--lease-seconds", "3",
-        ] + coordinatorArguments, log: directory.appendingPathComponent("coordinator.log"))
-        var endpoints: [String: String] = [:]
-        for _ in 0..<300 {
-            if let data = try? Data(contentsOf: ready), let parsed = try? JSONDecoder().decode([String: String].self, from: data) {
-                endpoints = parsed
-                break
-            }
-            guard coordinator.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        guard let httpText = endpoints["http"], let url = URL(string: httpText), let zmq = endpoints["zmq"] else {
-            coordinator.terminate()
-            throw HarnessError("the coordinator did not start; see \(directory.path)/coordinator.log")
-        }
-        http = url
-        self.zmq = zmq
+        self.coordinatorArguments = ["--data-dir", directory.appendingPathComponent("coordinator").path,
+                                     "--lease-seconds", String(leaseSeconds)] + coordinatorArguments
+        (coordinator, http, zmq) = try await Self.startCoordinator(
+            in: directory, run: 0, arguments: self.coordinatorArguments + ["--zmq", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"])
         for (index, extra) in agentArguments.enumerated() {
             try startAgent(index: index, extra: extra)
         }
         try await waitForAgents(agentArguments.count)
     }
 
+    private static func startCoordinator(in directory: URL, run: Int, arguments: [String]) async throws -> (Process, URL, String) {
+        let ready = directory.appendingPathComponent("ready-\(run).json")
+        let process = try launch("farm-coordinator", arguments + ["--ready-file", ready.path],
+                                 log: directory.appendingPathComponent("coordinator-\(run).log"))
+        for _ in 0..<300 {
+            if let data = try? Data(contentsOf: ready), let parsed = try? JSONDecoder().decode([String: String].self, from: data),
+               let httpText = parsed["http"], let url = URL(string: httpText), let zmq = parsed["zmq"] {
+                return (process, url, zmq)
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw HarnessError("the coordinator did not start; see \(directory.path)/coordinator-\(run).log")
+    }
+
+    /// Kills the coordinator with SIGKILL.
+    func killCoordinator() {
+        kill(coordinator.processIdentifier, SIGKILL)
+        coordinator.waitUntilExit()
+    }
+
+    /// Starts a new coordinator on the same data folder and the same ports.
+    func restartCoordinator() async throws {
+        coordinatorRuns += 1
+        let port = http.port ?? 0
+        (coordinator, http, zmq) = try await Self.startCoordinator(
+            in: directory, run: coordinatorRuns,
+            arguments: coordinatorArguments + ["--zmq", zmq, "--http", "127.0.0.1:\(port)"])
+    }
+
+    /// Sends `signal` to agent `index`.
+    func signalAgent(_ index: Int, _ signal: Int32) {
+        kill(agents[index].processIdentifier, signal)
+    }
+
+    /// Counters of the running coordinator.
+    func stats() async throws -> FarmStats {
+        try await get("/v1/stats")
+    }
+
+    /// Polls a video until `condition` holds for it.
+    func waitFor(_ id: String, timeout: Duration = .seconds(120), _ condition: (VideoStatus) -> Bool) async throws -> VideoStatus {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status: VideoStatus = try? await get("/v1/videos/\(id)") {
+                if condition(status) { return status }
+                if status.state.isFinal { throw HarnessError("video \(id) ended as \(status.state) while waiting: \(status.error ?? "")") }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("condition not met for video \(id) within \(timeout); see \(directory.path)")
+    }
+
     func startAgent(index: Int, extra: [String] = []) throws {
         let agent = try Self.launch("farm-agent", [
             "--coordinator", zmq, "--id", "agent-\(index)", "--python", Self.python,
             "--work-dir", directory.appendingPathComponent("agent-\(index)").path,
-        ] + extra, log: directory.appendingPathComponent("agent-\(index).log"))
+        ] + extra, log: directory.appendingPathComponent("agent-\(index)-\(agents.count).log"))
         agents.append(agent)
     }
 
@@ -110,8 +150,8 @@ final class FarmHarness: @unchecked Sendable {
     func waitUntilFinal(_ id: String, timeout: Duration = .seconds(240)) async throws -> VideoStatus {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let status: VideoStatus = try await get("/v1/videos/\(id)")
-            if status.state.isFinal { return status }
+            // Tolerate a coordinator that is restarting.
+            if let status: VideoStatus = try? await get("/v1/videos/\(id)"), status.state.isFinal { return status }
             try await Task.sleep(for: .milliseconds(250))
         }
         throw HarnessError("video \(id) did not finish within \(timeout); see \(directory.path)")

@@ -11,10 +11,9 @@ struct AgentState: Sendable {
     /// Attempts assigned to it and not yet ended.
     var running: Set<AttemptRef> = []
     var draining = false
+    /// Renders the agent itself said it runs, in its last heartbeat.
+    var reportedRunning = 0
 
     var freeSlots: Int { max(record.slots - running.count, 0) }
 
-    func canRun(requiresLaTeX: Bool) -> Bool {
-        !draining && freeSlots > 0 && (!requiresLaTeX || record.hasLaTeX)
-    }
 }

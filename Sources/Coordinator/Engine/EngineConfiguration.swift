@@ -11,6 +11,10 @@ public struct EngineConfiguration: Sendable {
     public var lease: Duration = .seconds(5)
     /// Agent-side failures a task may have before its video fails.
     public var maxAttempts = 3
+    /// Wait before retrying a task that failed on an agent; doubles with each failure.
+    public var retryBackoff: Duration = .milliseconds(500)
+    /// An agent that failed this many tasks of a video is given none of its tasks again.
+    public var blocklistAfter = 3
     /// Limits every render runs under.
     public var limits = TaskLimits()
     /// Largest script accepted.

@@ -52,6 +52,7 @@ extension FarmEngine {
         agents[agentID]?.lastSeen = .now
         let wasDraining = agents[agentID]?.draining ?? false
         agents[agentID]?.draining = heartbeat.draining
+        agents[agentID]?.reportedRunning = heartbeat.running.count
         send(.heartbeat(Heartbeat()), to: peer)
         if wasDraining && !heartbeat.draining { await dispatch() }
     }
@@ -63,13 +64,17 @@ extension FarmEngine {
         for ref in reported {
             if let task = tasks[ref.taskID], task.state == .running, task.attempt == ref.attempt, task.agentID == agentID {
                 agents[agentID]?.running.insert(ref)
+                orphanedSince[ref.taskID] = nil  // adopted after a coordinator restart
             } else {
                 send(.cancel(Cancel(ref: ref)), to: peer)
             }
         }
-        for ref in agents[agentID]?.running ?? [] where !reported.contains(ref) {
-            if let task = requeue(ref, spendingRetry: false) {
-                Task { try? await store.update(task) }
+        let forgotten = tasks.values.filter {
+            $0.state == .running && $0.agentID == agentID && !reported.contains(AttemptRef(taskID: $0.id, attempt: $0.attempt))
+        }
+        for task in forgotten {
+            if let requeued = requeue(AttemptRef(taskID: task.id, attempt: task.attempt), spendingRetry: false) {
+                Task { try? await store.update(requeued) }
             }
         }
     }
@@ -79,8 +84,19 @@ extension FarmEngine {
     func expireLeases() async {
         let now = ContinuousClock.now
         let lost = agents.values.filter { now - $0.lastSeen > configuration.lease }
-        guard !lost.isEmpty else { return }
         var requeued: [TaskRecord] = []
+        // Attempts inherited from before a restart whose agent did not come back.
+        for (taskID, since) in orphanedSince where now - since > configuration.lease {
+            guard let task = tasks[taskID], task.state == .running else {
+                orphanedSince[taskID] = nil
+                continue
+            }
+            if let agentID = task.agentID, agents[agentID] != nil { continue }
+            if let task = requeue(AttemptRef(taskID: taskID, attempt: task.attempt), spendingRetry: false) {
+                requeued.append(task)
+            }
+        }
+        guard !lost.isEmpty || !requeued.isEmpty else { return }
         for agent in lost {
             agents[agent.record.id] = nil
             agentIDsByPeer[agent.peer] = nil

@@ -11,10 +11,10 @@ extension FarmEngine {
             return va != vb ? va < vb : a.ordinal < b.ordinal
         }
         var assignments: [(TaskRecord, AttemptRecord, Assign, Data)] = []
+        let now = ContinuousClock.now
         for var task in pending {
-            guard let video = videos[task.videoID],
-                  let agent = agents.values.filter({ $0.canRun(requiresLaTeX: task.requiresLaTeX) })
-                    .max(by: { $0.freeSlots < $1.freeSlots }) else { continue }
+            if let notBefore = retryNotBefore[task.id], notBefore > now { continue }
+            guard let video = videos[task.videoID], let agent = pickAgent(for: task) else { continue }
             task.attempt += 1
             task.state = .running
             task.agentID = agent.record.id
@@ -52,11 +52,27 @@ extension FarmEngine {
         }
     }
 
+    /// The agent with the most free slots that can run `task`: not blocklisted
+    /// for its video, and not the agent it last failed on while another
+    /// connected agent could take it (even if that one is busy now).
+    func pickAgent(for task: TaskRecord) -> AgentState? {
+        let failures = agentFailures[task.videoID] ?? [:]
+        let eligible = agents.values.filter {
+            !$0.draining && (!task.requiresLaTeX || $0.record.hasLaTeX)
+                && failures[$0.record.id, default: 0] < configuration.blocklistAfter
+        }
+        let failedOn = lastFailedAgent[task.id]
+        let others = eligible.filter { $0.record.id != failedOn }
+        let pool = others.isEmpty ? eligible : others
+        return pool.filter { $0.freeSlots > 0 }.max { $0.freeSlots < $1.freeSlots }
+    }
+
     /// Puts a running attempt's task back in the queue (in memory; callers persist).
     @discardableResult
     func requeue(_ ref: AttemptRef, spendingRetry: Bool) -> TaskRecord? {
         guard var task = tasks[ref.taskID], task.attempt == ref.attempt, task.state == .running else { return nil }
         if let agentID = task.agentID { agents[agentID]?.running.remove(ref) }
+        orphanedSince[task.id] = nil
         task.state = .pending
         task.agentID = nil
         task.framesDone = 0

@@ -6,7 +6,10 @@ extension FarmEngine {
     /// The task a report may change: only the current attempt, from the agent
     /// it was assigned to, while it runs. Anything else is refused and counted.
     func fenced(_ ref: AttemptRef, from peer: Data) -> TaskRecord? {
-        guard let agentID = agentIDsByPeer[peer], let task = tasks[ref.taskID], task.state == .running,
+        // Agents route with their id as ZeroMQ identity, so an agent whose reports
+        // reach a restarted coordinator before it re-registers is still recognised.
+        let agentID = agentIDsByPeer[peer] ?? String(decoding: peer, as: UTF8.self)
+        guard let task = tasks[ref.taskID], task.state == .running,
               task.attempt == ref.attempt, task.agentID == agentID else {
             refusedReports += 1
             return nil
@@ -17,7 +20,6 @@ extension FarmEngine {
     func handleProgress(_ progress: RenderProgress, from peer: Data) {
         guard fenced(progress.ref, from: peer) != nil else { return }
         tasks[progress.ref.taskID]?.framesDone = progress.framesDone
-        if let agentID = agentIDsByPeer[peer] { agents[agentID]?.lastSeen = .now }
     }
 
     func handleChunk(_ chunk: SegmentChunk, bytes: Data, from peer: Data) {
@@ -43,6 +45,8 @@ extension FarmEngine {
             return
         }
         if let agentID = task.agentID { agents[agentID]?.running.remove(result.ref) }
+        orphanedSince[task.id] = nil
+        retryNotBefore[task.id] = nil
         task.state = .done
         task.result = result
         task.framesDone = result.frames
@@ -98,6 +102,12 @@ extension FarmEngine {
             // Retry elsewhere; a hand-back while draining costs no retry.
             guard let requeued = requeue(failure.ref, spendingRetry: failure.failureClass == .agentError) else { return }
             task = requeued
+            if failure.failureClass == .agentError {
+                agentFailures[task.videoID, default: [:]][agentID, default: 0] += 1
+                lastFailedAgent[task.id] = agentID
+                let backoff = configuration.retryBackoff * (1 << min(task.failures - 1, 5))
+                retryNotBefore[task.id] = .now + backoff
+            }
             task.error = failure.failureClass == .cancelled ? nil : error
             tasks[task.id] = task
             try? await store.update(task, attempt: attempt)

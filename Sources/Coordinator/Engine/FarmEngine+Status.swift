@@ -30,10 +30,17 @@ extension FarmEngine {
         return agents.values.sorted { $0.record.id < $1.record.id }.map { agent in
             AgentStatus(
                 id: agent.record.id, hostname: agent.record.hostname, slots: agent.record.slots,
-                running: agent.running.count, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
+                running: agent.running.count, reportedRunning: agent.reportedRunning, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
                 hasLaTeX: agent.record.hasLaTeX, draining: agent.draining,
                 lastSeenSecondsAgo: Self.seconds(now - agent.lastSeen))
         }
+    }
+
+    /// Counters for operators.
+    public func stats() -> FarmStats {
+        FarmStats(malformedMessages: malformedMessages, refusedReports: refusedReports, queueDepth: queueDepth,
+                  runningTasks: tasks.values.filter { $0.state == .running }.count, agents: agents.count,
+                  activeVideos: videos.count)
     }
 
     /// Tasks waiting for an agent, across all videos.
@@ -61,7 +68,7 @@ extension FarmEngine {
                 }
             }
             return SceneStatus(
-                name: task.scene, state: task.state, attempt: task.attempt, agent: task.agentID,
+                name: task.scene, state: task.state, attempt: task.attempt, retriesSpent: task.failures, agent: task.agentID,
                 framesDone: task.result?.frames ?? task.framesDone, frames: task.result?.frames,
                 requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting)
         }

@@ -28,6 +28,16 @@ public actor FarmEngine {
     var agentIDsByPeer: [Data: String] = [:]
     /// Reports refused because they came from a superseded attempt or an unknown agent.
     public internal(set) var refusedReports = 0
+    /// Messages dropped by the gateway because they could not be decoded.
+    public internal(set) var malformedMessages = 0
+    /// Earliest time a task that failed on an agent may run again (retry backoff).
+    var retryNotBefore: [String: ContinuousClock.Instant] = [:]
+    /// Agent-side failures per video and agent: an agent that keeps failing a video is not given it again.
+    var agentFailures: [String: [String: Int]] = [:]
+    /// The agent a task last failed on; another agent is preferred for the retry.
+    var lastFailedAgent: [String: String] = [:]
+    /// Running tasks inherited from before a restart, waiting for their agent to re-register.
+    var orphanedSince: [String: ContinuousClock.Instant] = [:]
 
     /// Creates an engine over `store`; call `resume()` before serving.
     public init(configuration: EngineConfiguration, store: any FarmStore, logger: Logger) {
@@ -50,20 +60,16 @@ public actor FarmEngine {
     // MARK: Start-up
 
     /// Loads unfinished videos from the store. Attempts that were running when
-    /// the coordinator stopped go back to the queue: agents that still render
-    /// them re-register, and their late reports are fenced off by attempt number.
+    /// the coordinator stopped stay assigned for one lease: an agent that still
+    /// renders one re-registers and hands in its result; attempts whose agent
+    /// does not come back go back to the queue.
     public func resume() async throws {
         try await store.migrate()
         for (video, videoTasks) in try await store.unfinished() {
             videos[video.id] = video
             taskIDsByVideo[video.id] = videoTasks.map(\.id)
-            for var task in videoTasks {
-                if task.state == .running {
-                    task.state = .pending
-                    task.agentID = nil
-                    task.framesDone = 0
-                    try await store.update(task)
-                }
+            for task in videoTasks {
+                if task.state == .running { orphanedSince[task.id] = .now }
                 tasks[task.id] = task
             }
             logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
@@ -194,8 +200,19 @@ public actor FarmEngine {
     }
 
     private func forget(videoID: String) {
-        for id in taskIDsByVideo[videoID] ?? [] { tasks[id] = nil }
+        for id in taskIDsByVideo[videoID] ?? [] {
+            tasks[id] = nil
+            retryNotBefore[id] = nil
+            lastFailedAgent[id] = nil
+            orphanedSince[id] = nil
+        }
         taskIDsByVideo[videoID] = nil
+        agentFailures[videoID] = nil
         videos[videoID] = nil
+    }
+
+    /// Counts a message the gateway could not decode.
+    func noteMalformed() {
+        malformedMessages += 1
     }
 }

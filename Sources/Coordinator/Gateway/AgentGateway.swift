@@ -37,6 +37,7 @@ public final class AgentGateway: Service {
                         socket.send(FarmWire.encode(.refused(Refused(
                             reason: "this coordinator speaks protocol version \(FarmWire.version), not \(version)"))), to: peer)
                     }
+                    await engine.noteMalformed()
                     if malformed.record(peer: peer) {
                         logger.warning("dropped malformed message", metadata: [
                             "peer": "\(peer.map { String(format: "%02x", $0) }.joined())", "error": "\(error)",

@@ -34,6 +34,8 @@ public struct SceneStatus: Codable, Sendable, Equatable {
     public var name: String
     public var state: TaskState
     public var attempt: Int
+    /// Agent-side failures that counted against the retry limit.
+    public var retriesSpent: Int
     public var agent: String?
     public var framesDone: Int
     /// Frames of the finished scene.
@@ -72,12 +74,28 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     public var outputs: VideoOutputs?
 }
 
+/// `GET /v1/stats`: counters an operator (and the tests) watch.
+public struct FarmStats: Codable, Sendable, Equatable {
+    /// Messages dropped because they could not be decoded.
+    public var malformedMessages: Int
+    /// Reports refused because they came from a superseded attempt or an unknown agent.
+    public var refusedReports: Int
+    /// Tasks waiting for an agent.
+    public var queueDepth: Int
+    public var runningTasks: Int
+    public var agents: Int
+    public var activeVideos: Int
+}
+
 /// `GET /v1/agents`.
 public struct AgentStatus: Codable, Sendable, Equatable {
     public var id: String
     public var hostname: String
     public var slots: Int
+    /// Renders assigned to the agent.
     public var running: Int
+    /// Renders the agent reported running in its last heartbeat.
+    public var reportedRunning: Int
     public var cores: Int
     public var manimVersion: String
     public var hasLaTeX: Bool

@@ -4,6 +4,7 @@ import Hummingbird
 
 extension VideoStatus: ResponseEncodable {}
 extension AgentStatus: ResponseEncodable {}
+extension FarmStats: ResponseEncodable {}
 
 /// The coordinator's HTTP façade: submit, follow and cancel videos; list
 /// agents; serve finished outputs.
@@ -21,6 +22,7 @@ struct FarmAPI: Sendable {
         router.delete("/v1/videos/:id", use: cancel)
         router.get("/v1/videos/:id/**", use: output)
         router.get("/v1/agents") { _, _ in await engine.agentStatuses() }
+        router.get("/v1/stats") { _, _ in await engine.stats() }
         return router
     }
 
