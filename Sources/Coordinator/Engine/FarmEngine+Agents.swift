@@ -40,7 +40,7 @@ extension FarmEngine {
             "manim": "\(register.manimVersion)",
         ])
         reconcile(agentID: register.agentID, reported: Set(register.running), peer: peer)
-        try? await store.save(agent.record)
+        await writer.enqueue(.agent(agent.record))
         await dispatch()
     }
 
@@ -73,8 +73,10 @@ extension FarmEngine {
             $0.state == .running && $0.agentID == agentID && !reported.contains(AttemptRef(taskID: $0.id, attempt: $0.attempt))
         }
         for task in forgotten {
-            if let requeued = requeue(AttemptRef(taskID: task.id, attempt: task.attempt), spendingRetry: false) {
-                Task { try? await store.update(requeued) }
+            let ref = AttemptRef(taskID: task.id, attempt: task.attempt)
+            if let requeued = requeue(ref, spendingRetry: false) {
+                let attempt = closeAttempt(ref, agentID: agentID, outcome: "lost")
+                Task { await writer.enqueue(.attempt(requeued, attempt)) }
             }
         }
     }
@@ -84,7 +86,7 @@ extension FarmEngine {
     func expireLeases() async {
         let now = ContinuousClock.now
         let lost = agents.values.filter { now - $0.lastSeen > configuration.lease }
-        var requeued: [TaskRecord] = []
+        var requeued: [(TaskRecord, String?)] = []
         // Attempts inherited from before a restart whose agent did not come back.
         for (taskID, since) in orphanedSince where now - since > configuration.lease {
             guard let task = tasks[taskID], task.state == .running else {
@@ -92,8 +94,9 @@ extension FarmEngine {
                 continue
             }
             if let agentID = task.agentID, agents[agentID] != nil { continue }
+            let agentID = task.agentID
             if let task = requeue(AttemptRef(taskID: taskID, attempt: task.attempt), spendingRetry: false) {
-                requeued.append(task)
+                requeued.append((task, agentID))
             }
         }
         guard !lost.isEmpty || !requeued.isEmpty else { return }
@@ -101,22 +104,16 @@ extension FarmEngine {
             agents[agent.record.id] = nil
             agentIDsByPeer[agent.peer] = nil
             for ref in agent.running {
-                if let task = requeue(ref, spendingRetry: false) { requeued.append(task) }
+                if let task = requeue(ref, spendingRetry: false) { requeued.append((task, agent.record.id)) }
             }
             logger.warning("agent lost", metadata: [
                 "agent": "\(agent.record.id)", "silentSeconds": "\(Self.seconds(now - agent.lastSeen))",
                 "requeued": "\(agent.running.count)",
             ])
         }
-        for task in requeued {
-            var attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: "", startedAt: Date())
-            attempt.endedAt = Date()
-            attempt.outcome = "lost"
-            if let previous = try? await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }) {
-                attempt.agentID = previous.agentID
-                attempt.startedAt = previous.startedAt
-            }
-            try? await store.update(task, attempt: attempt)
+        for (task, agentID) in requeued {
+            let attempt = closeAttempt(AttemptRef(taskID: task.id, attempt: task.attempt), agentID: agentID, outcome: "lost")
+            await writer.enqueue(.attempt(task, attempt))
         }
         await dispatch()
     }

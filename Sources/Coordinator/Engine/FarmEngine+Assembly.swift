@@ -12,7 +12,7 @@ extension FarmEngine {
         video.state = .assembling
         video.updatedAt = Date()
         videos[videoID] = video
-        try? await store.update(video)
+        await writer.enqueue(.video(video))
 
         let results = videoTasks.compactMap(\.result)
         let output = configuration.publishedDirectory.appendingPathComponent(videoID)

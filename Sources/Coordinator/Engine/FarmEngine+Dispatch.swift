@@ -33,15 +33,14 @@ extension FarmEngine {
                                                     startedAt: task.updatedAt), assign, agent.peer))
         }
         for (task, attempt, assign, peer) in assignments {
-            do {
-                // Durable before the agent hears of it: a restarted coordinator knows the attempt number.
-                try await store.update(task, attempt: attempt)
-                if let video = videos[task.videoID], video.state == .rendering {
-                    try await store.update(video)
-                }
-            } catch {
-                logger.error("could not persist an assignment; retrying later", metadata: ["task": "\(task.id)", "error": "\(error)"])
-                requeue(AttemptRef(taskID: task.id, attempt: task.attempt), spendingRetry: false)
+            openAttempts[assign.ref] = attempt
+            if let video = videos[task.videoID], video.state == .rendering { await writer.enqueue(.video(video)) }
+            // Durable before the agent hears of it, so a restarted coordinator never reuses the attempt number.
+            let sequence = await writer.enqueue(.attempt(task, attempt))
+            guard await writer.waitDurable(sequence, timeout: .seconds(2)) else {
+                logger.error("could not persist an assignment in time; it goes back to the queue", metadata: ["task": "\(task.id)"])
+                openAttempts[assign.ref] = nil
+                if let requeued = requeue(assign.ref, spendingRetry: false) { await writer.enqueue(.task(requeued)) }
                 continue
             }
             guard tasks[task.id]?.attempt == task.attempt, tasks[task.id]?.state == .running else { continue }

@@ -53,19 +53,14 @@ extension FarmEngine {
         task.error = nil
         task.updatedAt = Date()
         tasks[task.id] = task
-        var attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: task.agentID ?? "", startedAt: Date())
+        let attempt = closeAttempt(result.ref, agentID: task.agentID, outcome: "done")
         do {
             try await staging.accept(videoID: task.videoID, ref: result.ref)
-            if let started = try await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }) {
-                attempt = started
-            }
-            attempt.endedAt = Date()
-            attempt.outcome = "done"
-            try await store.update(task, attempt: attempt)
+            await writer.enqueue(.attempt(task, attempt))
         } catch {
             logger.error("could not commit a result", metadata: ["task": "\(task.id)", "error": "\(error)"])
             tasks[task.id]?.state = .running  // let requeue find it
-            if let requeued = requeue(result.ref, spendingRetry: false) { try? await store.update(requeued) }
+            if let requeued = requeue(result.ref, spendingRetry: false) { await writer.enqueue(.task(requeued)) }
             send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "coordinator could not store it")), to: peer)
             await dispatch()
             return
@@ -85,13 +80,7 @@ extension FarmEngine {
     func handleFailure(_ failure: TaskFailure, from peer: Data) async {
         guard var task = fenced(failure.ref, from: peer), var video = videos[task.videoID] else { return }
         let agentID = task.agentID ?? ""
-        var attempt = (try? await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }))
-            ?? AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agentID, startedAt: Date())
-        attempt.endedAt = Date()
-        attempt.outcome = failure.failureClass.rawValue
-        attempt.logTail = failure.logTail
-        // Re-check after the await: the attempt may have ended meanwhile.
-        guard fenced(failure.ref, from: peer) != nil else { return }
+        let attempt = closeAttempt(failure.ref, agentID: agentID, outcome: failure.failureClass.rawValue, logTail: failure.logTail)
         let error = TaskError(failureClass: failure.failureClass, message: failure.message, logTail: failure.logTail)
         logger.warning("attempt failed", metadata: [
             "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)",
@@ -110,7 +99,7 @@ extension FarmEngine {
             }
             task.error = failure.failureClass == .cancelled ? nil : error
             tasks[task.id] = task
-            try? await store.update(task, attempt: attempt)
+            await writer.enqueue(.attempt(task, attempt))
             await dispatch()
         case .agentError, .scriptError, .timeout, .outOfMemory:
             agents[agentID]?.running.remove(failure.ref)
@@ -119,7 +108,7 @@ extension FarmEngine {
             task.updatedAt = Date()
             if failure.failureClass == .agentError { task.failures += 1 }
             tasks[task.id] = task
-            try? await store.update(task, attempt: attempt)
+            await writer.enqueue(.attempt(task, attempt))
             guard videos[video.id] != nil else { return }
             video.state = .failed
             video.error = Self.explain(failure, scene: task.scene, attempts: task.failures)

@@ -15,6 +15,7 @@ public actor FarmEngine {
     let store: any FarmStore
     let discovery: SceneDiscovery
     let staging: SegmentStaging
+    let writer: StoreWriter
     let logger: Logger
     let coordinatorID = UUID().uuidString
     /// Hands a message to the agent behind a routing identity.
@@ -38,6 +39,8 @@ public actor FarmEngine {
     var lastFailedAgent: [String: String] = [:]
     /// Running tasks inherited from before a restart, waiting for their agent to re-register.
     var orphanedSince: [String: ContinuousClock.Instant] = [:]
+    /// History records of attempts in flight, kept here so ending one needs no read.
+    var openAttempts: [AttemptRef: AttemptRecord] = [:]
 
     /// Creates an engine over `store`; call `resume()` before serving.
     public init(configuration: EngineConfiguration, store: any FarmStore, logger: Logger) {
@@ -45,6 +48,7 @@ public actor FarmEngine {
         self.store = store
         self.discovery = SceneDiscovery(python: configuration.python)
         self.staging = SegmentStaging(root: configuration.stagingDirectory)
+        self.writer = StoreWriter(store: store, logger: logger)
         self.logger = logger
     }
 
@@ -69,7 +73,12 @@ public actor FarmEngine {
             videos[video.id] = video
             taskIDsByVideo[video.id] = videoTasks.map(\.id)
             for task in videoTasks {
-                if task.state == .running { orphanedSince[task.id] = .now }
+                if task.state == .running {
+                    orphanedSince[task.id] = .now
+                    if let open = try await store.attempts(taskID: task.id).last(where: { $0.attempt == task.attempt }) {
+                        openAttempts[AttemptRef(taskID: task.id, attempt: task.attempt)] = open
+                    }
+                }
                 tasks[task.id] = task
             }
             logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
@@ -184,15 +193,16 @@ public actor FarmEngine {
             tasks[id] = task
             changed.append(task)
         }
+        let cancelledAttempts = changed.compactMap { task in
+            openAttempts[AttemptRef(taskID: task.id, attempt: task.attempt)] == nil ? nil
+                : (task, closeAttempt(AttemptRef(taskID: task.id, attempt: task.attempt), agentID: task.agentID, outcome: "cancelled"))
+        }
         let finished = video
         forget(videoID: video.id)
         staging.discardVideo(finished.id)
-        do {
-            for task in changed { try await store.update(task) }
-            try await store.update(finished)
-        } catch {
-            logger.error("could not persist the end of a video", metadata: ["video": "\(finished.id)", "error": "\(error)"])
-        }
+        for task in changed { await writer.enqueue(.task(task)) }
+        for (task, attempt) in cancelledAttempts { await writer.enqueue(.attempt(task, attempt)) }
+        await writer.enqueue(.video(finished))
         logger.info("video ended", metadata: [
             "video": "\(finished.id)", "state": "\(finished.state)", "reason": "\(finished.error ?? reason)",
         ])
@@ -201,6 +211,7 @@ public actor FarmEngine {
 
     private func forget(videoID: String) {
         for id in taskIDsByVideo[videoID] ?? [] {
+            if let task = tasks[id] { openAttempts[AttemptRef(taskID: id, attempt: task.attempt)] = nil }
             tasks[id] = nil
             retryNotBefore[id] = nil
             lastFailedAgent[id] = nil
@@ -209,6 +220,16 @@ public actor FarmEngine {
         taskIDsByVideo[videoID] = nil
         agentFailures[videoID] = nil
         videos[videoID] = nil
+    }
+
+    /// Ends an attempt's history record with `outcome`.
+    func closeAttempt(_ ref: AttemptRef, agentID: String?, outcome: String, logTail: String? = nil) -> AttemptRecord {
+        var attempt = openAttempts.removeValue(forKey: ref)
+            ?? AttemptRecord(taskID: ref.taskID, attempt: ref.attempt, agentID: agentID ?? "", startedAt: Date())
+        attempt.endedAt = Date()
+        attempt.outcome = outcome
+        attempt.logTail = logTail
+        return attempt
     }
 
     /// Counts a message the gateway could not decode.
