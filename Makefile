@@ -19,8 +19,11 @@ build: deps
 demo: build
 	scripts/demo.sh "$(BIN)"
 
+# The PostgreSQL tests run against a throwaway server on 127.0.0.1:55432, started here and removed afterwards.
 test: test-deps build
-	FARM_BIN_DIR="$(BIN)" FARM_PYTHON="$(CURDIR)/.venv/bin/python" $(SWIFT) test $(BUILD_FLAGS) $(TEST_FLAGS)
+	@url=$$(scripts/test-postgres.sh start) && \
+	FARM_BIN_DIR="$(BIN)" FARM_PYTHON="$(CURDIR)/.venv/bin/python" FARM_TEST_POSTGRES_URL="$$url" \
+		$(SWIFT) test $(BUILD_FLAGS) $(TEST_FLAGS); status=$$?; scripts/test-postgres.sh stop; exit $$status
 
 clean:
 	rm -rf .build farm-data

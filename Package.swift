@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian, reached through pkg-config.
@@ -38,10 +39,15 @@ let package = Package(
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         // Joining segments into HLS renditions and an MP4 (pure Swift, no libav).
         .target(name: "Packaging", dependencies: ["FarmProtocol"], swiftSettings: swiftSettings),
-        // Durable coordinator state: the store contract and its SQLite implementation.
+        // Durable coordinator state: the store contract, embedded SQLite and PostgreSQL.
         .target(
             name: "FarmStorage",
-            dependencies: ["FarmProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "FarmProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "Coordinator",

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything ManimFarm needs on Debian 12, idempotently.
 #   scripts/install-deps.sh [--runtime-only] [--no-latex] [--no-manim] [--test-tools]
+#     --runtime-only  shared libraries instead of headers, and no venv (a runtime image copies the built one)
+#     --no-manim      no Manim venv, no LaTeX (the coordinator)
+#     --no-latex      Manim without TeX Live (an agent that will not take MathTex scenes)
+#     --test-tools    ffmpeg/ffprobe and PostgreSQL, for the tests only
 # Used by `make demo`, `make test`, .ci/run and both Dockerfiles, so every
 # environment is built by the steps CI proves on each commit.
 set -euo pipefail
@@ -20,15 +24,20 @@ for arg in "$@"; do
   esac
 done
 
-packages=(pkg-config ca-certificates curl bc)
+# python3 is the coordinator's script parser (ast only) as well as the base of Manim's venv.
+packages=(pkg-config ca-certificates curl bc python3)
 if [ $want_build = 1 ]; then
   packages+=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev liblz4-dev libsqlite3-dev)
 else
-  packages+=(libzmq5 libavcodec59 libavformat59 libavutil57 libswscale6 liblz4-1 libsqlite3-0)
+  packages+=(libzmq5 libavcodec59 libavformat59 libavutil57 libswscale6 liblz4-1 libsqlite3-0 zlib1g)
 fi
 if [ $want_manim = 1 ]; then
-  # cairo/pango headers: pycairo and manimpango build against them when no wheel fits.
-  packages+=(libcairo2-dev libpango1.0-dev python3-dev python3-venv)
+  if [ $want_build = 1 ]; then
+    # cairo/pango headers: pycairo and manimpango build against them when no wheel fits.
+    packages+=(libcairo2-dev libpango1.0-dev python3-dev python3-venv build-essential)
+  else
+    packages+=(libcairo2 libpangocairo-1.0-0 python3-venv)
+  fi
 fi
 if [ $want_latex = 1 ]; then
   packages+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
@@ -47,9 +56,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Images set FARM_CLEAN_APT=1 to keep their layers small.
+  if [ "${FARM_CLEAN_APT:-0}" = 1 ]; then rm -rf /var/lib/apt/lists/*; fi
 fi
 
-if [ $want_manim = 1 ]; then
+if [ $want_manim = 1 ] && [ $want_build = 1 ]; then
   python=${FARM_PYTHON:-$(command -v python3)}
   if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"

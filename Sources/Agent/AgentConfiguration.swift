@@ -2,8 +2,9 @@ import Foundation
 
 /// How an agent runs.
 public struct AgentConfiguration: Sendable {
-    /// The coordinator's ZeroMQ endpoint, for example `tcp://coordinator:5555`.
-    public var coordinator: String
+    /// ZeroMQ endpoints of the coordinator and its standbys, for example
+    /// `tcp://coordinator:5555`; the agent moves to the next when one goes silent.
+    public var coordinators: [String]
     /// Renders run at once.
     public var slots: Int
     /// Scratch space for scripts, logs and Manim's media folder.
@@ -20,8 +21,8 @@ public struct AgentConfiguration: Sendable {
     /// Without a message from the coordinator for this long, register again.
     public var coordinatorTimeout: Duration = .seconds(5)
 
-    public init(coordinator: String, slots: Int, workDirectory: URL, python: String? = nil, agentID: String? = nil) {
-        self.coordinator = coordinator
+    public init(coordinators: [String], slots: Int, workDirectory: URL, python: String? = nil, agentID: String? = nil) {
+        self.coordinators = coordinators
         self.slots = max(slots, 1)
         self.workDirectory = workDirectory
         self.python = python ?? Self.defaultPython()

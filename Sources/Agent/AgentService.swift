@@ -11,7 +11,7 @@ public actor AgentService: Service {
     private let configuration: AgentConfiguration
     private let context: ZMQContext
     private let logger: Logger
-    private var socket: ZMQSocket?
+    private var link: CoordinatorLink?
     private var jobs: [AttemptRef: RenderJob] = [:]
     private var draining = false
     private var lastContact = ContinuousClock.now
@@ -34,13 +34,11 @@ public actor AgentService: Service {
         }
         tools = RenderTools(python: configuration.python, shim: shim)
         manimVersion = await Self.detectManimVersion(python: configuration.python)
-        var options = SocketOptions(kind: .dealer)
-        options.connect = [configuration.coordinator]
-        options.routingID = Data(configuration.agentID.utf8)
-        let socket = try ZMQSocket(context: context, options: options)
-        self.socket = socket
+        let link = try CoordinatorLink(
+            context: context, endpoints: configuration.coordinators, identity: Data(configuration.agentID.utf8))
+        self.link = link
         logger.info("agent starting", metadata: [
-            "agent": "\(configuration.agentID)", "coordinator": "\(configuration.coordinator)",
+            "agent": "\(configuration.agentID)", "coordinators": "\(configuration.coordinators.joined(separator: ","))",
             "slots": "\(configuration.slots)", "manim": "\(manimVersion)", "python": "\(configuration.python)",
         ])
         register()
@@ -48,7 +46,7 @@ public actor AgentService: Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await message in socket.incoming { await self.receive(message.frames) }
+                    for await frames in link.messages { await self.receive(frames) }
                 }
                 group.addTask {
                     while await !self.isFinished() {
@@ -56,7 +54,7 @@ public actor AgentService: Service {
                         try? await Task.sleep(for: .milliseconds(250))
                     }
                     // Let the last reports leave before the socket closes.
-                    socket.close()
+                    link.close()
                 }
                 await group.waitForAll()
             }
@@ -100,7 +98,7 @@ public actor AgentService: Service {
     }
 
     private func send(_ message: FarmMessage) {
-        socket?.send(FarmWire.encode(message))
+        link?.send(FarmWire.encode(message))
     }
 
     private func register() {
@@ -127,9 +125,9 @@ public actor AgentService: Service {
             return
         }
         let directory = configuration.workDirectory.appendingPathComponent("\(assign.ref.taskID)-\(assign.ref.attempt)")
-        let socket = self.socket
+        let link = self.link
         let job = RenderJob(assign: assign, directory: directory, tools: tools) { message in
-            socket?.send(FarmWire.encode(message))
+            link?.send(FarmWire.encode(message))
         }
         jobs[assign.ref] = job
         logger.info("rendering", metadata: ["task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "attempt": "\(assign.ref.attempt)"])
@@ -168,9 +166,14 @@ public actor AgentService: Service {
     private func tick() {
         watchdog()
         if ContinuousClock.now - lastContact > configuration.coordinatorTimeout {
-            // ZeroMQ reconnects the socket by itself; registering again resynchronises state.
-            logger.warning("no word from the coordinator; registering again")
+            // ZeroMQ reconnects a socket by itself; with several coordinators, try the next
+            // one (a standby that took over). Registering again resynchronises state.
             lastContact = .now
+            if let link, link.endpoints.count > 1, let endpoint = try? link.failover() {
+                logger.warning("no word from the coordinator; trying the next one", metadata: ["coordinator": "\(endpoint)"])
+            } else {
+                logger.warning("no word from the coordinator; registering again")
+            }
             register()
         }
         if ContinuousClock.now - lastHeartbeat >= heartbeatInterval { heartbeat() }

@@ -36,7 +36,19 @@ public struct CoordinatorServer: Sendable {
     ) async throws -> (engine: FarmEngine, services: [any Service]) {
         let dataDirectory = configuration.engine.dataDirectory
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: configuration.engine.databasePath)
+        let store: any FarmStore
+        if let url = configuration.engine.databaseURL {
+            let postgres = try PostgresStore(url: url, logger: logger)
+            logger.notice("waiting to become the active coordinator (PostgreSQL leader lock)")
+            await PostgresLeaderLease(store: postgres, logger: logger).acquire { [logger] in
+                logger.critical("another coordinator took over; stopping at once")
+                exit(75)
+            }
+            logger.notice("active coordinator")
+            store = postgres
+        } else {
+            store = try SQLiteStore(path: configuration.engine.databasePath)
+        }
         let engine = FarmEngine(configuration: configuration.engine, store: store, logger: logger)
         try await engine.resume()
         let gateway = try AgentGateway(

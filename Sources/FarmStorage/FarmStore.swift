@@ -36,4 +36,6 @@ public protocol FarmStore: Sendable {
     func update(_ task: TaskRecord, attempt: AttemptRecord) async throws
     func attempts(taskID: String) async throws -> [AttemptRecord]
     func save(_ agent: AgentRecord) async throws
+    /// Every agent ever seen, by id.
+    func agents() async throws -> [AgentRecord]
 }

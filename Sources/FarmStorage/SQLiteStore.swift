@@ -171,4 +171,8 @@ public final class SQLiteStore: FarmStore {
     public func save(_ agent: AgentRecord) async throws {
         try await pool.write { db in try agent.save(db) }
     }
+
+    public func agents() async throws -> [AgentRecord] {
+        try await pool.read { db in try AgentRecord.order(Column("id")).fetchAll(db) }
+    }
 }

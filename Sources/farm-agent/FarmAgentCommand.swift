@@ -11,7 +11,7 @@ struct FarmAgentCommand: AsyncParsableCommand {
         commandName: "farm-agent",
         abstract: "Run a ManimFarm render agent. SIGTERM drains it: running renders finish or are handed back.")
 
-    @Option(help: "The coordinator's ZeroMQ endpoint.")
+    @Option(help: "The coordinator's ZeroMQ endpoint; several, comma-separated, for a coordinator with standbys.")
     var coordinator = "tcp://127.0.0.1:5555"
 
     @Option(help: "Renders run at once.")
@@ -43,7 +43,7 @@ struct FarmAgentCommand: AsyncParsableCommand {
             return handler
         }
         var configuration = AgentConfiguration(
-            coordinator: coordinator, slots: slots, workDirectory: URL(fileURLWithPath: workDir, isDirectory: true),
+            coordinators: coordinator.split(separator: ",").map(String.init), slots: slots, workDirectory: URL(fileURLWithPath: workDir, isDirectory: true),
             python: python, agentID: id)
         switch latex {
         case "yes": configuration.hasLaTeX = true

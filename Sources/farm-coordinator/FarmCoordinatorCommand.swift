@@ -18,6 +18,9 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Folder for the database, staged segments and published videos.")
     var dataDir = "farm-data"
 
+    @Option(help: "PostgreSQL URL (postgres://user:password@host:port/db); default $FARM_DATABASE_URL, else embedded SQLite in --data-dir.")
+    var database: String?
+
     @Option(help: "Python used to parse scripts (Manim is not needed here).")
     var python = "python3"
 
@@ -58,6 +61,7 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
         configuration.httpHost = host
         configuration.httpPort = port
         configuration.engine.python = python
+        configuration.engine.databaseURL = database ?? ProcessInfo.processInfo.environment["FARM_DATABASE_URL"]
         configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
         configuration.engine.maxAttempts = maxAttempts
         configuration.engine.limits.wallSeconds = renderTimeout

@@ -23,15 +23,27 @@ final class FarmHarness: @unchecked Sendable {
     private(set) var agents: [Process] = []
     private let coordinatorArguments: [String]
     private var coordinatorRuns = 0
+    /// A second coordinator on the same PostgreSQL database, waiting to take over.
+    private(set) var standby: (process: Process, http: Int, zmq: String)?
 
     /// Starts a coordinator and one agent per entry of `agents` (extra arguments each).
-    init(agents agentArguments: [[String]], leaseSeconds: Double = 3, coordinatorArguments: [String] = []) async throws {
+    init(agents agentArguments: [[String]], leaseSeconds: Double = 3, coordinatorArguments: [String] = [],
+         standby: Bool = false) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("farm-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.coordinatorArguments = ["--data-dir", directory.appendingPathComponent("coordinator").path,
                                      "--lease-seconds", String(leaseSeconds)] + coordinatorArguments
         (coordinator, http, zmq) = try await Self.startCoordinator(
             in: directory, run: 0, arguments: self.coordinatorArguments + ["--zmq", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"])
+        if standby {
+            let (httpPort, zmqPort) = (try Self.freePort(), try Self.freePort())
+            let endpoint = "tcp://127.0.0.1:\(zmqPort)"
+            let process = try Self.launch("farm-coordinator", self.coordinatorArguments + [
+                "--zmq", endpoint, "--http", "127.0.0.1:\(httpPort)",
+                "--ready-file", directory.appendingPathComponent("ready-standby.json").path,
+            ], log: directory.appendingPathComponent("coordinator-standby.log"))
+            self.standby = (process, httpPort, endpoint)
+        }
         for (index, extra) in agentArguments.enumerated() {
             try startAgent(index: index, extra: extra)
         }
@@ -69,6 +81,42 @@ final class FarmHarness: @unchecked Sendable {
             arguments: coordinatorArguments + ["--zmq", zmq, "--http", "127.0.0.1:\(port)"])
     }
 
+    /// After the leader is killed: waits for the standby to take over and serve.
+    func awaitStandbyTakeover(timeout: Duration = .seconds(30)) async throws {
+        guard let standby else { throw HarnessError("no standby was started") }
+        let ready = directory.appendingPathComponent("ready-standby.json")
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if FileManager.default.fileExists(atPath: ready.path) {
+                coordinator = standby.process
+                http = URL(string: "http://127.0.0.1:\(standby.http)")!
+                zmq = standby.zmq
+                return
+            }
+            guard standby.process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("the standby did not take over; see \(directory.path)/coordinator-standby.log")
+    }
+
+    /// A TCP port nobody listens on right now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw HarnessError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Sends `signal` to agent `index`.
     func signalAgent(_ index: Int, _ signal: Int32) {
         kill(agents[index].processIdentifier, signal)
@@ -93,8 +141,9 @@ final class FarmHarness: @unchecked Sendable {
     }
 
     func startAgent(index: Int, extra: [String] = []) throws {
+        let endpoints = [zmq] + (standby.map { [$0.zmq] } ?? [])
         let agent = try Self.launch("farm-agent", [
-            "--coordinator", zmq, "--id", "agent-\(index)", "--python", Self.python,
+            "--coordinator", endpoints.joined(separator: ","), "--id", "agent-\(index)", "--python", Self.python,
             "--work-dir", directory.appendingPathComponent("agent-\(index)").path,
         ] + extra, log: directory.appendingPathComponent("agent-\(index)-\(agents.count).log"))
         agents.append(agent)
@@ -109,7 +158,7 @@ final class FarmHarness: @unchecked Sendable {
     }
 
     deinit {
-        for process in agents + [coordinator] where process.isRunning {
+        for process in agents + [coordinator] + (standby.map { [$0.process] } ?? []) where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }

@@ -17,10 +17,14 @@ public struct EngineConfiguration: Sendable {
     public var blocklistAfter = 3
     /// Limits every render runs under.
     public var limits = TaskLimits()
+    /// How long a submission may wait for the store before it is refused with 503.
+    public var submitTimeout: Duration = .seconds(5)
     /// Largest script accepted.
     public var maxScriptBytes = 1 << 20
     /// The Python that parses scripts (Manim is not needed on the coordinator).
     public var python = "python3"
+    /// A `postgres://` URL for the production store; the embedded SQLite store when `nil`.
+    public var databaseURL: String?
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

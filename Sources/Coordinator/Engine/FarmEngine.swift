@@ -124,8 +124,12 @@ public actor FarmEngine {
         }
         let stored: VideoRecord
         do {
-            stored = try await store.insert(video, tasks: videoTasks)
+            stored = try await withDeadline(configuration.submitTimeout) { [store] in
+                try await store.insert(video, tasks: videoTasks)
+            }
         } catch {
+            // The insert may still commit after we gave up on it: adopt the video if it does.
+            Task { await self.adoptIfStored(videoID) }
             throw .notPersisted("\(error)")
         }
         if stored.id != video.id, let existing = await status(videoID: stored.id) {
@@ -140,6 +144,27 @@ public actor FarmEngine {
         ])
         await dispatch()
         return currentStatus(videoID)!
+    }
+
+    /// Loads a video whose submission was refused for a slow store, if the
+    /// insert committed after all; waits for the store to answer.
+    func adoptIfStored(_ videoID: String) async {
+        var delay: Duration = .milliseconds(200)
+        while true {
+            do {
+                guard let video = try await store.video(id: videoID), videos[videoID] == nil, !video.state.isFinal else { return }
+                let videoTasks = try await store.tasks(videoID: videoID)
+                videos[videoID] = video
+                taskIDsByVideo[videoID] = videoTasks.map(\.id)
+                for task in videoTasks { tasks[task.id] = task }
+                logger.notice("adopted a video whose submission was answered with 503 but did commit", metadata: ["video": "\(videoID)"])
+                await dispatch()
+                return
+            } catch {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
     }
 
     private func existingVideo(idempotencyKey key: String) async -> VideoStatus? {

@@ -55,7 +55,7 @@ struct Up: AsyncParsableCommand {
         }
         let agentServices: [any Service] = (0..<agents).map { index in
             var agent = AgentConfiguration(
-                coordinator: zmq, slots: slots,
+                coordinators: [zmq], slots: slots,
                 workDirectory: data.appendingPathComponent("agent-\(index + 1)"), python: python,
                 agentID: "\(ProcessInfo.processInfo.hostName)-local-\(index + 1)")
             agent.drainGrace = .seconds(5)

@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+import ZeroMQ
+
+/// The agent's connection to the active coordinator: a DEALER socket to one
+/// of several coordinator endpoints, moved to the next endpoint on failover.
+/// Messages from whichever socket is current arrive on one stream.
+final class CoordinatorLink: Sendable {
+    /// Messages from the coordinator, across failovers.
+    let messages: AsyncStream<[Data]>
+    let endpoints: [String]
+    private let continuation: AsyncStream<[Data]>.Continuation
+    private let context: ZMQContext
+    private let identity: Data
+    private let current: Mutex<(socket: ZMQSocket?, index: Int)>
+
+    init(context: ZMQContext, endpoints: [String], identity: Data) throws {
+        precondition(!endpoints.isEmpty, "at least one coordinator endpoint")
+        self.context = context
+        self.endpoints = endpoints
+        self.identity = identity
+        (messages, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        current = Mutex((nil, 0))
+        try open(index: 0)
+    }
+
+    /// The endpoint currently connected to.
+    var endpoint: String {
+        endpoints[current.withLock { $0.index }]
+    }
+
+    /// Sends on the current socket; never blocks.
+    func send(_ frames: [Data]) {
+        current.withLock { $0.socket }?.send(frames)
+    }
+
+    /// Moves to the next endpoint (when there is more than one). Returns the new endpoint.
+    @discardableResult
+    func failover() throws -> String {
+        guard endpoints.count > 1 else { return endpoint }
+        let next = (current.withLock { $0.index } + 1) % endpoints.count
+        try open(index: next)
+        return endpoints[next]
+    }
+
+    /// Closes the socket after its last messages had their linger to leave.
+    func close() {
+        let socket = current.withLock { state -> ZMQSocket? in
+            defer { state.socket = nil }
+            return state.socket
+        }
+        socket?.close()
+        continuation.finish()
+    }
+
+    private func open(index: Int) throws {
+        var options = SocketOptions(kind: .dealer)
+        options.connect = [endpoints[index]]
+        options.routingID = identity
+        let socket = try ZMQSocket(context: context, options: options)
+        let previous = current.withLock { state -> ZMQSocket? in
+            defer { state = (socket, index) }
+            return state.socket
+        }
+        let continuation = self.continuation
+        Task {
+            for await message in socket.incoming { continuation.yield(message.frames) }
+        }
+        if let previous {
+            // close() waits out the linger; keep that off the caller.
+            DispatchQueue.global().async { previous.close() }
+        }
+    }
+}

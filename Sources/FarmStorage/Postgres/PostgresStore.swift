@@ -1,0 +1,261 @@
+import FarmProtocol
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The production store: PostgreSQL through PostgresNIO's pooled `PostgresClient`.
+/// Every statement binds its values as parameters; none is built from user data.
+public final class PostgresStore: FarmStore {
+    let client: PostgresClient
+    private let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`); the
+    /// pool reconnects by itself after the server restarts.
+    public init(url: String, logger: Logger) throws {
+        let configuration = try Self.configuration(from: url)
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        let client = self.client
+        runner = Task { await client.run() }
+    }
+
+    deinit {
+        runner.cancel()
+    }
+
+    /// Parses a `postgres://` URL into a client configuration (TLS off unless `sslmode=require`).
+    static func configuration(from url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
+              let host = components.host else {
+            throw StoreError.unavailable("not a postgres:// URL: \(url)")
+        }
+        let requireTLS = components.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } ?? false
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: String(components.path.dropFirst()).nilIfEmpty,
+            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+        configuration.options.connectTimeout = .seconds(3)
+        return configuration
+    }
+
+    public func migrate() async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // Two coordinators starting at once: the second waits here, then finds nothing to do.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey))", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS farm_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied = Set<Int>()
+            for try await version in try await connection.query("SELECT version FROM farm_migrations", logger: logger)
+                .decode(Int.self) {
+                applied.insert(version)
+            }
+            for migration in PostgresMigrations.all where !applied.contains(migration.version) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO farm_migrations (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger)
+            }
+        }
+    }
+
+    public func insert(_ video: VideoRecord, tasks: [TaskRecord]) async throws -> VideoRecord {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            if let key = video.idempotencyKey {
+                // Serialise submissions that share a key, then look for an earlier one.
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(key)))", logger: logger)
+                let rows = try await connection.query("\(unescaped: Self.videoColumns) WHERE idempotency_key = \(key)", logger: logger)
+                for try await row in rows { return try Self.video(row) }
+            }
+            try await connection.query("""
+                INSERT INTO videos (id, state, script_name, script, settings, encoding, idempotency_key, error,
+                                    created_at, updated_at, frames, seconds)
+                VALUES (\(video.id), \(video.state.rawValue), \(video.scriptName), \(video.script),
+                        \(try Self.json(video.settings))::jsonb, \(try Self.json(video.encoding))::jsonb,
+                        \(video.idempotencyKey), \(video.error), \(video.createdAt), \(video.updatedAt),
+                        \(video.frames), \(video.seconds))
+                """, logger: logger)
+            for task in tasks {
+                try await connection.query("""
+                    INSERT INTO tasks (id, video_id, ordinal, scene, requires_latex, state, attempt, failures, agent_id,
+                                       frames_done, error, result, updated_at)
+                    VALUES (\(task.id), \(task.videoID), \(task.ordinal), \(task.scene), \(task.requiresLaTeX),
+                            \(task.state.rawValue), \(task.attempt), \(task.failures), \(task.agentID), \(task.framesDone),
+                            \(try Self.json(task.error))::jsonb, \(try Self.json(task.result))::jsonb, \(task.updatedAt))
+                    """, logger: logger)
+            }
+            return video
+        }
+    }
+
+    public func video(id: String) async throws -> VideoRecord? {
+        for try await row in try await client.query("\(unescaped: Self.videoColumns) WHERE id = \(id)", logger: logger) {
+            return try Self.video(row)
+        }
+        return nil
+    }
+
+    public func videos(limit: Int) async throws -> [VideoRecord] {
+        var result: [VideoRecord] = []
+        let rows = try await client.query("\(unescaped: Self.videoColumns) ORDER BY created_at DESC LIMIT \(limit)", logger: logger)
+        for try await row in rows { result.append(try Self.video(row)) }
+        return result
+    }
+
+    public func tasks(videoID: String) async throws -> [TaskRecord] {
+        var result: [TaskRecord] = []
+        let rows = try await client.query(
+            "\(unescaped: Self.taskColumns) WHERE video_id = \(videoID) ORDER BY ordinal", logger: logger)
+        for try await row in rows { result.append(try Self.task(row)) }
+        return result
+    }
+
+    public func unfinished() async throws -> [(VideoRecord, [TaskRecord])] {
+        var videos: [VideoRecord] = []
+        let finals = VideoState.allCases.filter(\.isFinal).map(\.rawValue)
+        let rows = try await client.query(
+            "\(unescaped: Self.videoColumns) WHERE NOT (state = ANY(\(finals))) ORDER BY created_at", logger: logger)
+        for try await row in rows { videos.append(try Self.video(row)) }
+        var result: [(VideoRecord, [TaskRecord])] = []
+        for video in videos { result.append((video, try await tasks(videoID: video.id))) }
+        return result
+    }
+
+    public func update(_ video: VideoRecord) async throws {
+        try await client.query("""
+            UPDATE videos SET state = \(video.state.rawValue), error = \(video.error), updated_at = \(video.updatedAt),
+                frames = \(video.frames), seconds = \(video.seconds)
+            WHERE id = \(video.id)
+            """, logger: logger)
+    }
+
+    public func update(_ task: TaskRecord) async throws {
+        try await client.query(Self.updateTask(task), logger: logger)
+    }
+
+    public func update(_ task: TaskRecord, attempt: AttemptRecord) async throws {
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(try Self.updateTask(task), logger: logger)
+            try await connection.query("""
+                INSERT INTO attempts (task_id, attempt, agent_id, started_at, ended_at, outcome, log_tail)
+                VALUES (\(attempt.taskID), \(attempt.attempt), \(attempt.agentID), \(attempt.startedAt),
+                        \(attempt.endedAt), \(attempt.outcome), \(attempt.logTail))
+                ON CONFLICT (task_id, attempt) DO UPDATE SET agent_id = EXCLUDED.agent_id,
+                    started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, outcome = EXCLUDED.outcome,
+                    log_tail = EXCLUDED.log_tail
+                """, logger: logger)
+        }
+    }
+
+    public func attempts(taskID: String) async throws -> [AttemptRecord] {
+        var result: [AttemptRecord] = []
+        let rows = try await client.query("""
+            SELECT task_id, attempt, agent_id, started_at, ended_at, outcome, log_tail
+            FROM attempts WHERE task_id = \(taskID) ORDER BY attempt
+            """, logger: logger)
+        for try await (taskID, number, agentID, startedAt, endedAt, outcome, logTail) in rows.decode(
+            (String, Int, String, Date, Date?, String?, String?).self) {
+            var attempt = AttemptRecord(taskID: taskID, attempt: number, agentID: agentID, startedAt: startedAt)
+            attempt.endedAt = endedAt
+            attempt.outcome = outcome
+            attempt.logTail = logTail
+            result.append(attempt)
+        }
+        return result
+    }
+
+    public func save(_ agent: AgentRecord) async throws {
+        try await client.query("""
+            INSERT INTO agents (id, hostname, slots, cores, memory_bytes, manim_version, has_latex, last_seen)
+            VALUES (\(agent.id), \(agent.hostname), \(agent.slots), \(agent.cores), \(agent.memoryBytes),
+                    \(agent.manimVersion), \(agent.hasLaTeX), \(agent.lastSeen))
+            ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname, slots = EXCLUDED.slots, cores = EXCLUDED.cores,
+                memory_bytes = EXCLUDED.memory_bytes, manim_version = EXCLUDED.manim_version,
+                has_latex = EXCLUDED.has_latex, last_seen = EXCLUDED.last_seen
+            """, logger: logger)
+    }
+
+    public func agents() async throws -> [AgentRecord] {
+        var result: [AgentRecord] = []
+        let rows = try await client.query("""
+            SELECT id, hostname, slots, cores, memory_bytes, manim_version, has_latex, last_seen FROM agents ORDER BY id
+            """, logger: logger)
+        for try await (id, hostname, slots, cores, memory, manim, latex, lastSeen) in rows.decode(
+            (String, String, Int, Int, Int64, String, Bool, Date).self) {
+            result.append(AgentRecord(Register(agentID: id, hostname: hostname, slots: slots, cores: cores, memoryBytes: memory,
+                                               manimVersion: manim, hasLaTeX: latex), lastSeen: lastSeen))
+        }
+        return result
+    }
+
+    // MARK: Rows
+
+    static let videoColumns = """
+        SELECT id, state, script_name, script, settings::text, encoding::text, idempotency_key, error,
+               created_at, updated_at, frames, seconds FROM videos
+        """
+
+    static let taskColumns = """
+        SELECT id, video_id, ordinal, scene, requires_latex, state, attempt, failures, agent_id, frames_done,
+               error::text, result::text, updated_at FROM tasks
+        """
+
+    static func video(_ row: PostgresRow) throws -> VideoRecord {
+        let (id, state, scriptName, script, settings, encoding, key, error, createdAt, updatedAt, frames, seconds) =
+            try row.decode((String, String, String, String, String, String, String?, String?, Date, Date, Int?, Double?).self)
+        var video = VideoRecord(
+            id: id, state: try enumValue(state), scriptName: scriptName, script: script,
+            settings: try decodeJSON(settings), encoding: try decodeJSON(encoding), idempotencyKey: key, createdAt: createdAt)
+        video.error = error
+        video.updatedAt = updatedAt
+        video.frames = frames
+        video.seconds = seconds
+        return video
+    }
+
+    static func task(_ row: PostgresRow) throws -> TaskRecord {
+        let (id, videoID, ordinal, scene, latex, state, attempt, failures, agentID, framesDone, error, result, updatedAt) =
+            try row.decode((String, String, Int, String, Bool, String, Int, Int, String?, Int, String?, String?, Date).self)
+        var task = TaskRecord(id: id, videoID: videoID, ordinal: ordinal, scene: scene, requiresLaTeX: latex, createdAt: updatedAt)
+        task.state = try enumValue(state)
+        task.attempt = attempt
+        task.failures = failures
+        task.agentID = agentID
+        task.framesDone = framesDone
+        task.error = try error.map { try decodeJSON($0) }
+        task.result = try result.map { try decodeJSON($0) }
+        return task
+    }
+
+    static func updateTask(_ task: TaskRecord) throws -> PostgresQuery {
+        """
+        UPDATE tasks SET state = \(task.state.rawValue), attempt = \(task.attempt), failures = \(task.failures),
+            agent_id = \(task.agentID), frames_done = \(task.framesDone), error = \(try json(task.error))::jsonb,
+            result = \(try json(task.result))::jsonb, updated_at = \(task.updatedAt)
+        WHERE id = \(task.id)
+        """
+    }
+
+    static func json<T: Encodable>(_ value: T?) throws -> String? {
+        guard let value else { return nil }
+        return String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    static func decodeJSON<T: Decodable>(_ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    static func enumValue<T: RawRepresentable>(_ raw: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: raw) else { throw StoreError.unavailable("unknown \(T.self) value \(raw)") }
+        return value
+    }
+}
+
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
+}
