@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench clean
+.PHONY: all deps test-deps build demo test bench-store clean
 
 all: build
 
@@ -27,3 +27,9 @@ test: test-deps build
 
 clean:
 	rm -rf .build farm-data
+
+# Task state changes per second, each store against its bare driver (starts a throwaway PostgreSQL).
+bench-store: test-deps
+	$(SWIFT) build $(BUILD_FLAGS) --product StoreBenchmark
+	@url=$$(scripts/test-postgres.sh start) && \
+	"$(BIN)/StoreBenchmark" "$$url" 3000; status=$$?; scripts/test-postgres.sh stop; exit $$status

@@ -85,6 +85,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // Benchmarks (bench/): run with `make bench-store`.
+        .executableTarget(
+            name: "StoreBenchmark",
+            dependencies: [
+                "FarmStorage", "FarmProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/StoreBenchmark",
+            swiftSettings: swiftSettings),
+
         .testTarget(
             name: "FarmTests",
             dependencies: ["FarmProtocol", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent"],

@@ -105,6 +105,35 @@ public final class SQLiteStore: FarmStore {
                 );
                 """)
         }
+        migrator.registerMigration("2-artifacts-cache-access") { db in
+            try db.execute(sql: """
+                CREATE TABLE artifacts (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    videoID TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+                    taskID TEXT REFERENCES tasks(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    crc32 INTEGER NOT NULL,
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE INDEX artifacts_by_video ON artifacts(videoID);
+                CREATE TABLE render_cache (
+                    contentHash TEXT PRIMARY KEY NOT NULL,
+                    result TEXT NOT NULL,
+                    artifactPath TEXT NOT NULL,
+                    createdAt DATETIME NOT NULL,
+                    lastUsedAt DATETIME NOT NULL
+                );
+                CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, createdAt DATETIME NOT NULL);
+                CREATE TABLE api_keys (
+                    keyHash TEXT PRIMARY KEY NOT NULL,
+                    userID TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    createdAt DATETIME NOT NULL,
+                    revokedAt DATETIME
+                );
+                """)
+        }
         return migrator
     }
 

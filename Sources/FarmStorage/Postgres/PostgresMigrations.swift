@@ -75,5 +75,38 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(version: 2, name: "artifacts-cache-access", statements: [
+            """
+            CREATE TABLE artifacts (
+                id TEXT PRIMARY KEY,
+                video_id TEXT NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+                task_id TEXT REFERENCES tasks (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                path TEXT NOT NULL,
+                bytes BIGINT NOT NULL,
+                crc32 BIGINT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            "CREATE INDEX artifacts_by_video ON artifacts (video_id)",
+            """
+            CREATE TABLE render_cache (
+                content_hash TEXT PRIMARY KEY,
+                result JSONB NOT NULL,
+                artifact_path TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                last_used_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL)",
+            """
+            CREATE TABLE api_keys (
+                key_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at TIMESTAMPTZ NOT NULL,
+                revoked_at TIMESTAMPTZ
+            )
+            """,
+        ]),
     ]
 }
