@@ -70,4 +70,11 @@ if [ $want_manim = 1 ] && [ $want_build = 1 ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check "manim==$manim_version"
   fi
 fi
+if [ $want_test_tools = 1 ] && [ -x "$venv/bin/python" ]; then
+  # moto plays the AWS Auto Scaling API locally for the scaling tests.
+  if ! "$venv/bin/python" -c "import moto.server, boto3" 2>/dev/null; then
+    echo "install-deps: installing moto[server] into $venv (tests only)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==5.1.*"
+  fi
+fi
 echo "install-deps: ok"

@@ -14,6 +14,9 @@ public struct AgentConfiguration: Sendable {
     /// Stable identity across restarts and reconnects.
     public var agentID: String
     public var hostname: String
+    /// The cloud instance this agent runs on (`$FARM_INSTANCE_ID`), so the
+    /// coordinator can scale its group in without touching busy agents.
+    public var instanceID: String? = ProcessInfo.processInfo.environment["FARM_INSTANCE_ID"]
     /// Whether to advertise LaTeX; detected from PATH when `nil`.
     public var hasLaTeX: Bool?
     /// On SIGTERM, how long running renders may take to finish before they are handed back.

@@ -106,7 +106,8 @@ public actor AgentService: Service {
             agentID: configuration.agentID, hostname: configuration.hostname, slots: configuration.slots,
             cores: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), manimVersion: manimVersion,
-            hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys))))
+            hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys),
+            instanceID: configuration.instanceID)))
     }
 
     private func heartbeat() {

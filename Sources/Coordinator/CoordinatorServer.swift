@@ -2,6 +2,7 @@ import FarmStorage
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 import ZeroMQ
 
@@ -15,6 +16,10 @@ public struct CoordinatorServer: Sendable {
         public var zmqEndpoints: [String] = ["tcp://*:5555"]
         public var httpHost = "127.0.0.1"
         public var httpPort = 8080
+        /// Where `/metrics` reads from; see `bootstrapMetrics()`.
+        public var metrics = PrometheusCollectorRegistry()
+        /// Drive an AWS auto-scaling group of agents from the scaling signal.
+        public var autoscaling: AutoscalerConfiguration?
 
         public init(dataDirectory: URL) {
             engine = EngineConfiguration(dataDirectory: dataDirectory)
@@ -54,7 +59,7 @@ public struct CoordinatorServer: Sendable {
         let gateway = try AgentGateway(
             endpoints: configuration.zmqEndpoints, engine: engine, context: context, logger: logger)
         let endpoints = gateway.socket.boundEndpoints
-        let api = FarmAPI(engine: engine, publishedDirectory: configuration.engine.publishedDirectory,
+        let api = FarmAPI(engine: engine, metrics: configuration.metrics, publishedDirectory: configuration.engine.publishedDirectory,
                           maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536)
         let app = Application(
             router: api.router(),
@@ -62,7 +67,19 @@ public struct CoordinatorServer: Sendable {
                                  serverName: "manimfarm"),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0, endpoints) },
             logger: logger)
-        return (engine, [gateway, EngineService(engine: engine, heartbeat: configuration.engine.heartbeat), app])
+        var services: [any Service] = [gateway, EngineService(engine: engine, heartbeat: configuration.engine.heartbeat), app]
+        if let autoscaling = configuration.autoscaling {
+            services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))
+        }
+        return (engine, services)
+    }
+
+    /// Routes this process's swift-metrics into a Prometheus registry and returns it,
+    /// for `Configuration.metrics`. Call once per process.
+    public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        FarmMetrics.bootstrap(registry)
+        return registry
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

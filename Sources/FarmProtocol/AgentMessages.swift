@@ -11,9 +11,12 @@ public struct Register: Codable, Sendable, Equatable {
     public var hasLaTeX: Bool
     /// Attempts the agent is still running, so a restarted coordinator can resynchronise.
     public var running: [AttemptRef]
+    /// The cloud instance the agent runs on, when an auto-scaling group manages it.
+    public var instanceID: String?
 
     public init(agentID: String, hostname: String, slots: Int, cores: Int, memoryBytes: Int64,
-                manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = []) {
+                manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = [], instanceID: String? = nil) {
+        self.instanceID = instanceID
         self.agentID = agentID
         self.hostname = hostname
         self.slots = slots

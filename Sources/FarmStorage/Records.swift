@@ -122,8 +122,15 @@ public struct AgentRecord: Codable, Sendable, Equatable {
     public var manimVersion: String
     public var hasLaTeX: Bool
     public var lastSeen: Date
+    /// Not stored: what the agent said in its latest registration.
+    public var instanceID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, hostname, slots, cores, memoryBytes, manimVersion, hasLaTeX, lastSeen
+    }
 
     public init(_ register: Register, lastSeen: Date) {
+        instanceID = register.instanceID
         id = register.agentID
         hostname = register.hostname
         slots = register.slots

@@ -39,6 +39,29 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Memory limit of one render, in MiB.")
     var renderMemoryMib = 8_192
 
+    @Option(help: "Scaling signal: pending work should drain within this many seconds.")
+    var targetDrainSeconds = 600.0
+
+    @Option(help: "Scaling signal: fewest and most agents.")
+    var minAgents = 0
+    @Option(help: "Scaling signal: most agents.")
+    var maxAgents = 50
+
+    @Option(help: "Scaling signal: assumed render seconds of a task until some have finished.")
+    var defaultTaskSeconds = 60.0
+
+    @Option(help: "Steer this AWS auto-scaling group of agents from the scaling signal.")
+    var autoscalingGroup: String?
+
+    @Option(help: "AWS region of the auto-scaling group.")
+    var awsRegion = ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1"
+
+    @Option(help: "Auto Scaling API endpoint (default: the region's; for tests, a local server).")
+    var awsEndpoint: String?
+
+    @Option(help: "Seconds between auto-scaling decisions.")
+    var scaleInterval = 15.0
+
     @Option(help: "Write the listening HTTP port and ZeroMQ endpoints as JSON to this file once ready.")
     var readyFile: String?
 
@@ -62,6 +85,20 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
         configuration.httpPort = port
         configuration.engine.python = python
         configuration.engine.databaseURL = database ?? ProcessInfo.processInfo.environment["FARM_DATABASE_URL"]
+        configuration.engine.scaling.targetDrainSeconds = targetDrainSeconds
+        configuration.engine.scaling.minAgents = minAgents
+        configuration.engine.scaling.maxAgents = maxAgents
+        configuration.engine.scaling.defaultTaskSeconds = defaultTaskSeconds
+        configuration.metrics = CoordinatorServer.bootstrapMetrics()
+        if let autoscalingGroup {
+            guard let credentials = AWSCredentials.fromEnvironment() else {
+                throw ValidationError("--autoscaling-group needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the instance role's)")
+            }
+            var autoscaling = AutoscalerConfiguration(group: autoscalingGroup, client: AWSAutoScaling(
+                region: awsRegion, credentials: credentials, endpoint: awsEndpoint.flatMap(URL.init(string:))))
+            autoscaling.interval = .milliseconds(Int(scaleInterval * 1_000))
+            configuration.autoscaling = autoscaling
+        }
         configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
         configuration.engine.maxAttempts = maxAttempts
         configuration.engine.limits.wallSeconds = renderTimeout

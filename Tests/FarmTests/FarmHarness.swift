@@ -22,19 +22,22 @@ final class FarmHarness: @unchecked Sendable {
     private(set) var coordinator: Process
     private(set) var agents: [Process] = []
     private let coordinatorArguments: [String]
+    /// Added to every process's environment.
+    private let environment: [String: String]
     private var coordinatorRuns = 0
     /// A second coordinator on the same PostgreSQL database, waiting to take over.
     private(set) var standby: (process: Process, http: Int, zmq: String)?
 
     /// Starts a coordinator and one agent per entry of `agents` (extra arguments each).
     init(agents agentArguments: [[String]], leaseSeconds: Double = 3, coordinatorArguments: [String] = [],
-         standby: Bool = false) async throws {
+         standby: Bool = false, environment: [String: String] = [:]) async throws {
+        self.environment = environment
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("farm-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.coordinatorArguments = ["--data-dir", directory.appendingPathComponent("coordinator").path,
                                      "--lease-seconds", String(leaseSeconds)] + coordinatorArguments
         (coordinator, http, zmq) = try await Self.startCoordinator(
-            in: directory, run: 0, arguments: self.coordinatorArguments + ["--zmq", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"])
+            in: directory, run: 0, environment: environment, arguments: self.coordinatorArguments + ["--zmq", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"])
         if standby {
             let (httpPort, zmqPort) = (try Self.freePort(), try Self.freePort())
             let endpoint = "tcp://127.0.0.1:\(zmqPort)"
@@ -50,10 +53,11 @@ final class FarmHarness: @unchecked Sendable {
         try await waitForAgents(agentArguments.count)
     }
 
-    private static func startCoordinator(in directory: URL, run: Int, arguments: [String]) async throws -> (Process, URL, String) {
+    private static func startCoordinator(in directory: URL, run: Int, environment: [String: String] = [:],
+                                         arguments: [String]) async throws -> (Process, URL, String) {
         let ready = directory.appendingPathComponent("ready-\(run).json")
         let process = try launch("farm-coordinator", arguments + ["--ready-file", ready.path],
-                                 log: directory.appendingPathComponent("coordinator-\(run).log"))
+                                 log: directory.appendingPathComponent("coordinator-\(run).log"), environment: environment)
         for _ in 0..<300 {
             if let data = try? Data(contentsOf: ready), let parsed = try? JSONDecoder().decode([String: String].self, from: data),
                let httpText = parsed["http"], let url = URL(string: httpText), let zmq = parsed["zmq"] {
@@ -77,7 +81,7 @@ final class FarmHarness: @unchecked Sendable {
         coordinatorRuns += 1
         let port = http.port ?? 0
         (coordinator, http, zmq) = try await Self.startCoordinator(
-            in: directory, run: coordinatorRuns,
+            in: directory, run: coordinatorRuns, environment: environment,
             arguments: coordinatorArguments + ["--zmq", zmq, "--http", "127.0.0.1:\(port)"])
     }
 
@@ -145,7 +149,7 @@ final class FarmHarness: @unchecked Sendable {
         let agent = try Self.launch("farm-agent", [
             "--coordinator", endpoints.joined(separator: ","), "--id", "agent-\(index)", "--python", Self.python,
             "--work-dir", directory.appendingPathComponent("agent-\(index)").path,
-        ] + extra, log: directory.appendingPathComponent("agent-\(index)-\(agents.count).log"))
+        ] + extra, log: directory.appendingPathComponent("agent-\(index)-\(agents.count).log"), environment: environment)
         agents.append(agent)
     }
 
@@ -221,10 +225,11 @@ final class FarmHarness: @unchecked Sendable {
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
-    private static func launch(_ name: String, _ arguments: [String], log: URL) throws -> Process {
+    private static func launch(_ name: String, _ arguments: [String], log: URL, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binaries).appendingPathComponent(name)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle

@@ -11,6 +11,11 @@ struct AgentState: Sendable {
     /// Attempts assigned to it and not yet ended.
     var running: Set<AttemptRef> = []
     var draining = false
+    /// Chosen for scale-in: takes no new work; its instance is being terminated.
+    var retiring = false
+
+    /// Whether new work may go to it.
+    var acceptsWork: Bool { !draining && !retiring }
     /// Renders the agent itself said it runs, in its last heartbeat.
     var reportedRunning = 0
 

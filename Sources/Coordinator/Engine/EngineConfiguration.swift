@@ -23,6 +23,8 @@ public struct EngineConfiguration: Sendable {
     public var maxScriptBytes = 1 << 20
     /// The Python that parses scripts (Manim is not needed on the coordinator).
     public var python = "python3"
+    /// How many agents the queue needs (the scaling signal).
+    public var scaling = ScalingPolicy()
     /// A `postgres://` URL for the production store; the embedded SQLite store when `nil`.
     public var databaseURL: String?
 

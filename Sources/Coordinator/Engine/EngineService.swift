@@ -18,6 +18,7 @@ struct EngineService: Service {
                 }
                 await engine.expireLeases()
                 await engine.dispatch()
+                await engine.publishMetrics()
                 try await Task.sleep(for: tick)
             }
         }

@@ -57,7 +57,7 @@ extension FarmEngine {
     func pickAgent(for task: TaskRecord) -> AgentState? {
         let failures = agentFailures[task.videoID] ?? [:]
         let eligible = agents.values.filter {
-            !$0.draining && (!task.requiresLaTeX || $0.record.hasLaTeX)
+            $0.acceptsWork && (!task.requiresLaTeX || $0.record.hasLaTeX)
                 && failures[$0.record.id, default: 0] < configuration.blocklistAfter
         }
         let failedOn = lastFailedAgent[task.id]

@@ -66,6 +66,7 @@ extension FarmEngine {
             return
         }
         send(.resultAck(ResultAck(ref: result.ref, accepted: true)), to: peer)
+        recordRenderTime(result.renderSeconds)
         logger.info("scene rendered", metadata: [
             "task": "\(task.id)", "scene": "\(task.scene)", "frames": "\(result.frames)",
             "seconds": "\(String(format: "%.1f", result.renderSeconds))",

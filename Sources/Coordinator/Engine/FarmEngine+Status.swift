@@ -31,7 +31,7 @@ extension FarmEngine {
             AgentStatus(
                 id: agent.record.id, hostname: agent.record.hostname, slots: agent.record.slots,
                 running: agent.running.count, reportedRunning: agent.reportedRunning, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
-                hasLaTeX: agent.record.hasLaTeX, draining: agent.draining,
+                hasLaTeX: agent.record.hasLaTeX, draining: agent.draining || agent.retiring,
                 lastSeenSecondsAgo: Self.seconds(now - agent.lastSeen))
         }
     }
@@ -54,8 +54,8 @@ extension FarmEngine {
     }
 
     func makeStatus(_ video: VideoRecord, _ videoTasks: [TaskRecord]) -> VideoStatus {
-        let anyAgent = agents.values.contains { !$0.draining }
-        let latexAgent = agents.values.contains { !$0.draining && $0.record.hasLaTeX }
+        let anyAgent = agents.values.contains(where: \.acceptsWork)
+        let latexAgent = agents.values.contains { $0.acceptsWork && $0.record.hasLaTeX }
         let scenes = videoTasks.map { task in
             var waiting: String?
             if task.state == .pending {

@@ -41,12 +41,17 @@ public actor FarmEngine {
     var orphanedSince: [String: ContinuousClock.Instant] = [:]
     /// History records of attempts in flight, kept here so ending one needs no read.
     var openAttempts: [AttemptRef: AttemptRecord] = [:]
+    /// Observed render time of a task (moving average), for the scaling signal.
+    var averageRenderSeconds: Double?
+    let scaling: ScalingPolicy
+    let metrics = FarmMetrics()
 
     /// Creates an engine over `store`; call `resume()` before serving.
     public init(configuration: EngineConfiguration, store: any FarmStore, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.discovery = SceneDiscovery(python: configuration.python)
+        self.scaling = configuration.scaling
         self.staging = SegmentStaging(root: configuration.stagingDirectory)
         self.writer = StoreWriter(store: store, logger: logger)
         self.logger = logger

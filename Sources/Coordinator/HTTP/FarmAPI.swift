@@ -1,6 +1,7 @@
 import FarmProtocol
 import Foundation
 import Hummingbird
+import Prometheus
 
 extension VideoStatus: ResponseEncodable {}
 extension AgentStatus: ResponseEncodable {}
@@ -10,6 +11,7 @@ extension FarmStats: ResponseEncodable {}
 /// agents; serve finished outputs.
 struct FarmAPI: Sendable {
     let engine: FarmEngine
+    let metrics: PrometheusCollectorRegistry
     let publishedDirectory: URL
     let maxRequestBytes: Int
 
@@ -23,6 +25,10 @@ struct FarmAPI: Sendable {
         router.get("/v1/videos/:id/**", use: output)
         router.get("/v1/agents") { _, _ in await engine.agentStatuses() }
         router.get("/v1/stats") { _, _ in await engine.stats() }
+        router.get("/metrics") { [metrics] _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
         return router
     }
 

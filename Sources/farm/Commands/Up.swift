@@ -47,6 +47,7 @@ struct Up: AsyncParsableCommand {
         configuration.httpHost = host
         configuration.httpPort = port
         configuration.zmqEndpoints = [zmq]
+        configuration.metrics = CoordinatorServer.bootstrapMetrics()
         let context = try ZMQContext()
         let logger = Logger(label: "farm")
         let server = CoordinatorServer(configuration: configuration, logger: logger)

@@ -1,0 +1,61 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+extension FarmEngine {
+    /// Estimated render seconds of the work not yet finished: pending tasks at
+    /// the average observed render time, running ones at what is left of it.
+    public func pendingWorkSeconds() -> Double {
+        let estimate = averageRenderSeconds ?? scaling.defaultTaskSeconds
+        let now = Date()
+        return tasks.values.reduce(0) { total, task in
+            switch task.state {
+            case .pending: total + estimate
+            case .running: total + max(estimate - now.timeIntervalSince(task.updatedAt), estimate * 0.1)
+            default: total
+            }
+        }
+    }
+
+    /// Agents the queue needs now, by the scaling policy.
+    public func desiredAgents() -> Int {
+        scaling.desiredAgents(workSeconds: pendingWorkSeconds())
+    }
+
+    /// Agents that may be removed now without interrupting a render: idle,
+    /// cloud-managed (they reported an instance id), at most `count` of them.
+    /// They are marked retiring: no new work goes to them.
+    public func retireIdleAgents(count: Int, among instanceIDs: Set<String>) -> [(agentID: String, instanceID: String)] {
+        guard count > 0 else { return [] }
+        let idle = agents.values.filter { agent in
+            agent.running.isEmpty && agent.acceptsWork && agent.record.instanceID.map(instanceIDs.contains) == true
+        }
+            .sorted { $0.record.id < $1.record.id }.prefix(count)
+        for agent in idle { agents[agent.record.id]?.retiring = true }
+        return idle.map { ($0.record.id, $0.record.instanceID!) }
+    }
+
+    /// Agents connected and not retiring.
+    public var activeAgentCount: Int {
+        agents.values.filter(\.acceptsWork).count
+    }
+
+    func recordRenderTime(_ seconds: Double) {
+        // Exponentially weighted, so the estimate follows the current mix of scenes.
+        averageRenderSeconds = averageRenderSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
+    }
+
+    /// Updates the gauges behind `/metrics`.
+    func publishMetrics() async {
+        metrics.queueDepth.record(queueDepth)
+        metrics.runningTasks.record(tasks.values.filter { $0.state == .running }.count)
+        metrics.agents.record(agents.count)
+        metrics.freeSlots.record(agents.values.filter(\.acceptsWork).reduce(0) { $0 + $1.freeSlots })
+        metrics.activeVideos.record(videos.count)
+        metrics.pendingWorkSeconds.record(pendingWorkSeconds())
+        metrics.desiredAgents.record(desiredAgents())
+        metrics.malformedMessages.record(malformedMessages)
+        metrics.refusedReports.record(refusedReports)
+        metrics.storeBacklog.record(await writer.backlog)
+    }
+}

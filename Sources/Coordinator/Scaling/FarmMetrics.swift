@@ -1,0 +1,22 @@
+import Metrics
+import Prometheus
+
+/// The coordinator's gauges, through swift-metrics; `/metrics` renders the
+/// Prometheus registry they are bootstrapped into.
+struct FarmMetrics: Sendable {
+    let queueDepth = Gauge(label: "farm_queue_depth")
+    let runningTasks = Gauge(label: "farm_running_tasks")
+    let agents = Gauge(label: "farm_agents")
+    let freeSlots = Gauge(label: "farm_free_slots")
+    let activeVideos = Gauge(label: "farm_active_videos")
+    let pendingWorkSeconds = Gauge(label: "farm_pending_work_seconds")
+    let desiredAgents = Gauge(label: "farm_desired_agents")
+    let malformedMessages = Gauge(label: "farm_malformed_messages")
+    let refusedReports = Gauge(label: "farm_refused_reports")
+    let storeBacklog = Gauge(label: "farm_store_backlog")
+
+    /// Routes swift-metrics into `registry`; call once per process, before any metric is made.
+    static func bootstrap(_ registry: PrometheusCollectorRegistry) {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+}
