@@ -59,6 +59,9 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Auto Scaling API endpoint (default: the region's; for tests, a local server).")
     var awsEndpoint: String?
 
+    @Option(help: "Instance metadata service for the instance role's credentials (default: AWS_* variables, else 169.254.169.254).")
+    var awsMetadataEndpoint: String?
+
     @Option(help: "Seconds between auto-scaling decisions.")
     var scaleInterval = 15.0
 
@@ -91,9 +94,9 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
         configuration.engine.scaling.defaultTaskSeconds = defaultTaskSeconds
         configuration.metrics = CoordinatorServer.bootstrapMetrics()
         if let autoscalingGroup {
-            guard let credentials = AWSCredentials.fromEnvironment() else {
-                throw ValidationError("--autoscaling-group needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the instance role's)")
-            }
+            // Environment credentials if set, else the instance role through the metadata service.
+            let credentials = awsMetadataEndpoint.flatMap(URL.init(string:)).map { AWSCredentialsProvider(.instanceMetadata($0)) }
+                ?? AWSCredentialsProvider.automatic()
             var autoscaling = AutoscalerConfiguration(group: autoscalingGroup, client: AWSAutoScaling(
                 region: awsRegion, credentials: credentials, endpoint: awsEndpoint.flatMap(URL.init(string:))))
             autoscaling.interval = .milliseconds(Int(scaleInterval * 1_000))

@@ -72,7 +72,9 @@ import Testing
         let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
             "--autoscaling-group", "farm-agents", "--aws-endpoint", moto.endpoint, "--scale-interval", "0.5",
             "--target-drain-seconds", "5", "--default-task-seconds", "10", "--max-agents", "4",
-        ], environment: moto.environment.merging(["FARM_INSTANCE_ID": agentInstance]) { $1 })
+            // Credentials come the way they do on EC2: from the instance role via the metadata service.
+            "--aws-metadata-endpoint", moto.endpoint,
+        ], environment: ["FARM_INSTANCE_ID": agentInstance])
         let scenes = (1...4).map { "class S\($0)(Scene):\n    def construct(self):\n        self.play(Create(Square()), run_time=1)\n" }
         let id = try await FaultToleranceTests.submit(farm, "from manim import *\n\n" + scenes.joined(separator: "\n"))
 

@@ -46,10 +46,10 @@ public struct AWSAutoScaling: Sendable {
 
     public var endpoint: URL
     public var region: String
-    public var credentials: AWSCredentials
+    public var credentials: AWSCredentialsProvider
 
     /// `endpoint` defaults to the region's public endpoint; tests point it at a local server.
-    public init(region: String, credentials: AWSCredentials, endpoint: URL? = nil) {
+    public init(region: String, credentials: AWSCredentialsProvider, endpoint: URL? = nil) {
         self.region = region
         self.credentials = credentials
         self.endpoint = endpoint ?? URL(string: "https://autoscaling.\(region).amazonaws.com/")!
@@ -88,7 +88,11 @@ public struct AWSAutoScaling: Sendable {
         var request = URLRequest(url: endpoint)
         request.httpMethod = "POST"
         request.httpBody = Data(body.utf8)
-        for (name, value) in sign(body: Data(body.utf8), date: Date()) { request.setValue(value, forHTTPHeaderField: name) }
+        let credentials = try await self.credentials.credentials()
+        for (name, value) in Self.sign(body: Data(body.utf8), date: Date(), endpoint: endpoint, region: region,
+                                       credentials: credentials) {
+            request.setValue(value, forHTTPHeaderField: name)
+        }
         let (data, response) = try await URLSession.shared.data(for: request)
         let text = String(decoding: data, as: UTF8.self)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
@@ -100,7 +104,7 @@ public struct AWSAutoScaling: Sendable {
     }
 
     /// Signature Version 4 headers for a form POST to `endpoint`.
-    func sign(body: Data, date: Date) -> [String: String] {
+    static func sign(body: Data, date: Date, endpoint: URL, region: String, credentials: AWSCredentials) -> [String: String] {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -118,16 +122,16 @@ public struct AWSAutoScaling: Sendable {
         let canonicalRequest = [
             "POST", endpoint.path.isEmpty ? "/" : endpoint.path, "",
             names.map { "\($0):\(headers[$0]!)\n" }.joined(), names.joined(separator: ";"),
-            Self.hex(SHA256.hash(data: body)),
+            hex(SHA256.hash(data: body)),
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/autoscaling/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))]
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.hash(data: Data(canonicalRequest.utf8)))]
             .joined(separator: "\n")
         var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
         for part in [day, region, "autoscaling", "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+        let signature = hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
         headers["authorization"] = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), "
             + "SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"
         headers["host"] = nil  // URLSession sets Host itself, to the same value
