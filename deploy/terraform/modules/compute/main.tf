@@ -131,6 +131,7 @@ resource "aws_lb" "api" {
   enable_deletion_protection = true
   #checkov:skip=CKV2_AWS_28:The WAF association is per environment (aws_wafv2_web_acl_association below when web_acl_arn is set).
   #checkov:skip=CKV2_AWS_20:Port 80 has no listener at all, so there is nothing to redirect.
+  #checkov:skip=CKV2_AWS_76:The WAF web ACL is managed outside this module (regional_web_acl_arn); include AWSManagedRulesKnownBadInputsRuleSet there.
   access_logs {
     bucket  = var.logs_bucket
     prefix  = "alb"

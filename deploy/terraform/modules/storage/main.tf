@@ -142,6 +142,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "renders" {
     }
   }
   rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+  rule {
     id     = "old-versions-of-published-videos"
     status = "Enabled"
     filter {
@@ -173,6 +181,8 @@ resource "aws_cloudfront_distribution" "published" {
   #checkov:skip=CKV2_AWS_47:The WAF web ACL is passed in per environment (web_acl_arn); its rules are managed there.
   #checkov:skip=CKV2_AWS_42:A custom domain and certificate are per-deployment; the default CloudFront certificate serves HTTPS.
   #checkov:skip=CKV2_AWS_32:HLS players need no response-headers policy beyond CloudFront's defaults.
+  #checkov:skip=CKV_AWS_305:Videos live at /<id>/master.m3u8; there is no index document to serve at the root.
+  #checkov:skip=CKV_AWS_174:The default CloudFront certificate ignores minimum_protocol_version; set a custom domain's certificate to enforce TLS 1.2.
   origin {
     domain_name              = aws_s3_bucket.renders.bucket_regional_domain_name
     origin_id                = "renders"

@@ -1,0 +1,5 @@
+bucket         = "manimfarm-terraform-state"
+key            = "dev/terraform.tfstate"
+region         = "eu-west-1"
+dynamodb_table = "manimfarm-terraform-locks"
+encrypt        = true
