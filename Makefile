@@ -1,6 +1,8 @@
 # ManimFarm. `make demo` and `make test` work on a fresh Debian 12 machine (as root) with Swift installed.
 SWIFT ?= swift
 BUILD_FLAGS ?=
+# The end-to-end suites each run a farm of real processes; on two cores they run one at a time.
+TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
 .PHONY: all deps test-deps build demo test bench-store clean
