@@ -20,51 +20,19 @@ provider "aws" {
   }
 }
 
-locals {
-  name = "manimfarm-dev"
-}
-
-module "storage" {
-  source      = "../../modules/storage"
-  name        = local.name
-  web_acl_arn = var.cdn_web_acl_arn
-}
-
-module "networking" {
-  source            = "../../modules/networking"
-  name              = local.name
-  kms_key_arn       = module.storage.kms_key_arn
-  api_allowed_cidrs = var.api_allowed_cidrs
-}
-
-module "database" {
-  source                = "../../modules/database"
-  name                  = local.name
-  subnet_ids            = module.networking.private_subnet_ids
-  security_group_id     = module.networking.security_groups.database
-  kms_key_arn           = module.storage.kms_key_arn
-  multi_az              = false
-  deletion_protection   = false
-  backup_retention_days = 3
-}
-
-module "compute" {
-  source               = "../../modules/compute"
-  name                 = local.name
-  vpc_id               = module.networking.vpc_id
-  public_subnet_ids    = module.networking.public_subnet_ids
-  private_subnet_ids   = module.networking.private_subnet_ids
-  security_groups      = module.networking.security_groups
-  kms_key_arn          = module.storage.kms_key_arn
-  bucket_arn           = module.storage.bucket_arn
-  logs_bucket          = module.storage.logs_bucket
-  database_endpoint    = module.database.endpoint
-  database_secret_arn  = module.database.master_secret_arn
-  certificate_arn      = var.certificate_arn
-  regional_web_acl_arn = var.api_web_acl_arn
-  coordinator_image    = var.coordinator_image
-  agent_image          = var.agent_image
-  max_agents           = 4
+module "farm" {
+  source                         = "../../modules/farm"
+  name                           = "manimfarm-dev"
+  database_multi_az              = false
+  database_deletion_protection   = false
+  database_backup_retention_days = 3
+  max_agents                     = 4
+  certificate_arn                = var.certificate_arn
+  api_web_acl_arn                = var.api_web_acl_arn
+  cdn_web_acl_arn                = var.cdn_web_acl_arn
+  api_allowed_cidrs              = var.api_allowed_cidrs
+  coordinator_image              = var.coordinator_image
+  agent_image                    = var.agent_image
 }
 
 variable "region" {
@@ -105,17 +73,17 @@ variable "agent_image" {
 }
 
 output "api_endpoint" {
-  value = "https://${module.compute.api_dns_name}"
+  value = module.farm.api_endpoint
 }
 
 output "cdn_domain" {
-  value = module.storage.cdn_domain
+  value = module.farm.cdn_domain
 }
 
 output "database_endpoint" {
-  value = module.database.endpoint
+  value = module.farm.database_endpoint
 }
 
 output "agent_group" {
-  value = module.compute.agent_group_name
+  value = module.farm.agent_group
 }
