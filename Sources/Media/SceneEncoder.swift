@@ -3,10 +3,12 @@ import Foundation
 
 /// Encodes one scene's frames into every rendition of a ladder.
 ///
-/// Each source frame is scaled and encoded once per rendition; the renditions
-/// share IDR frames and segment boundaries. Output files are handed to `output`
-/// as soon as they are complete, on the calling thread. Blocking and CPU-bound:
-/// call it from a dedicated thread, never from Swift's cooperative pool.
+/// Each source frame is scaled and encoded once per rendition, the renditions
+/// in parallel (one single-threaded x264 per rendition costs less CPU per frame
+/// than threaded x264); they share IDR frames and segment boundaries. Output
+/// files are handed to `output` as soon as they are complete, in rendition
+/// order, on the calling thread. Blocking and CPU-bound: call it from a
+/// dedicated thread, never from Swift's cooperative pool.
 public final class SceneEncoder {
     /// What to produce.
     public struct Configuration: Sendable {
@@ -42,7 +44,15 @@ public final class SceneEncoder {
     private static let quietLibav: Void = av_log_set_level(AV_LOG_ERROR)
 
     private let encoders: [RenditionEncoder]
+    private let workers: [EncoderWorker]
+    /// Files each rendition finished during the last call, delivered afterwards on the calling thread.
+    private let finished: [FileBox]
+    private let output: (EncodedFile) -> Void
     private let sourceHeight: Int32
+
+    private final class FileBox {
+        var files: [EncodedFile] = []
+    }
     /// Ticks per second of every rendition's media timeline.
     public let timescale: Int
 
@@ -59,6 +69,7 @@ public final class SceneEncoder {
         let keyframeInterval = Int64(configuration.keyframeSeconds * configuration.frameRate)
         let segmentFrames = Int64(configuration.segmentSeconds * configuration.frameRate)
         var encoders: [RenditionEncoder] = []
+        let finished = configuration.renditions.map { _ in FileBox() }
         for (index, rung) in configuration.renditions.enumerated() {
             let height = rung.height & ~1
             // Keep the source's aspect ratio; H.264 4:2:0 wants even dimensions.
@@ -68,20 +79,48 @@ public final class SceneEncoder {
                 width: Int32(width), height: Int32(height), frameRate: Int32(configuration.frameRate),
                 crf: rung.crf, preset: configuration.preset,
                 keyframeInterval: keyframeInterval, segmentFrames: segmentFrames,
-                emit: { segment, frames, data in
-                    output(EncodedFile(rendition: index, segment: segment, frames: frames, data: data))
+                emit: { [box = finished[index]] segment, frames, data in
+                    box.files.append(EncodedFile(rendition: index, segment: segment, frames: frames, data: data))
                 }))
         }
         self.encoders = encoders
+        self.workers = encoders.map { _ in EncoderWorker() }
+        self.finished = finished
+        self.output = output
         self.sourceHeight = Int32(configuration.sourceHeight)
         self.timescale = Int(encoders.first?.timescale ?? 90_000)
+        deliver()
     }
 
     /// Encodes a top-left, tightly or loosely packed RGBA frame, `repeatCount` times.
     public func encode(rgba: UnsafeRawPointer, stride: Int, repeatCount: Int = 1) throws(MediaError) {
-        for encoder in encoders {
+        let sourceHeight = self.sourceHeight
+        try eachRendition { encoder throws(MediaError) in
             try encoder.encode(rgba: rgba, stride: Int32(stride), sourceHeight: sourceHeight, repeatCount: repeatCount)
         }
+    }
+
+    /// Runs `work` on every rendition's encoder at once, each on its own
+    /// worker thread, then hands over the files they finished.
+    private func eachRendition(_ work: @escaping (RenditionEncoder) throws(MediaError) -> Void) throws(MediaError) {
+        for (worker, encoder) in zip(workers, encoders) { worker.start { () throws(MediaError) in try work(encoder) } }
+        var failure: MediaError?
+        for worker in workers {
+            if let error = worker.wait() { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+        deliver()
+    }
+
+    private func deliver() {
+        for box in finished {
+            for file in box.files { output(file) }
+            box.files.removeAll(keepingCapacity: true)
+        }
+    }
+
+    deinit {
+        workers.forEach { $0.stop() }
     }
 
     /// Frames encoded so far (per rendition).
@@ -91,7 +130,8 @@ public final class SceneEncoder {
 
     /// Flushes every rendition and emits the final segments.
     public func finish() throws(MediaError) -> [RenditionSummary] {
-        for encoder in encoders { try encoder.finish() }
+        try eachRendition { encoder throws(MediaError) in try encoder.finish() }
+        workers.forEach { $0.stop() }
         return encoders.map { RenditionSummary(width: Int($0.width), height: Int($0.height), codecs: $0.codecs) }
     }
 }
