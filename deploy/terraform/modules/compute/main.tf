@@ -120,6 +120,29 @@ resource "aws_instance" "coordinator" {
     volume_size = 100
   }
   tags = { Name = "${var.name}-coordinator" }
+  # Blue/green: a new coordinator (new image) boots while the old one still serves. It waits as a hot standby
+  # on the PostgreSQL leader lock and takes over, adopting running renders, when the old one is destroyed.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# Agents dial the coordinator by name, so a replaced coordinator keeps its address; ZeroMQ re-resolves on reconnect.
+resource "aws_route53_zone" "internal" {
+  name = "${var.name}.internal"
+  vpc {
+    vpc_id = var.vpc_id
+  }
+  #checkov:skip=CKV2_AWS_38:DNSSEC signing does not apply to private hosted zones.
+  #checkov:skip=CKV2_AWS_39:Query logging is not available for private hosted zones through this resource; VPC flow logs cover the traffic.
+}
+
+resource "aws_route53_record" "coordinator" {
+  zone_id = aws_route53_zone.internal.zone_id
+  name    = "coordinator.${var.name}.internal"
+  type    = "A"
+  ttl     = 10
+  records = [aws_instance.coordinator.private_ip]
 }
 
 resource "aws_lb" "api" {
@@ -187,7 +210,7 @@ resource "aws_launch_template" "agent" {
   vpc_security_group_ids = [var.security_groups.agents]
   user_data = base64encode(templatefile("${path.module}/agent-cloud-init.yaml.tftpl", {
     image            = var.agent_image
-    coordinator_host = aws_instance.coordinator.private_ip
+    coordinator_host = aws_route53_record.coordinator.fqdn
     slots            = var.agent_slots
     drain_seconds    = var.agent_drain_seconds
   }))
