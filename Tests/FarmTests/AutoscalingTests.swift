@@ -71,7 +71,8 @@ import Testing
         let agentInstance = try #require(try moto.group("farm-agents").instances.first)
         let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
             "--autoscaling-group", "farm-agents", "--aws-endpoint", moto.endpoint, "--scale-interval", "0.5",
-            "--target-drain-seconds", "5", "--default-task-seconds", "10", "--max-agents", "4",
+            // min 1: the one real agent is not scaled away before the video arrives.
+            "--target-drain-seconds", "5", "--default-task-seconds", "10", "--min-agents", "1", "--max-agents", "4",
             // Credentials come the way they do on EC2: from the instance role via the metadata service.
             "--aws-metadata-endpoint", moto.endpoint,
         ], environment: ["FARM_INSTANCE_ID": agentInstance])

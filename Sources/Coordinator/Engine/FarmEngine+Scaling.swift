@@ -35,6 +35,11 @@ extension FarmEngine {
         return idle.map { ($0.record.id, $0.record.instanceID!) }
     }
 
+    /// Gives work to a retired agent again (its termination failed).
+    public func unretire(agentID: String) {
+        agents[agentID]?.retiring = false
+    }
+
     /// Agents connected and not retiring.
     public var activeAgentCount: Int {
         agents.values.filter(\.acceptsWork).count

@@ -48,7 +48,13 @@ struct Autoscaler: Service {
             let retired = await engine.retireIdleAgents(count: group.desired - wanted, among: Set(group.instances))
             for (agentID, instanceID) in retired {
                 logger.notice("scaling in: terminating an idle agent", metadata: ["agent": "\(agentID)", "instance": "\(instanceID)"])
-                try await client.terminateInstance(instanceID)
+                do {
+                    try await client.terminateInstance(instanceID)
+                } catch {
+                    // Not terminated: put it back to work rather than leave it idle for good.
+                    await engine.unretire(agentID: agentID)
+                    throw error
+                }
             }
         }
     }
