@@ -103,6 +103,12 @@ let package = Package(
             path: "bench/StoreBenchmark",
             swiftSettings: swiftSettings),
 
+        .executableTarget(
+            name: "EncodeBenchmark",
+            dependencies: ["Media"],
+            path: "bench/EncodeBenchmark",
+            swiftSettings: swiftSettings),
+
         .testTarget(
             name: "FarmTests",
             dependencies: ["FarmProtocol", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent"],

@@ -56,7 +56,7 @@ start_farm() {
 
 farm_once() {
   local start=$(now)
-  "$bin/farm" submit "$script" --quality "$quality" --seed "$RANDOM" --wait --coordinator http://127.0.0.1:18080 >/dev/null 2>&1
+  "$bin/farm" submit "$script" --quality "$quality" --seed "$RANDOM" --no-cache --wait --coordinator http://127.0.0.1:18080 >/dev/null 2>&1
   python3 -c "print($(now) - $start)"
 }
 

@@ -21,6 +21,11 @@ public struct AgentConfiguration: Sendable {
     public var hasLaTeX: Bool?
     /// On SIGTERM, how long running renders may take to finish before they are handed back.
     public var drainGrace: Duration = .seconds(30)
+    /// Fork each task from a pre-imported Manim instead of starting Python cold.
+    public var warmWorkers = true
+    /// Replace Manim with a renderer that sleeps for the planned run time and
+    /// emits blank frames: for benchmarking the coordinator with large fleets.
+    public var simulatedRender: SimulatedRender?
     /// Without a message from the coordinator for this long, register again.
     public var coordinatorTimeout: Duration = .seconds(5)
 

@@ -32,8 +32,20 @@ public actor AgentService: Service {
         guard let shim = Bundle.module.path(forResource: "farm_shim", ofType: "py") else {
             throw AgentError.missingShim
         }
-        tools = RenderTools(python: configuration.python, shim: shim)
         manimVersion = await Self.detectManimVersion(python: configuration.python)
+        var tools = RenderTools(python: configuration.python, shim: shim, manimVersion: manimVersion,
+                                simulation: configuration.simulatedRender)
+        if configuration.warmWorkers && configuration.simulatedRender == nil {
+            let warm = WarmForkServer(python: configuration.python, shim: shim, environment: tools.environment())
+            do {
+                try warm.prepare()
+                tools.warm = warm
+            } catch {
+                logger.warning("no warm fork server; every task starts Python cold", metadata: ["error": "\(error)"])
+            }
+        }
+        self.tools = tools
+        defer { tools.warm?.shutdown() }
         let link = try CoordinatorLink(
             context: context, endpoints: configuration.coordinators, identity: Data(configuration.agentID.utf8))
         self.link = link
@@ -92,7 +104,7 @@ public actor AgentService: Service {
             logger.error("the coordinator refused this agent", metadata: ["reason": "\(refused.reason)"])
         case .heartbeat, .resultAck:
             break
-        case .register, .progress, .chunk, .result, .failure:
+        case .register, .progress, .chunk, .result, .failure, .planned:
             logger.warning("dropped an agent-bound message kind from the coordinator")
         }
     }

@@ -5,3 +5,30 @@
 extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *__restrict actions,
                                                 const char *__restrict path);
 extern int pipe2(int pipefd[2], int flags);
+
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+// Sends `length` bytes and `count` file descriptors (SCM_RIGHTS) in one
+// message. CMSG_* are macros Swift cannot import.
+static inline ssize_t farm_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int count) {
+    struct iovec vector = { (void *)bytes, length };
+    char control[CMSG_SPACE(sizeof(int) * 8)];
+    memset(control, 0, sizeof control);
+    if (count < 0 || count > 8) return -1;
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    if (count > 0) {
+        message.msg_control = control;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
+    }
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}

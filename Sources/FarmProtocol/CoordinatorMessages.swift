@@ -23,20 +23,29 @@ public struct Refused: Codable, Sendable, Equatable {
     }
 }
 
-/// Work for an agent: render one scene and encode it into every rendition.
+/// Work for an agent: render one scene (or a range of its animations) and
+/// encode it into every rendition, or plan a video's scenes.
 public struct Assign: Codable, Sendable, Equatable {
     public var ref: AttemptRef
     public var videoID: String
     /// The script's file name, for Manim's messages.
     public var scriptName: String
     public var script: String
+    /// The scene to render; for a plan, the first of `scenes`.
     public var scene: String
     public var settings: RenderSettings
     public var encoding: EncodingPlan
     public var limits: TaskLimits
+    /// Absent in messages from before planning existed: a render.
+    public var kind: TaskKind?
+    /// The animations to render; `nil` renders the whole scene.
+    public var animations: AnimationRange?
+    /// For a plan: every scene to plan, in order.
+    public var scenes: [String]?
 
     public init(ref: AttemptRef, videoID: String, scriptName: String, script: String, scene: String,
-                settings: RenderSettings, encoding: EncodingPlan, limits: TaskLimits) {
+                settings: RenderSettings, encoding: EncodingPlan, limits: TaskLimits,
+                kind: TaskKind = .render, animations: AnimationRange? = nil, scenes: [String]? = nil) {
         self.ref = ref
         self.videoID = videoID
         self.scriptName = scriptName
@@ -45,7 +54,13 @@ public struct Assign: Codable, Sendable, Equatable {
         self.settings = settings
         self.encoding = encoding
         self.limits = limits
+        self.kind = kind
+        self.animations = animations
+        self.scenes = scenes
     }
+
+    /// What the agent is asked to do.
+    public var taskKind: TaskKind { kind ?? .render }
 }
 
 /// Stop an attempt now and free its slot.

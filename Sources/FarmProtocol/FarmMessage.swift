@@ -10,6 +10,7 @@ public enum FarmMessage: Sendable, Equatable {
     case chunk(SegmentChunk, Data)
     case result(TaskResult)
     case failure(TaskFailure)
+    case planned(PlanResult)
     // Coordinator → agent
     case registered(Registered)
     case assign(Assign)
@@ -29,6 +30,7 @@ public enum FarmMessage: Sendable, Equatable {
         case .chunk: .chunk
         case .result: .result
         case .failure: .failure
+        case .planned: .planned
         case .registered: .registered
         case .assign: .assign
         case .cancel: .cancel
@@ -47,6 +49,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case chunk = 4
     case result = 5
     case failure = 6
+    case planned = 7
     case registered = 20
     case assign = 21
     case cancel = 22

@@ -32,6 +32,7 @@ public enum FarmWire {
         case .progress(let m): body = try! encoder.encode(m)
         case .chunk(let m, let bytes): body = try! encoder.encode(m); blob = bytes
         case .result(let m): body = try! encoder.encode(m)
+        case .planned(let m): body = try! encoder.encode(m)
         case .failure(let m): body = try! encoder.encode(m)
         case .registered(let m): body = try! encoder.encode(m)
         case .assign(let m): body = try! encoder.encode(m)
@@ -77,6 +78,7 @@ public enum FarmWire {
             guard let blob else { throw .malformedEnvelope }
             return .chunk(chunk, blob)
         case .result: return .result(try decodeBody(TaskResult.self))
+        case .planned: return .planned(try decodeBody(PlanResult.self))
         case .failure: return .failure(try decodeBody(TaskFailure.self))
         case .registered: return .registered(try decodeBody(Registered.self))
         case .assign: return .assign(try decodeBody(Assign.self))

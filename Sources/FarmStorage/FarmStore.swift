@@ -35,6 +35,12 @@ public protocol FarmStore: Sendable {
     /// Saves a task change and its attempt's history together.
     func update(_ task: TaskRecord, attempt: AttemptRecord) async throws
     func attempts(taskID: String) async throws -> [AttemptRecord]
+    /// Ends a plan task and inserts the render tasks it planned, in one transaction.
+    func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws
+    /// The cached render with `contentHash`, marking it used; `nil` if there is none.
+    func cachedRender(contentHash: String) async throws -> CachedRender?
+    /// Stores (or replaces) a cached render.
+    func saveCachedRender(_ render: CachedRender) async throws
     func save(_ agent: AgentRecord) async throws
     /// Every agent ever seen, by id.
     func agents() async throws -> [AgentRecord]

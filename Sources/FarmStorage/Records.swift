@@ -31,6 +31,8 @@ public struct VideoRecord: Codable, Sendable, Equatable {
     /// Frames and seconds of the finished video.
     public var frames: Int?
     public var seconds: Double?
+    /// Scheduling and planning choices made at submission.
+    public var options: VideoOptions = VideoOptions()
 
     public init(id: String, state: VideoState, scriptName: String, script: String, settings: RenderSettings,
                 encoding: EncodingPlan, idempotencyKey: String?, createdAt: Date) {
@@ -43,6 +45,92 @@ public struct VideoRecord: Codable, Sendable, Equatable {
         self.idempotencyKey = idempotencyKey
         self.createdAt = createdAt
         self.updatedAt = createdAt
+    }
+}
+
+/// A scene chosen for a video at submission.
+public struct SceneSpec: Codable, Sendable, Equatable {
+    public var name: String
+    public var requiresLaTeX: Bool
+    /// Hash of the source the scene depends on; keys its renders in the cache.
+    public var fingerprint: String?
+
+    public init(name: String, requiresLaTeX: Bool, fingerprint: String? = nil) {
+        self.name = name
+        self.requiresLaTeX = requiresLaTeX
+        self.fingerprint = fingerprint
+    }
+}
+
+/// How a video is scheduled and planned.
+public struct VideoOptions: Codable, Sendable, Equatable {
+    /// Higher runs first; videos of equal priority share agents fairly between submitters.
+    public var priority: Int
+    /// Who submitted it, for fair share.
+    public var submitter: String
+    /// The scenes to render, in order; the plan task expands them into render tasks.
+    public var scenes: [SceneSpec]
+    /// Long scenes may be rendered in animation ranges on several agents.
+    public var split: Bool
+    /// Unchanged work may be taken from the render cache.
+    public var useCache: Bool
+
+    /// What videos stored before options existed read as.
+    public static let legacyJSON = #"{"priority":0,"submitter":"anonymous","scenes":[],"split":false,"useCache":false}"#
+
+    public init(priority: Int = 0, submitter: String = "anonymous", scenes: [SceneSpec] = [], split: Bool = true,
+                useCache: Bool = true) {
+        self.priority = priority
+        self.submitter = submitter
+        self.scenes = scenes
+        self.split = split
+        self.useCache = useCache
+    }
+}
+
+/// What one task renders beyond its scene name.
+public struct TaskWork: Codable, Sendable, Equatable {
+    public var kind: TaskKind
+    /// The scene's animations this task renders; `nil` for the whole scene.
+    public var animations: AnimationRange?
+    /// Frames the plan expects this task to produce.
+    public var expectedFrames: Int?
+    /// Estimated render time on one agent slot, in seconds; the longest go first.
+    public var estimatedSeconds: Double?
+    /// Content hash of everything that determines the output (see `RenderCacheKey`).
+    public var cacheKey: String?
+    /// Said to the user: why a scene was rendered whole, or that the output came from the cache.
+    public var note: String?
+
+    /// What tasks stored before planning existed read as.
+    public static let legacyJSON = #"{"kind":"render"}"#
+
+    public init(kind: TaskKind = .render, animations: AnimationRange? = nil, expectedFrames: Int? = nil,
+                estimatedSeconds: Double? = nil, cacheKey: String? = nil, note: String? = nil) {
+        self.kind = kind
+        self.animations = animations
+        self.expectedFrames = expectedFrames
+        self.estimatedSeconds = estimatedSeconds
+        self.cacheKey = cacheKey
+        self.note = note
+    }
+}
+
+/// A finished render kept for reuse: its result and where its segments are.
+public struct CachedRender: Codable, Sendable, Equatable {
+    public var contentHash: String
+    public var result: TaskResult
+    /// Folder holding the render's init and media segments.
+    public var artifactPath: String
+    public var createdAt: Date
+    public var lastUsedAt: Date
+
+    public init(contentHash: String, result: TaskResult, artifactPath: String, createdAt: Date) {
+        self.contentHash = contentHash
+        self.result = result
+        self.artifactPath = artifactPath
+        self.createdAt = createdAt
+        self.lastUsedAt = createdAt
     }
 }
 
@@ -78,6 +166,8 @@ public struct TaskRecord: Codable, Sendable, Equatable {
     /// The accepted attempt's output description.
     public var result: TaskResult?
     public var updatedAt: Date
+    /// What the task renders beyond its scene: kind, range, estimate, cache key.
+    public var work: TaskWork = TaskWork()
 
     public init(id: String, videoID: String, ordinal: Int, scene: String, requiresLaTeX: Bool, createdAt: Date) {
         self.id = id

@@ -13,6 +13,10 @@ extension AttemptRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "attempts"
 }
 
+extension CachedRender: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "render_cache"
+}
+
 extension AgentRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "agents"
 }
@@ -134,6 +138,12 @@ public final class SQLiteStore: FarmStore {
                 );
                 """)
         }
+        migrator.registerMigration("3-planning-scheduling") { db in
+            try db.execute(sql: """
+                ALTER TABLE videos ADD COLUMN options TEXT NOT NULL DEFAULT '\(VideoOptions.legacyJSON)';
+                ALTER TABLE tasks ADD COLUMN work TEXT NOT NULL DEFAULT '\(TaskWork.legacyJSON)';
+                """)
+        }
         return migrator
     }
 
@@ -195,6 +205,27 @@ public final class SQLiteStore: FarmStore {
         try await pool.read { db in
             try AttemptRecord.filter(Column("taskID") == taskID).order(Column("attempt")).fetchAll(db)
         }
+    }
+
+    public func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws {
+        try await pool.write { db in
+            try plan.update(db)
+            try attempt.save(db)
+            for task in tasks { try task.save(db) }
+        }
+    }
+
+    public func cachedRender(contentHash: String) async throws -> CachedRender? {
+        try await pool.write { db in
+            guard var render = try CachedRender.fetchOne(db, key: contentHash) else { return nil }
+            render.lastUsedAt = Date()
+            try render.update(db)
+            return render
+        }
+    }
+
+    public func saveCachedRender(_ render: CachedRender) async throws {
+        try await pool.write { db in try render.save(db) }
     }
 
     public func save(_ agent: AgentRecord) async throws {

@@ -1,7 +1,8 @@
 import CFFmpeg
 import Foundation
 
-/// Encodes RGBA frames into one rendition: scale with libswscale, H.264 with
+/// Encodes source frames (already YUV 4:2:0 at the source size) into one
+/// rendition: scale with libswscale unless it is the source size, H.264 with
 /// libx264, fragmented MP4 (CMAF) with libavformat.
 ///
 /// GOPs are closed, IDRs fall every `keyframeInterval` frames counted from the
@@ -45,7 +46,9 @@ final class RenditionEncoder {
         do {
             try openEncoder(frameRate: frameRate, crf: crf, preset: preset)
             try openMuxer()
-            try openScaler(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+            if sourceWidth != width || sourceHeight != height {
+                try openScaler(sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+            }
         } catch {
             release()
             throw error
@@ -57,22 +60,19 @@ final class RenditionEncoder {
     }
 
     /// Encodes one source frame `repeatCount` times (a still stretch of a scene).
-    func encode(rgba: UnsafeRawPointer, stride: Int32, sourceHeight: Int32, repeatCount: Int) throws(MediaError) {
-        guard let frame, let scaler else { throw MediaError("encoder already finished") }
-        // The encoder may still hold a reference to the previous picture.
-        try check(av_frame_make_writable(frame), "av_frame_make_writable")
-        var sourcePlanes: [UnsafePointer<UInt8>?] = [rgba.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
-        var sourceStrides: [Int32] = [stride, 0, 0, 0]
-        let scaled = withUnsafeMutablePointer(to: &frame.pointee.data) { data in
-            withUnsafeMutablePointer(to: &frame.pointee.linesize) { linesize in
-                data.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { planes in
-                    linesize.withMemoryRebound(to: Int32.self, capacity: 8) { strides in
-                        sws_scale(scaler, &sourcePlanes, &sourceStrides, 0, sourceHeight, planes, strides)
-                    }
-                }
-            }
+    /// `source` is only read; other renditions read it at the same time.
+    func encode(source: UnsafeMutablePointer<AVFrame>, repeatCount: Int) throws(MediaError) {
+        guard let frame else { throw MediaError("encoder already finished") }
+        if let scaler {
+            // The encoder may still hold a reference to the previous picture.
+            try check(av_frame_make_writable(frame), "av_frame_make_writable")
+            let scaled = sws_scale_frame(scaler, frame, source)
+            guard scaled >= 0 else { throw MediaError("sws_scale_frame failed (\(scaled))") }
+        } else {
+            // Same size as the source: encode the shared picture itself (reference counted, no copy).
+            av_frame_unref(frame)
+            try check(av_frame_ref(frame, source), "av_frame_ref")
         }
-        guard scaled == height else { throw MediaError("sws_scale produced \(scaled) rows, expected \(height)") }
         for _ in 0..<max(repeatCount, 1) {
             frame.pointee.pts = nextPTS
             frame.pointee.pict_type = nextPTS % keyframeInterval == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
@@ -151,14 +151,12 @@ final class RenditionEncoder {
     }
 
     private func openScaler(sourceWidth: Int32, sourceHeight: Int32) throws(MediaError) {
-        guard let scaler = sws_getContext(sourceWidth, sourceHeight, AV_PIX_FMT_RGBA, width, height,
+        // 4:2:0 to 4:2:0, bicubic (as ffmpeg's scale filter): no colour conversion here.
+        guard let scaler = sws_getContext(sourceWidth, sourceHeight, AV_PIX_FMT_YUV420P, width, height,
                                           AV_PIX_FMT_YUV420P, SWS_BICUBIC, nil, nil, nil) else {
             throw MediaError("sws_getContext \(sourceWidth)x\(sourceHeight) -> \(width)x\(height)")
         }
         self.scaler = scaler
-        // Full-range RGB in, limited-range BT.709 out, matching what the stream declares.
-        _ = sws_setColorspaceDetails(scaler, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                     sws_getCoefficients(SWS_CS_ITU709), 0, 0, 1 << 16, 1 << 16)
     }
 
     private func drainPackets() throws(MediaError) {

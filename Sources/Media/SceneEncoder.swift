@@ -3,8 +3,8 @@ import Foundation
 
 /// Encodes one scene's frames into every rendition of a ladder.
 ///
-/// Each source frame is scaled and encoded once per rendition, the renditions
-/// in parallel (one single-threaded x264 per rendition costs less CPU per frame
+/// Each source frame is converted from RGBA to YUV 4:2:0 once, then scaled
+/// and encoded once per rendition, the renditions in parallel (one single-threaded x264 per rendition costs less CPU per frame
 /// than threaded x264); they share IDR frames and segment boundaries. Output
 /// files are handed to `output` as soon as they are complete, in rendition
 /// order, on the calling thread. Blocking and CPU-bound: call it from a
@@ -48,7 +48,7 @@ public final class SceneEncoder {
     /// Files each rendition finished during the last call, delivered afterwards on the calling thread.
     private let finished: [FileBox]
     private let output: (EncodedFile) -> Void
-    private let sourceHeight: Int32
+    private let converter: SourceConverter
 
     private final class FileBox {
         var files: [EncodedFile] = []
@@ -87,16 +87,16 @@ public final class SceneEncoder {
         self.workers = encoders.map { _ in EncoderWorker() }
         self.finished = finished
         self.output = output
-        self.sourceHeight = Int32(configuration.sourceHeight)
+        self.converter = try SourceConverter(width: Int32(configuration.sourceWidth), height: Int32(configuration.sourceHeight))
         self.timescale = Int(encoders.first?.timescale ?? 90_000)
         deliver()
     }
 
     /// Encodes a top-left, tightly or loosely packed RGBA frame, `repeatCount` times.
     public func encode(rgba: UnsafeRawPointer, stride: Int, repeatCount: Int = 1) throws(MediaError) {
-        let sourceHeight = self.sourceHeight
+        let source = try converter.convert(rgba: rgba, stride: Int32(stride))
         try eachRendition { encoder throws(MediaError) in
-            try encoder.encode(rgba: rgba, stride: Int32(stride), sourceHeight: sourceHeight, repeatCount: repeatCount)
+            try encoder.encode(source: source, repeatCount: repeatCount)
         }
     }
 

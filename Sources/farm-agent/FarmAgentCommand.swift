@@ -32,6 +32,14 @@ struct FarmAgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds a draining agent lets running renders finish before handing them back.")
     var drainGrace = 30
 
+    @Flag(inversion: .prefixedNo, help: "Fork each task from a pre-imported Manim (saves ~2 CPU-seconds of start-up per task).")
+    var warmWorkers = true
+
+    @Option(help: ArgumentHelp(
+        "Benchmarks only: do not run Manim; sleep this many seconds per second of video, then emit blank frames.",
+        valueName: "seconds"))
+    var simulateRender: Double?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -52,6 +60,11 @@ struct FarmAgentCommand: AsyncParsableCommand {
         default: throw ValidationError("--latex takes yes, no or auto")
         }
         configuration.drainGrace = .seconds(drainGrace)
+        configuration.warmWorkers = warmWorkers
+        if let simulateRender {
+            guard simulateRender >= 0 else { throw ValidationError("--simulate-render takes seconds ≥ 0") }
+            configuration.simulatedRender = SimulatedRender(secondsPerVideoSecond: simulateRender)
+        }
         let logger = Logger(label: "farm.agent")
         let agent = AgentService(configuration: configuration, context: try ZMQContext(), logger: logger)
         let group = ServiceGroup(configuration: .init(

@@ -39,6 +39,15 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Memory limit of one render, in MiB.")
     var renderMemoryMib = 8_192
 
+    @Option(help: "Shortest estimated render, in seconds, worth an animation range of its own when splitting long scenes.")
+    var minimumPieceSeconds = 3.0
+
+    @Flag(inversion: .prefixedNo, help: "Plan videos and split long scenes into animation ranges.")
+    var splitScenes = true
+
+    @Flag(inversion: .prefixedNo, help: "Reuse finished renders with the same content hash.")
+    var renderCache = true
+
     @Option(help: "Scaling signal: pending work should drain within this many seconds.")
     var targetDrainSeconds = 600.0
 
@@ -104,6 +113,9 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
         }
         configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
         configuration.engine.maxAttempts = maxAttempts
+        configuration.engine.minimumPieceSeconds = minimumPieceSeconds
+        configuration.engine.splitScenes = splitScenes
+        configuration.engine.renderCache = renderCache
         configuration.engine.limits.wallSeconds = renderTimeout
         configuration.engine.limits.noProgressSeconds = noProgressTimeout
         configuration.engine.limits.memoryBytes = Int64(renderMemoryMib) << 20

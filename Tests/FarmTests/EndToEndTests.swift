@@ -24,11 +24,13 @@ import Testing
         let (code, body) = try await farm.submit(SubmitRequest(script: script, scriptName: "lesson.py", quality: .low))
         #expect(code == 201)
         let submitted = try farm.decodeStatus(body)
-        #expect(submitted.scenes.map(\.name) == ["Intro", "Proof", "Formula"])
+        #expect(submitted.plan != nil, "a video is planned before its scenes are rendered")
         #expect(submitted.renditions == ["480p", "360p", "240p"])
 
         let status = try await farm.waitUntilFinal(submitted.id)
         try #require(status.state == .done, "\(status.error ?? "") \(status.scenes.map { "\($0.name): \($0.error?.logTail ?? "")" })")
+        #expect(status.plan?.state == .done)
+        #expect(status.scenes.map(\.name) == ["Intro", "Proof", "Formula"], "short scenes are rendered whole, in order")
         let outputs = try #require(status.outputs)
         let published = URL(fileURLWithPath: outputs.masterPath).deletingLastPathComponent()
 
@@ -144,8 +146,9 @@ import Testing
         let id = try farm.decodeStatus(body).id
         try await Task.sleep(for: .seconds(2))
         let waiting: VideoStatus = try await farm.get("/v1/videos/\(id)")
-        #expect(waiting.scenes[0].state == .pending)
-        #expect(waiting.scenes[0].waitingFor?.contains("LaTeX") == true)
+        let first = try #require(waiting.plan ?? waiting.scenes.first, "the plan (or the scene) is listed")
+        #expect(first.state == .pending)
+        #expect(first.waitingFor?.contains("LaTeX") == true)
 
         let (cancelled, _) = try await farm.send("DELETE", "/v1/videos/\(id)")
         #expect(cancelled == 200)

@@ -2,12 +2,25 @@ import Foundation
 import CPosix
 import Glibc
 
+/// A running Manim: where its frames and log arrive, how to stop it, how it ended.
+/// All calls block; use them from a dedicated thread.
+protocol ManimProcess: AnyObject, Sendable {
+    /// Read end of the frame stream.
+    var stdout: Int32 { get }
+    /// Read end of Manim's log.
+    var stderr: Int32 { get }
+    /// Sends `signal` to the process's whole group (Manim, LaTeX, dvisvgm).
+    func signalGroup(_ signal: Int32)
+    /// Waits for the process to end.
+    func wait() -> ChildProcess.Termination
+}
+
 /// A subprocess in its own process group, with its stdout and stderr piped back.
 ///
 /// Spawned with `posix_spawn` so that the child leads a new process group:
 /// killing the group stops Manim and anything it started (LaTeX, dvisvgm).
 /// All calls block; use them from a dedicated thread.
-final class ChildProcess: @unchecked Sendable {
+final class ChildProcess: ManimProcess, @unchecked Sendable {
     let pid: pid_t
     /// Read ends of the child's stdout and stderr; owned by this object.
     let stdout: Int32
@@ -25,7 +38,10 @@ final class ChildProcess: @unchecked Sendable {
         var description: String { "could not start \(executable): \(String(cString: strerror(code)))" }
     }
 
-    init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String) throws {
+    /// Starts `executable`. With `control`, that descriptor becomes the child's
+    /// fd 3 and the child's output goes to this process's stderr instead of pipes.
+    init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
+         control: Int32? = nil) throws {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe2(&outPipe, O_CLOEXEC) == 0 else { throw SpawnError(code: errno, executable: executable) }
         guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
@@ -36,8 +52,13 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        if let control {
+            posix_spawn_file_actions_adddup2(&actions, 2, 1)
+            posix_spawn_file_actions_adddup2(&actions, control, 3)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        }
         posix_spawn_file_actions_addchdir_np(&actions, workingDirectory)
 
         var attributes = posix_spawnattr_t()

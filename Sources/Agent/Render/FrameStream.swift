@@ -12,6 +12,8 @@ final class FrameStream {
     enum Item {
         /// A frame; `pixels` is reused by the next call.
         case frame(Header, Data)
+        /// A planning pass's description of one scene (JSON).
+        case plan(Data)
         /// The shim reported the end of the scene.
         case done
         /// The pipe closed without `DONE`.
@@ -52,6 +54,15 @@ final class FrameStream {
             let complete = pixels.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
             guard complete else { throw StreamError("truncated frame") }
             return .frame(header, pixels)
+        case "PLAN":
+            var raw = [UInt8](repeating: 0, count: 4)
+            guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated plan") }
+            let size = Int(Self.uint32(raw, 0))
+            guard size <= 16 << 20 else { throw StreamError("plan of \(size) bytes") }
+            var body = Data(count: size)
+            let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
+            guard complete else { throw StreamError("truncated plan") }
+            return .plan(body)
         case "DONE":
             var raw = [UInt8](repeating: 0, count: 4)
             _ = ChildProcess.readFully(fd, into: &raw, count: 4)

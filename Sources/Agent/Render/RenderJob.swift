@@ -17,13 +17,13 @@ final class RenderJob: Sendable {
 
     let assign: Assign
     let directory: URL
-    private let tools: RenderTools
+    let tools: RenderTools
     private let send: @Sendable (FarmMessage) -> Void
     private let state: Mutex<State>
-    private let started = ContinuousClock.now
+    let started = ContinuousClock.now
 
     private struct State {
-        var process: ChildProcess?
+        var process: (any ManimProcess)?
         var stop: Stop?
         var lastFrame = ContinuousClock.now
         var framesDone = 0
@@ -51,11 +51,19 @@ final class RenderJob: Sendable {
     /// Stops the render: kills Manim's whole process group. The job then ends
     /// with a failure of `stop`'s class. The first stop wins.
     func stop(_ stop: Stop) {
-        let process = state.withLock { state -> ChildProcess? in
+        let process = state.withLock { state -> (any ManimProcess)? in
             if state.stop == nil { state.stop = stop }
             return state.process
         }
         process?.signalGroup(SIGKILL)
+    }
+
+    /// Why the job was stopped, if it was.
+    var stopReason: Stop? { state.withLock { $0.stop } }
+
+    /// Notes that the job is alive (resets the no-progress clock).
+    func markProgress() {
+        state.withLock { $0.lastFrame = .now }
     }
 
     /// Starts the render on a new thread; `completion` receives its outcome there.
@@ -73,14 +81,12 @@ final class RenderJob: Sendable {
 
     private func run() -> FarmMessage {
         let log = LogTail()
-        let process: ChildProcess
+        let process: any ManimProcess
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let script = directory.appendingPathComponent(assign.scriptName.hasSuffix(".py") ? assign.scriptName : "script.py")
             try Data(assign.script.utf8).write(to: script)
-            process = try ChildProcess(
-                executable: tools.python, arguments: tools.arguments(for: assign, script: script, directory: directory),
-                environment: tools.environment(memoryBytes: assign.limits.memoryBytes), workingDirectory: directory.path)
+            process = try tools.launch(assign, script: script, directory: directory)
         } catch {
             return failure(.agentError, "could not start Manim: \(error)", log: "")
         }
@@ -90,6 +96,9 @@ final class RenderJob: Sendable {
         }
         if stopped { process.signalGroup(SIGKILL) }
         let logDone = log.drain(process.stderr, logFile: directory.appendingPathComponent("manim.log"))
+        if assign.taskKind == .plan {
+            return plan(process, log: log, logDone: logDone)
+        }
 
         let stream = FrameStream(fd: process.stdout)
         let uploads = SegmentUploader(ref: ref, chunkSize: Self.chunkSize, send: send)
@@ -125,6 +134,10 @@ final class RenderJob: Sendable {
                     }
                 case .done:
                     finished = true
+                    break loop
+                case .plan:
+                    streamError = "a plan in a render's stream"
+                    process.signalGroup(SIGKILL)
                     break loop
                 case .end:
                     break loop
@@ -172,12 +185,12 @@ final class RenderJob: Sendable {
             preset: assign.encoding.preset)
     }
 
-    private func failure(_ failureClass: FailureClass, _ message: String, log: String) -> FarmMessage {
+    func failure(_ failureClass: FailureClass, _ message: String, log: String) -> FarmMessage {
         .failure(TaskFailure(ref: ref, failureClass: failureClass, message: message, logTail: log))
     }
 
     /// Decides whose fault a failed render was from how Manim ended and what it printed.
-    private func classify(_ termination: ChildProcess.Termination, log: String) -> FarmMessage {
+    func classify(_ termination: ChildProcess.Termination, log: String) -> FarmMessage {
         let lastLine = log.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         switch termination {

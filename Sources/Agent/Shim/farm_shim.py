@@ -1,36 +1,73 @@
-"""Runs `manim render` for ManimFarm, streaming raw frames to the agent.
+"""Runs Manim for ManimFarm: renders streaming raw frames, plans, or serves warm forks.
 
 Manim normally encodes every animation into a partial movie and then joins
 them. The farm encodes frames itself (once per rendition), so this shim
 replaces the video side of Manim's SceneFileWriter: frames leave Manim as raw
-RGBA over the process's original stdout, and Manim's own output goes to stderr.
+RGBA over a dedicated stream, and Manim's own output goes to stderr.
 
-Wire format on stdout, all integers little-endian:
+Modes:
+  farm_shim.py render ARGS...   a cold render (`manim render ARGS`); frames on stdout
+  farm_shim.py serve            a warm fork server on fd 3 (see `serve`)
+  FARM_PLAN=1 in the environment makes a render a planning pass: every
+  animation is skipped and each scene's animation list is written instead.
+  FARM_STOCK_SKIPPING=1 keeps Manim's own (inexact) skipping, for comparison.
+
+Stream format, all integers little-endian:
   b"FRAM" width:u32 height:u32 repeat:u32 fps:f64, then width*height*4 bytes
+  b"PLAN" length:u32, then that many bytes of JSON (one per scene, planning only)
   b"DONE" plays:u32
 The agent treats a stream without DONE as a failed render.
+
+Skipping is exact: a skipped animation steps through every frame time it
+would have drawn, running updaters, without drawing (stock Manim jumps to the
+end in one step, so `dt` updaters, per-frame randomness and camera rotation
+drift). A range rendered with `-n a,b` is therefore identical, frame for frame,
+to the same frames of a whole render.
 
 Pinned to the Manim version in MANIM_VERSION: the patched methods are private
 to Manim and change between releases.
 """
 
+import json
 import os
 import resource
+import select
+import signal
+import socket
 import struct
 import sys
 
-FRAME_STREAM = os.fdopen(os.dup(1), "wb", buffering=1 << 20)
-os.dup2(2, 1)
+MANIM_VERSION = "0.22.0"
+FRAME_STREAM = None
+PLANNING = False
 
-memory_limit = int(os.environ.get("FARM_MEMORY_LIMIT_BYTES", "0"))
-if memory_limit > 0:
-    # An address-space limit turns runaway allocation into a MemoryError
-    # instead of the kernel's OOM killer taking the whole machine down.
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+def _attach_streams(frame_fd):
+    """Frames go to `frame_fd`; anything Manim prints goes to stderr."""
+    global FRAME_STREAM
+    FRAME_STREAM = os.fdopen(frame_fd, "wb", buffering=1 << 20)
+    os.dup2(2, 1)
+
+
+def _apply_limits():
+    memory_limit = int(os.environ.get("FARM_MEMORY_LIMIT_BYTES", "0"))
+    if memory_limit > 0:
+        # An address-space limit turns runaway allocation into a MemoryError
+        # instead of the kernel's OOM killer taking the whole machine down.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+
+if __name__ == "__main__" and sys.argv[1:2] != ["serve"]:
+    _attach_streams(os.dup(1))
+    _apply_limits()
 
 import numpy as np  # noqa: E402  (after the stdout swap, on purpose)
 from manim import config  # noqa: E402
+from manim.renderer.cairo_renderer import CairoRenderer  # noqa: E402
+from manim.scene.scene import Scene  # noqa: E402
 from manim.scene.scene_file_writer import SceneFileWriter  # noqa: E402
+
+# ---------------------------------------------------------------- frame output
 
 
 def _open_partial_movie_stream(self, *, animation_index, file_path=None):
@@ -73,13 +110,201 @@ SceneFileWriter.join_all_encode_jobs = _nothing
 SceneFileWriter.abort_encode_jobs = _nothing
 SceneFileWriter.combine_to_movie = _nothing
 
-if __name__ == "__main__":
+# ---------------------------------------------------------------- exact skipping
+
+
+def _renderer_play(self, scene, *args, **kwargs):
+    """CairoRenderer.play of Manim 0.22.0, with skipped animations stepped
+    frame by frame (or, when planning, recorded) instead of jumped over."""
+    self.skip_animations = self._original_skipping_status
+    self.update_skipping_status()
+    scene.compile_animation_data(*args, **kwargs)
+    hash_current_animation = None if self.skip_animations else f"uncached_{self.num_plays:05}"
+    if self.skip_animations and PLANNING:
+        _record_planned_animation(scene, self)
+        self.time += scene.duration
+    self.file_writer.add_partial_movie_file(hash_current_animation)
+    self.animations_hashes.append(hash_current_animation)
+    self.file_writer.begin_animation(not self.skip_animations, animation_index=self.num_plays)
+    scene.begin_animations()
+    if self.skip_animations:
+        self.static_image = None  # nothing is drawn, so no static layer either
+    else:
+        self.save_static_frame_data(scene, scene.static_mobjects)
+
+    if scene.is_current_animation_frozen_frame():
+        if not self.skip_animations:
+            self.update_frame(scene, mobjects=scene.moving_mobjects)
+            self.freeze_current_frame(scene.duration)
+        elif not PLANNING:
+            # The clock advances exactly as add_frame would have advanced it.
+            dt = 1 / self.camera.frame_rate
+            self.time += int(scene.duration / dt) * dt
+    else:
+        scene.play_internal()
+    self.file_writer.end_animation(not self.skip_animations)
+    self.num_plays += 1
+
+
+def _renderer_render(self, scene, time, moving_mobjects=None):
+    if self.skip_animations:
+        self.time += 1 * (1 / self.camera.frame_rate)  # what add_frame adds for one frame
+        return
+    self.update_frame(scene, moving_mobjects)
+    self.add_frame(self.get_frame())
+
+
+_stock_time_progression = Scene.get_time_progression
+_stock_play_internal = Scene.play_internal
+
+
+def _time_progression(self, run_time, description, n_iterations=None, override_skip_animations=False):
+    exact = self.renderer.skip_animations and not PLANNING
+    return _stock_time_progression(self, run_time, description, n_iterations, override_skip_animations or exact)
+
+
+def _play_internal(self, skip_rendering=False):
+    _stock_play_internal(self, skip_rendering)
+    if self.renderer.skip_animations and not PLANNING:
+        self.update_mobjects(0)  # as the stock method does after a rendered animation
+
+
+if os.environ.get("FARM_STOCK_SKIPPING") != "1":  # diagnostics: compare with Manim's own skipping
+    CairoRenderer.play = _renderer_play
+    CairoRenderer.render = _renderer_render
+    Scene.get_time_progression = _time_progression
+    Scene.play_internal = _play_internal
+
+# ---------------------------------------------------------------- planning
+
+
+def _record_planned_animation(scene, renderer):
+    plan = scene.__dict__.setdefault("_farm_plan", {"animations": [], "sounds": False})
+    fps = config.frame_rate
+    if scene.is_current_animation_frozen_frame():
+        frames = int(scene.duration / (1 / fps))
+    else:
+        frames = len(np.arange(0, scene.duration, 1 / fps))
+    variable = scene.stop_condition is not None
+    plan["animations"].append({"seconds": float(scene.duration), "frames": frames, "variable": variable})
+
+
+_stock_add_sound = Scene.add_sound
+
+
+def _add_sound(self, *args, **kwargs):
+    if PLANNING:
+        self.__dict__.setdefault("_farm_plan", {"animations": [], "sounds": False})["sounds"] = True
+        return
+    _stock_add_sound(self, *args, **kwargs)
+
+
+_stock_scene_finished = CairoRenderer.scene_finished
+
+
+def _scene_finished(self, scene):
+    if not PLANNING:
+        return _stock_scene_finished(self, scene)
+    plan = scene.__dict__.get("_farm_plan", {"animations": [], "sounds": False})
+    plan["scene"] = type(scene).__name__
+    body = json.dumps(plan).encode()
+    FRAME_STREAM.write(b"PLAN" + struct.pack("<I", len(body)) + body)
+    FRAME_STREAM.flush()
+
+
+Scene.add_sound = _add_sound
+CairoRenderer.scene_finished = _scene_finished
+
+# ---------------------------------------------------------------- running
+
+
+def _run_manim(argv):
+    """Runs `manim ARGV` in this process; returns its exit status."""
+    global PLANNING
+    PLANNING = os.environ.get("FARM_PLAN") == "1"
     from manim.__main__ import main
 
+    code = 0
     try:
-        main(prog_name="manim")
+        main(args=argv, prog_name="manim", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     finally:
         try:
             FRAME_STREAM.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, ValueError):
             pass
+    return code
+
+
+def serve():
+    """A warm fork server: Manim is imported once, each task runs in a fresh fork.
+
+    Requests arrive on the SOCK_SEQPACKET socket at fd 3 as JSON
+    {"id", "argv", "cwd", "env"} carrying two descriptors (frame stream, log).
+    Replies: {"id", "pid"} once forked, {"pid", "status"} (a raw wait status)
+    once that child has ended. The server exits when the agent closes the socket.
+    """
+    control = socket.socket(fileno=3)
+    children = set()
+
+    def report(message):
+        control.send(json.dumps(message).encode())
+
+    while True:
+        readable, _, _ = select.select([control], [], [], 0.02 if children else 1.0)
+        if readable:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
+            if not message:
+                for pid in children:
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                return
+            request = json.loads(message)
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                os._exit(_forked_child(request, fds))
+            for fd in fds:
+                os.close(fd)
+            children.add(pid)
+            report({"id": request["id"], "pid": pid})
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            children.discard(pid)
+            report({"pid": pid, "status": status})
+
+
+def _forked_child(request, fds):
+    try:
+        os.setpgid(0, 0)  # its own group, so the agent can kill it and its LaTeX at once
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(fds[1], 2)
+        os.close(fds[1])
+        _attach_streams(fds[0])
+        os.chdir(request["cwd"])
+        os.environ.update(request.get("env", {}))
+        _apply_limits()
+        sys.argv = ["manim"] + request["argv"]
+        code = _run_manim(request["argv"])
+    except BaseException as error:  # noqa: BLE001  (the child must never return into the server loop)
+        print(f"farm_shim: warm start failed: {error!r}", file=sys.stderr)
+        code = 1
+    sys.stderr.flush()
+    return code
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        from manim.__main__ import main as _preload  # noqa: F401  (import the CLI before forking)
+
+        serve()
+    else:
+        sys.exit(_run_manim(sys.argv[1:]))

@@ -7,6 +7,8 @@ public struct DiscoveredScene: Codable, Sendable, Equatable {
     public var line: Int
     /// Whether the scene (or code it may call) uses LaTeX-backed mobjects.
     public var requiresLaTeX: Bool
+    /// Hash of the source the scene can depend on (not the other scenes' classes).
+    public var fingerprint: String?
 }
 
 /// Why a script was refused.

@@ -1,11 +1,18 @@
 """Lists the Manim scenes of a script without running it.
 
 Reads the script on stdin, parses it with `ast` (nothing is imported or
-executed) and prints JSON: {"scenes": [{"name", "line", "requiresLaTeX"}]} in
-definition order, or {"error": {"line", "column", "message"}} for a syntax error.
+executed) and prints JSON: {"scenes": [{"name", "line", "requiresLaTeX",
+"fingerprint"}]} in definition order, or {"error": {"line", "column",
+"message"}} for a syntax error.
+
+A scene's fingerprint hashes the source it can depend on: every top-level
+statement except the other scenes' classes (its own in-file ancestors, and
+scenes it names, are kept). Editing one scene changes only its fingerprint,
+so the render cache re-renders only that scene.
 """
 
 import ast
+import hashlib
 import json
 import sys
 
@@ -49,6 +56,7 @@ def names_in(node):
 
 def discover(source):
     tree = ast.parse(source)
+    text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
     classes = {}
     order = []
     helpers = set()
@@ -61,6 +69,8 @@ def discover(source):
                 for item in node.body)
             parents = [classes[b] for b in bases if b in classes]
             info = {
+                "node": node,
+                "bases": bases,
                 "name": node.name,
                 "line": node.lineno,
                 "scene": is_scene,
@@ -79,8 +89,28 @@ def discover(source):
         # nothing: it is a base for other scenes, not a scene of the video.
         if info["scene"] and info["construct"]:
             needs_tex = bool((info["names"] | helpers) & TEX_NAMES)
-            scenes.append({"name": info["name"], "line": info["line"], "requiresLaTeX": needs_tex})
+            scenes.append({"name": info["name"], "line": info["line"], "requiresLaTeX": needs_tex,
+                           "fingerprint": fingerprint(tree, text, classes, info)})
     return scenes
+
+
+def fingerprint(tree, text, classes, scene):
+    kept = set()
+    pending = [scene["name"]]
+    while pending:
+        name = pending.pop()
+        if name in kept or name not in classes:
+            continue
+        kept.add(name)
+        pending += classes[name]["bases"]
+        pending += [other for other in classes if other in classes[name]["names"]]
+    digest = hashlib.sha256()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and classes[node.name]["scene"] and node.name not in kept:
+            continue
+        digest.update((ast.get_source_segment(text, node) or ast.dump(node)).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def main():

@@ -28,11 +28,19 @@ public struct EngineConfiguration: Sendable {
     /// A `postgres://` URL for the production store; the embedded SQLite store when `nil`.
     public var databaseURL: String?
 
+    /// Plan each video first and cut long scenes into animation ranges.
+    public var splitScenes = true
+    /// Shortest estimated render time worth a range of its own, in seconds.
+    public var minimumPieceSeconds = 3.0
+    /// Reuse finished renders whose content hash matches.
+    public var renderCache = true
+
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory
     }
 
     var publishedDirectory: URL { dataDirectory.appendingPathComponent("published") }
     var stagingDirectory: URL { dataDirectory.appendingPathComponent("staging") }
+    var cacheDirectory: URL { dataDirectory.appendingPathComponent("cache") }
     var databasePath: String { dataDirectory.appendingPathComponent("farm.sqlite").path }
 }

@@ -12,6 +12,7 @@ extension FarmEngine {
         case .chunk(let chunk, let bytes): handleChunk(chunk, bytes: bytes, from: peer)
         case .result(let result): await handleResult(result, from: peer)
         case .failure(let failure): await handleFailure(failure, from: peer)
+        case .planned(let planned): await handlePlanned(planned, from: peer)
         case .refused(let refused):
             logger.warning("an agent refused us", metadata: ["reason": "\(refused.reason)"])
         case .registered, .assign, .cancel, .resultAck, .reregister:

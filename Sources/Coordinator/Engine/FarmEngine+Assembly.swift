@@ -7,8 +7,8 @@ extension FarmEngine {
     /// Joins a video's accepted scenes into its HLS ladder and MP4, then ends the video.
     func assemble(videoID: String) async {
         guard var video = videos[videoID] else { return }
-        let videoTasks = (taskIDsByVideo[videoID] ?? []).compactMap { tasks[$0] }
-        guard videoTasks.allSatisfy({ $0.state == .done }) else { return }
+        let videoTasks = renderTasks(of: videoID)
+        guard !videoTasks.isEmpty, videoTasks.allSatisfy({ $0.state == .done }) else { return }
         video.state = .assembling
         video.updatedAt = Date()
         videos[videoID] = video

@@ -3,18 +3,22 @@ import FarmStorage
 import Foundation
 
 extension FarmEngine {
-    /// Hands pending tasks to agents with free slots: oldest video first, scenes
-    /// in order; a LaTeX scene only to an agent that has LaTeX.
+    /// Hands pending tasks to agents with free slots.
+    ///
+    /// Order: higher priority first; between submitters of equal priority, the
+    /// one with the fewest running tasks (fair share); within a submitter,
+    /// older videos first, a video's plan before anything else, then the
+    /// longest estimated task first so that the slowest piece starts first.
+    /// A LaTeX scene goes only to an agent that has LaTeX.
     func dispatch() async {
-        let pending = tasks.values.filter { $0.state == .pending }.sorted { a, b in
-            let (va, vb) = (videos[a.videoID]?.createdAt ?? .distantPast, videos[b.videoID]?.createdAt ?? .distantPast)
-            return va != vb ? va < vb : a.ordinal < b.ordinal
-        }
+        var queues = DispatchQueues(pending: tasks.values.filter { $0.state == .pending }, videos: videos,
+                                    running: runningTasksBySubmitter())
         var assignments: [(TaskRecord, AttemptRecord, Assign, Data)] = []
         let now = ContinuousClock.now
-        for var task in pending {
+        while agents.values.contains(where: { $0.acceptsWork && $0.freeSlots > 0 }), var task = queues.next() {
             if let notBefore = retryNotBefore[task.id], notBefore > now { continue }
             guard let video = videos[task.videoID], let agent = pickAgent(for: task) else { continue }
+            queues.started(task)
             task.attempt += 1
             task.state = .running
             task.agentID = agent.record.id
@@ -28,16 +32,27 @@ extension FarmEngine {
             }
             let assign = Assign(
                 ref: ref, videoID: video.id, scriptName: video.scriptName, script: video.script, scene: task.scene,
-                settings: video.settings, encoding: video.encoding, limits: configuration.limits)
-            assignments.append((task, AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agent.record.id,
-                                                    startedAt: task.updatedAt), assign, agent.peer))
+                settings: video.settings, encoding: video.encoding, limits: configuration.limits, kind: task.work.kind,
+                animations: task.work.animations,
+                scenes: task.work.kind == .plan ? video.options.scenes.map(\.name) : nil)
+            let attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agent.record.id, startedAt: task.updatedAt)
+            openAttempts[ref] = attempt
+            assignments.append((task, attempt, assign, agent.peer))
         }
-        for (task, attempt, assign, peer) in assignments {
-            openAttempts[assign.ref] = attempt
-            if let video = videos[task.videoID], video.state == .rendering { await writer.enqueue(.video(video)) }
-            // Durable before the agent hears of it, so a restarted coordinator never reuses the attempt number.
-            let sequence = await writer.enqueue(.attempt(task, attempt))
-            guard await writer.waitDurable(sequence, timeout: .seconds(2)) else {
+        guard !assignments.isEmpty else { return }
+        // Durable before any agent hears of them, so a restarted coordinator never
+        // reuses an attempt number. The writer keeps order: waiting for the last waits for all.
+        var last = 0
+        var videosMarked = Set<String>()
+        for (task, attempt, _, _) in assignments {
+            if videosMarked.insert(task.videoID).inserted, let video = videos[task.videoID], video.state == .rendering {
+                await writer.enqueue(.video(video))
+            }
+            last = await writer.enqueue(.attempt(task, attempt))
+        }
+        let durable = await writer.waitDurable(last, timeout: .seconds(2))
+        for (task, _, assign, peer) in assignments {
+            guard durable else {
                 logger.error("could not persist an assignment in time; it goes back to the queue", metadata: ["task": "\(task.id)"])
                 openAttempts[assign.ref] = nil
                 if let requeued = requeue(assign.ref, spendingRetry: false) { await writer.enqueue(.task(requeued)) }
@@ -45,10 +60,21 @@ extension FarmEngine {
             }
             guard tasks[task.id]?.attempt == task.attempt, tasks[task.id]?.state == .running else { continue }
             logger.info("assigned", metadata: [
-                "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)", "agent": "\(attempt.agentID)",
+                "task": "\(task.id)", "scene": "\(task.scene)", "kind": "\(task.work.kind.rawValue)",
+                "range": "\(task.work.animations.map(\.description) ?? "whole")", "attempt": "\(task.attempt)",
+                "agent": "\(task.agentID ?? "")",
             ])
             send(.assign(assign), to: peer)
         }
+        if !durable { await dispatch() }
+    }
+
+    private func runningTasksBySubmitter() -> [String: Int] {
+        var running: [String: Int] = [:]
+        for task in tasks.values where task.state == .running {
+            running[videos[task.videoID]?.options.submitter ?? "", default: 0] += 1
+        }
+        return running
     }
 
     /// The agent with the most free slots that can run `task`: not blocklisted

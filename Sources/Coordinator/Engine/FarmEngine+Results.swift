@@ -67,15 +67,21 @@ extension FarmEngine {
         }
         send(.resultAck(ResultAck(ref: result.ref, accepted: true)), to: peer)
         recordRenderTime(result.renderSeconds)
+        if let video = videos[task.videoID] {
+            costModel.observe(frames: result.frames, quality: video.settings.quality, seconds: result.renderSeconds)
+        }
+        if task.work.animations != nil { metrics.rangesRendered.increment() }
         logger.info("scene rendered", metadata: [
             "task": "\(task.id)", "scene": "\(task.scene)", "frames": "\(result.frames)",
             "seconds": "\(String(format: "%.1f", result.renderSeconds))",
         ])
-        let siblings = (taskIDsByVideo[task.videoID] ?? []).compactMap { tasks[$0] }
+        await dispatch()
+        // Before assembly, which clears the video's staging folder.
+        await rememberInCache(task, result: result)
+        let siblings = renderTasks(of: task.videoID)
         if siblings.allSatisfy({ $0.state == .done }) {
             await assemble(videoID: task.videoID)
         }
-        await dispatch()
     }
 
     func handleFailure(_ failure: TaskFailure, from peer: Data) async {
@@ -104,6 +110,16 @@ extension FarmEngine {
             await dispatch()
         case .agentError, .scriptError, .timeout, .outOfMemory:
             agents[agentID]?.running.remove(failure.ref)
+            if task.work.kind == .plan {
+                // Render the scenes whole instead: each render then fails (or not) on its
+                // own scene, so the user learns which scene is broken and how.
+                task.state = .failed
+                task.error = error
+                task.updatedAt = Date()
+                tasks[task.id] = task
+                await planWithoutSplitting(task, attempt: attempt, because: failure)
+                return
+            }
             task.state = .failed
             task.error = error
             task.updatedAt = Date()
@@ -112,7 +128,10 @@ extension FarmEngine {
             await writer.enqueue(.attempt(task, attempt))
             guard videos[video.id] != nil else { return }
             video.state = .failed
-            video.error = Self.explain(failure, scene: task.scene, attempts: task.failures)
+            video.error = task.work.kind == .plan
+                ? "planning failed: " + Self.explain(failure, scene: "the script", attempts: task.failures)
+                : Self.explain(failure, scene: task.work.animations.map { "\(task.scene) (animations \($0))" } ?? task.scene,
+                               attempts: task.failures)
             await finish(&video, cancelling: video.error ?? "failed")
         }
     }

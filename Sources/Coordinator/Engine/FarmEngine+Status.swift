@@ -56,7 +56,7 @@ extension FarmEngine {
     func makeStatus(_ video: VideoRecord, _ videoTasks: [TaskRecord]) -> VideoStatus {
         let anyAgent = agents.values.contains(where: \.acceptsWork)
         let latexAgent = agents.values.contains { $0.acceptsWork && $0.record.hasLaTeX }
-        let scenes = videoTasks.map { task in
+        let statuses = videoTasks.sorted { $0.ordinal < $1.ordinal }.map { task in
             var waiting: String?
             if task.state == .pending {
                 if !anyAgent {
@@ -70,8 +70,11 @@ extension FarmEngine {
             return SceneStatus(
                 name: task.scene, state: task.state, attempt: task.attempt, retriesSpent: task.failures, agent: task.agentID,
                 framesDone: task.result?.frames ?? task.framesDone, frames: task.result?.frames,
-                requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting)
+                requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting,
+                animations: task.work.animations, estimatedSeconds: task.work.estimatedSeconds, note: task.work.note)
         }
+        let plan = zip(videoTasks.sorted { $0.ordinal < $1.ordinal }, statuses).first { $0.0.work.kind == .plan }?.1
+        let scenes = zip(videoTasks.sorted { $0.ordinal < $1.ordinal }, statuses).filter { $0.0.work.kind == .render }.map(\.1)
         var outputs: VideoOutputs?
         if video.state == .done {
             let folder = configuration.publishedDirectory.appendingPathComponent(video.id)
@@ -83,7 +86,8 @@ extension FarmEngine {
         return VideoStatus(
             id: video.id, state: video.state, scriptName: video.scriptName, quality: video.settings.quality,
             seed: video.settings.seed, renditions: video.encoding.renditions.map(\.name),
-            createdAt: video.createdAt, updatedAt: video.updatedAt, error: video.error, scenes: scenes,
+            createdAt: video.createdAt, updatedAt: video.updatedAt, error: video.error,
+            priority: video.options.priority, submitter: video.options.submitter, plan: plan, scenes: scenes,
             frames: video.frames, seconds: video.seconds, outputs: outputs)
     }
 

@@ -43,6 +43,8 @@ public actor FarmEngine {
     var openAttempts: [AttemptRef: AttemptRecord] = [:]
     /// Observed render time of a task (moving average), for the scaling signal.
     var averageRenderSeconds: Double?
+    /// Render-time estimates for planning and longest-first scheduling.
+    var costModel = CostModel()
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 
@@ -87,7 +89,8 @@ public actor FarmEngine {
                 tasks[task.id] = task
             }
             logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
-            if video.state == .assembling || videoTasks.allSatisfy({ $0.state == .done }) {
+            let renders = videoTasks.filter { $0.work.kind == .render }
+            if video.state == .assembling || (!renders.isEmpty && renders.allSatisfy({ $0.state == .done })) {
                 Task { await self.assemble(videoID: video.id) }
             }
         }
@@ -119,18 +122,20 @@ public actor FarmEngine {
 
         let now = Date()
         let videoID = "v" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        let video = VideoRecord(
+        var video = VideoRecord(
             id: videoID, state: .queued, scriptName: request.scriptName ?? "script.py", script: request.script,
             settings: settings, encoding: EncodingPlan(renditions: renditions),
             idempotencyKey: request.idempotencyKey, createdAt: now)
-        let videoTasks = selected.enumerated().map { ordinal, scene in
-            TaskRecord(id: "\(videoID)-\(ordinal)", videoID: videoID, ordinal: ordinal, scene: scene.name,
-                       requiresLaTeX: scene.requiresLaTeX, createdAt: now)
-        }
+        video.options = VideoOptions(
+            priority: request.priority ?? 0, submitter: request.submitter ?? "anonymous",
+            scenes: selected.map { SceneSpec(name: $0.name, requiresLaTeX: $0.requiresLaTeX, fingerprint: $0.fingerprint) },
+            split: request.split ?? true, useCache: request.cache ?? true)
+        let videoTasks = initialTasks(for: video)
+        let newVideo = video
         let stored: VideoRecord
         do {
             stored = try await withDeadline(configuration.submitTimeout) { [store] in
-                try await store.insert(video, tasks: videoTasks)
+                try await store.insert(newVideo, tasks: videoTasks)
             }
         } catch {
             // The insert may still commit after we gave up on it: adopt the video if it does.
@@ -145,10 +150,13 @@ public actor FarmEngine {
         for task in videoTasks { tasks[task.id] = task }
         logger.info("accepted video", metadata: [
             "video": "\(videoID)", "scenes": "\(selected.map(\.name).joined(separator: ","))",
-            "quality": "\(settings.quality.rawValue)",
+            "quality": "\(settings.quality.rawValue)", "submitter": "\(video.options.submitter)",
+            "priority": "\(video.options.priority)",
         ])
+        await takeFromCache(videoID: videoID)
         await dispatch()
-        return currentStatus(videoID)!
+        if let live = currentStatus(videoID) { return live }
+        return await status(videoID: videoID)!  // taken whole from the cache and already published
     }
 
     /// Loads a video whose submission was refused for a slow store, if the

@@ -102,6 +102,44 @@ final class SegmentStaging: Sendable {
         }
     }
 
+    /// Makes the files in `folder` (a cached render) the task's output, by hard
+    /// links where the file system allows, else by copies.
+    func adopt(_ folder: URL, videoID: String, taskID: String) async throws {
+        let to = acceptedFolder(videoID: videoID, taskID: taskID)
+        try await offloaded(on: queue) {
+            try Self.link(contentsOf: folder, into: to)
+        }
+    }
+
+    /// Keeps a copy of the task's accepted output in `folder` (which must not
+    /// exist yet; an existing one is left as it is).
+    func preserve(videoID: String, taskID: String, into folder: URL) async throws {
+        let from = acceptedFolder(videoID: videoID, taskID: taskID)
+        try await offloaded(on: queue) {
+            guard !FileManager.default.fileExists(atPath: folder.path) else { return }
+            let partial = folder.deletingLastPathComponent().appendingPathComponent(".\(folder.lastPathComponent)-\(UUID().uuidString)")
+            try Self.link(contentsOf: from, into: partial)
+            do {
+                try FileManager.default.moveItem(at: partial, to: folder)
+            } catch {
+                try? FileManager.default.removeItem(at: partial)
+                if !FileManager.default.fileExists(atPath: folder.path) { throw error }
+            }
+        }
+    }
+
+    private static func link(contentsOf source: URL, into target: URL) throws {
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: target.path) { try fileManager.removeItem(at: target) }
+        try fileManager.createDirectory(at: target, withIntermediateDirectories: true)
+        for name in try fileManager.contentsOfDirectory(atPath: source.path) {
+            let from = source.appendingPathComponent(name), to = target.appendingPathComponent(name)
+            if (try? fileManager.linkItem(at: from, to: to)) == nil {
+                try fileManager.copyItem(at: from, to: to)
+            }
+        }
+    }
+
     /// Deletes a refused or abandoned attempt's files.
     func discard(videoID: String, ref: AttemptRef) {
         let folder = attemptFolder(videoID: videoID, ref: ref)

@@ -14,6 +14,8 @@ actor StoreWriter {
         case task(TaskRecord)
         case attempt(TaskRecord, AttemptRecord)
         case agent(AgentRecord)
+        /// A finished plan task and the render tasks it created, in one transaction.
+        case planned(TaskRecord, AttemptRecord, [TaskRecord])
     }
 
     private let store: any FarmStore
@@ -101,6 +103,7 @@ actor StoreWriter {
         case .task(let task): try await store.update(task)
         case .attempt(let task, let attempt): try await store.update(task, attempt: attempt)
         case .agent(let agent): try await store.save(agent)
+        case .planned(let plan, let attempt, let tasks): try await store.commitPlan(plan, attempt: attempt, tasks: tasks)
         }
     }
 }

@@ -16,9 +16,22 @@ public struct SubmitRequest: Codable, Sendable {
     public var ladder: [Int]?
     /// A client-chosen key: resubmitting with the same key returns the same video.
     public var idempotencyKey: String?
+    /// Higher runs first (default 0).
+    public var priority: Int?
+    /// Who submits, for fair sharing of agents between submitters (default "anonymous").
+    public var submitter: String?
+    /// Plan the video and cut long scenes into animation ranges (default true).
+    public var split: Bool?
+    /// Reuse cached renders of unchanged scenes (default true).
+    public var cache: Bool?
 
     public init(script: String, scriptName: String? = nil, scenes: [String]? = nil, quality: Quality? = nil,
-                seed: Int? = nil, ladder: [Int]? = nil, idempotencyKey: String? = nil) {
+                seed: Int? = nil, ladder: [Int]? = nil, idempotencyKey: String? = nil, priority: Int? = nil,
+                submitter: String? = nil, split: Bool? = nil, cache: Bool? = nil) {
+        self.priority = priority
+        self.submitter = submitter
+        self.split = split
+        self.cache = cache
         self.script = script
         self.scriptName = scriptName
         self.scenes = scenes
@@ -44,6 +57,12 @@ public struct SceneStatus: Codable, Sendable, Equatable {
     public var error: TaskError?
     /// Why the scene is not running yet, when it waits for something specific.
     public var waitingFor: String?
+    /// The animations this task renders; absent for a whole scene.
+    public var animations: AnimationRange?
+    /// Estimated render time on one agent slot, in seconds.
+    public var estimatedSeconds: Double?
+    /// Why the scene was rendered whole, or that it came from the render cache.
+    public var note: String?
 }
 
 /// Where a finished video's outputs are.
@@ -68,6 +87,11 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var error: String?
+    public var priority: Int
+    public var submitter: String
+    /// The planning pass; absent when the video was submitted without splitting.
+    public var plan: SceneStatus?
+    /// Render tasks in playback order: whole scenes and animation ranges.
     public var scenes: [SceneStatus]
     public var frames: Int?
     public var seconds: Double?

@@ -14,6 +14,8 @@ struct FarmMetrics: Sendable {
     let malformedMessages = Gauge(label: "farm_malformed_messages")
     let refusedReports = Gauge(label: "farm_refused_reports")
     let storeBacklog = Gauge(label: "farm_store_backlog")
+    let cacheHits = Counter(label: "farm_render_cache_hits")
+    let rangesRendered = Counter(label: "farm_animation_ranges_rendered")
 
     /// Routes swift-metrics into `registry`; call once per process, before any metric is made.
     static func bootstrap(_ registry: PrometheusCollectorRegistry) {

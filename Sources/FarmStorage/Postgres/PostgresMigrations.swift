@@ -108,5 +108,9 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(version: 3, name: "planning-scheduling", statements: [
+            "ALTER TABLE videos ADD COLUMN options JSONB NOT NULL DEFAULT '\(VideoOptions.legacyJSON)'",
+            "ALTER TABLE tasks ADD COLUMN work JSONB NOT NULL DEFAULT '\(TaskWork.legacyJSON)'",
+        ]),
     ]
 }

@@ -73,20 +73,14 @@ public final class PostgresStore: FarmStore {
             }
             try await connection.query("""
                 INSERT INTO videos (id, state, script_name, script, settings, encoding, idempotency_key, error,
-                                    created_at, updated_at, frames, seconds)
+                                    created_at, updated_at, frames, seconds, options)
                 VALUES (\(video.id), \(video.state.rawValue), \(video.scriptName), \(video.script),
                         \(try Self.json(video.settings))::jsonb, \(try Self.json(video.encoding))::jsonb,
                         \(video.idempotencyKey), \(video.error), \(video.createdAt), \(video.updatedAt),
-                        \(video.frames), \(video.seconds))
+                        \(video.frames), \(video.seconds), \(try Self.json(video.options))::jsonb)
                 """, logger: logger)
             for task in tasks {
-                try await connection.query("""
-                    INSERT INTO tasks (id, video_id, ordinal, scene, requires_latex, state, attempt, failures, agent_id,
-                                       frames_done, error, result, updated_at)
-                    VALUES (\(task.id), \(task.videoID), \(task.ordinal), \(task.scene), \(task.requiresLaTeX),
-                            \(task.state.rawValue), \(task.attempt), \(task.failures), \(task.agentID), \(task.framesDone),
-                            \(try Self.json(task.error))::jsonb, \(try Self.json(task.result))::jsonb, \(task.updatedAt))
-                    """, logger: logger)
+                try await connection.query(try Self.insertTask(task), logger: logger)
             }
             return video
         }
@@ -141,15 +135,42 @@ public final class PostgresStore: FarmStore {
         let logger = self.logger
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(try Self.updateTask(task), logger: logger)
-            try await connection.query("""
-                INSERT INTO attempts (task_id, attempt, agent_id, started_at, ended_at, outcome, log_tail)
-                VALUES (\(attempt.taskID), \(attempt.attempt), \(attempt.agentID), \(attempt.startedAt),
-                        \(attempt.endedAt), \(attempt.outcome), \(attempt.logTail))
-                ON CONFLICT (task_id, attempt) DO UPDATE SET agent_id = EXCLUDED.agent_id,
-                    started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, outcome = EXCLUDED.outcome,
-                    log_tail = EXCLUDED.log_tail
-                """, logger: logger)
+            try await connection.query(Self.upsertAttempt(attempt), logger: logger)
         }
+    }
+
+    public func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws {
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(try Self.updateTask(plan), logger: logger)
+            try await connection.query(Self.upsertAttempt(attempt), logger: logger)
+            for task in tasks {
+                try await connection.query(try Self.insertTask(task, replacing: true), logger: logger)
+            }
+        }
+    }
+
+    public func cachedRender(contentHash: String) async throws -> CachedRender? {
+        let rows = try await client.query("""
+            UPDATE render_cache SET last_used_at = \(Date()) WHERE content_hash = \(contentHash)
+            RETURNING content_hash, result::text, artifact_path, created_at, last_used_at
+            """, logger: logger)
+        for try await (hash, result, path, createdAt, lastUsedAt) in rows.decode((String, String, String, Date, Date).self) {
+            var render = CachedRender(contentHash: hash, result: try Self.decodeJSON(result), artifactPath: path, createdAt: createdAt)
+            render.lastUsedAt = lastUsedAt
+            return render
+        }
+        return nil
+    }
+
+    public func saveCachedRender(_ render: CachedRender) async throws {
+        try await client.query("""
+            INSERT INTO render_cache (content_hash, result, artifact_path, created_at, last_used_at)
+            VALUES (\(render.contentHash), \(try Self.json(render.result))::jsonb, \(render.artifactPath),
+                    \(render.createdAt), \(render.lastUsedAt))
+            ON CONFLICT (content_hash) DO UPDATE SET result = EXCLUDED.result, artifact_path = EXCLUDED.artifact_path,
+                last_used_at = EXCLUDED.last_used_at
+            """, logger: logger)
     }
 
     public func attempts(taskID: String) async throws -> [AttemptRecord] {
@@ -197,17 +218,17 @@ public final class PostgresStore: FarmStore {
 
     static let videoColumns = """
         SELECT id, state, script_name, script, settings::text, encoding::text, idempotency_key, error,
-               created_at, updated_at, frames, seconds FROM videos
+               created_at, updated_at, frames, seconds, options::text FROM videos
         """
 
     static let taskColumns = """
         SELECT id, video_id, ordinal, scene, requires_latex, state, attempt, failures, agent_id, frames_done,
-               error::text, result::text, updated_at FROM tasks
+               error::text, result::text, updated_at, work::text FROM tasks
         """
 
     static func video(_ row: PostgresRow) throws -> VideoRecord {
-        let (id, state, scriptName, script, settings, encoding, key, error, createdAt, updatedAt, frames, seconds) =
-            try row.decode((String, String, String, String, String, String, String?, String?, Date, Date, Int?, Double?).self)
+        let (id, state, scriptName, script, settings, encoding, key, error, createdAt, updatedAt, frames, seconds, options) =
+            try row.decode((String, String, String, String, String, String, String?, String?, Date, Date, Int?, Double?, String).self)
         var video = VideoRecord(
             id: id, state: try enumValue(state), scriptName: scriptName, script: script,
             settings: try decodeJSON(settings), encoding: try decodeJSON(encoding), idempotencyKey: key, createdAt: createdAt)
@@ -215,12 +236,13 @@ public final class PostgresStore: FarmStore {
         video.updatedAt = updatedAt
         video.frames = frames
         video.seconds = seconds
+        video.options = try decodeJSON(options)
         return video
     }
 
     static func task(_ row: PostgresRow) throws -> TaskRecord {
-        let (id, videoID, ordinal, scene, latex, state, attempt, failures, agentID, framesDone, error, result, updatedAt) =
-            try row.decode((String, String, Int, String, Bool, String, Int, Int, String?, Int, String?, String?, Date).self)
+        let (id, videoID, ordinal, scene, latex, state, attempt, failures, agentID, framesDone, error, result, updatedAt, work) =
+            try row.decode((String, String, Int, String, Bool, String, Int, Int, String?, Int, String?, String?, Date, String).self)
         var task = TaskRecord(id: id, videoID: videoID, ordinal: ordinal, scene: scene, requiresLaTeX: latex, createdAt: updatedAt)
         task.state = try enumValue(state)
         task.attempt = attempt
@@ -229,6 +251,7 @@ public final class PostgresStore: FarmStore {
         task.framesDone = framesDone
         task.error = try error.map { try decodeJSON($0) }
         task.result = try result.map { try decodeJSON($0) }
+        task.work = try decodeJSON(work)
         return task
     }
 
@@ -236,8 +259,30 @@ public final class PostgresStore: FarmStore {
         """
         UPDATE tasks SET state = \(task.state.rawValue), attempt = \(task.attempt), failures = \(task.failures),
             agent_id = \(task.agentID), frames_done = \(task.framesDone), error = \(try json(task.error))::jsonb,
-            result = \(try json(task.result))::jsonb, updated_at = \(task.updatedAt)
+            result = \(try json(task.result))::jsonb, updated_at = \(task.updatedAt), work = \(try json(task.work))::jsonb
         WHERE id = \(task.id)
+        """
+    }
+
+    static func upsertAttempt(_ attempt: AttemptRecord) -> PostgresQuery {
+        """
+        INSERT INTO attempts (task_id, attempt, agent_id, started_at, ended_at, outcome, log_tail)
+        VALUES (\(attempt.taskID), \(attempt.attempt), \(attempt.agentID), \(attempt.startedAt),
+                \(attempt.endedAt), \(attempt.outcome), \(attempt.logTail))
+        ON CONFLICT (task_id, attempt) DO UPDATE SET agent_id = EXCLUDED.agent_id,
+            started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, outcome = EXCLUDED.outcome,
+            log_tail = EXCLUDED.log_tail
+        """
+    }
+
+    static func insertTask(_ task: TaskRecord, replacing: Bool = false) throws -> PostgresQuery {
+        """
+        INSERT INTO tasks (id, video_id, ordinal, scene, requires_latex, state, attempt, failures, agent_id,
+                           frames_done, error, result, updated_at, work)
+        VALUES (\(task.id), \(task.videoID), \(task.ordinal), \(task.scene), \(task.requiresLaTeX),
+                \(task.state.rawValue), \(task.attempt), \(task.failures), \(task.agentID), \(task.framesDone),
+                \(try json(task.error))::jsonb, \(try json(task.result))::jsonb, \(task.updatedAt), \(try json(task.work))::jsonb)
+        \(unescaped: replacing ? "ON CONFLICT (id) DO NOTHING" : "")
         """
     }
 

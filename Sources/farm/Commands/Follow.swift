@@ -41,7 +41,7 @@ struct Follow {
             print("mp4:             \(outputs.mp4Path)")
         } else {
             printError("video \(status.id) \(status.state.rawValue): \(status.error ?? "")")
-            for scene in status.scenes where scene.error != nil {
+            for scene in (status.plan.map { [$0] } ?? []) + status.scenes where scene.error != nil {
                 printError("scene \(scene.name): \(scene.error!.failureClass.rawValue): \(scene.error!.message)")
                 if !scene.error!.logTail.isEmpty {
                     FileHandle.standardError.write(Data((scene.error!.logTail.split(separator: "\n").suffix(15)

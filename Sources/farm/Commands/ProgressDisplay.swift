@@ -15,7 +15,8 @@ final class ProgressDisplay {
 
     func show(_ status: VideoStatus) {
         guard enabled else { return }
-        let lines = ["\(status.id): \(status.state.rawValue)"] + status.scenes.map(Self.line)
+        let plan = status.plan.map { [Self.line($0, label: "(plan)")] } ?? []
+        let lines = ["\(status.id): \(status.state.rawValue)"] + plan + status.scenes.map { Self.line($0) }
         if interactive {
             var output = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
             for line in lines { output += "\u{1B}[2K" + line + "\n" }
@@ -29,8 +30,9 @@ final class ProgressDisplay {
         lastLines = lines
     }
 
-    static func line(_ scene: SceneStatus) -> String {
-        var text = "  \(scene.name.padding(toLength: max(scene.name.count, 18), withPad: " ", startingAt: 0)) \(scene.state.rawValue)"
+    static func line(_ scene: SceneStatus, label: String? = nil) -> String {
+        let name = label ?? scene.name + (scene.animations.map { " [\($0)]" } ?? "")
+        var text = "  \(name.padding(toLength: max(name.count, 22), withPad: " ", startingAt: 0)) \(scene.state.rawValue)"
         switch scene.state {
         case .running: text += " (frame \(scene.framesDone), attempt \(scene.attempt) on \(scene.agent ?? "?"))"
         case .done: text += " (\(scene.frames ?? scene.framesDone) frames)"
@@ -38,6 +40,7 @@ final class ProgressDisplay {
         case .failed: text += ": \(scene.error?.message ?? "")"
         case .cancelled: break
         }
+        if let note = scene.note, label == nil { text += " — \(note)" }
         return text
     }
 }

@@ -24,7 +24,7 @@ struct Status: AsyncParsableCommand {
             print("\(status.id)  \(status.state.rawValue)  \(status.scriptName)  \(status.quality.rawValue)  [\(status.renditions.joined(separator: ", "))]")
             for scene in status.scenes { print(ProgressDisplay.line(scene)) }
             if let error = status.error { print("error: \(error)") }
-            for scene in status.scenes where scene.error != nil && !scene.error!.logTail.isEmpty {
+            for scene in (status.plan.map { [$0] } ?? []) + status.scenes where scene.error != nil && !scene.error!.logTail.isEmpty {
                 print("--- \(scene.name) log tail ---")
                 print(scene.error!.logTail.split(separator: "\n").suffix(20).joined(separator: "\n"))
             }

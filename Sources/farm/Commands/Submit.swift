@@ -26,6 +26,18 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "Resubmitting with the same key returns the same video instead of a new one.")
     var idempotencyKey: String?
 
+    @Option(help: "Higher runs first; equal priorities share agents fairly between submitters.")
+    var priority = 0
+
+    @Option(help: "Who submits, for fair sharing of agents (default: $USER).")
+    var submitter = ProcessInfo.processInfo.environment["USER"] ?? "anonymous"
+
+    @Flag(inversion: .prefixedNo, help: "Plan first and render long scenes as animation ranges on several agents.")
+    var split = true
+
+    @Flag(inversion: .prefixedNo, help: "Reuse cached renders of unchanged scenes.")
+    var cache = true
+
     @Flag(help: "Wait for the video and show progress.")
     var wait = false
 
@@ -50,10 +62,14 @@ struct Submit: AsyncParsableCommand {
                 return height
             }
         }
-        let request = SubmitRequest(
+        var request = SubmitRequest(
             script: source, scriptName: URL(fileURLWithPath: script).lastPathComponent,
             scenes: scenes?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
             quality: quality, seed: seed, ladder: heights, idempotencyKey: idempotencyKey)
+        request.priority = priority
+        request.submitter = submitter
+        request.split = split
+        request.cache = cache
         let status: VideoStatus
         do {
             status = try await client.submit(request)
@@ -65,7 +81,7 @@ struct Submit: AsyncParsableCommand {
             if json { try printJSON(status) } else { print(status.id) }
             return
         }
-        if !json { FileHandle.standardError.write(Data("submitted \(status.id) (\(status.scenes.count) scenes)\n".utf8)) }
+        if !json { FileHandle.standardError.write(Data("submitted \(status.id)\n".utf8)) }
         let final = try await Follow(client: client, json: json).follow(status.id)
         try Follow.report(final, client: client, json: json)
     }

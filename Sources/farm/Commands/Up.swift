@@ -28,6 +28,12 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Python of the virtual environment with Manim (default: $FARM_PYTHON or the nearest .venv).")
     var python: String?
 
+    @Option(help: "Shortest estimated render, in seconds, worth an animation range of its own when splitting long scenes.")
+    var minimumPieceSeconds = 3.0
+
+    @Flag(inversion: .prefixedNo, help: "Fork each render from a pre-imported Manim.")
+    var warmWorkers = true
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "notice"
 
@@ -48,6 +54,7 @@ struct Up: AsyncParsableCommand {
         configuration.httpPort = port
         configuration.zmqEndpoints = [zmq]
         configuration.metrics = CoordinatorServer.bootstrapMetrics()
+        configuration.engine.minimumPieceSeconds = minimumPieceSeconds
         let context = try ZMQContext()
         let logger = Logger(label: "farm")
         let server = CoordinatorServer(configuration: configuration, logger: logger)
@@ -60,6 +67,7 @@ struct Up: AsyncParsableCommand {
                 workDirectory: data.appendingPathComponent("agent-\(index + 1)"), python: python,
                 agentID: "\(ProcessInfo.processInfo.hostName)-local-\(index + 1)")
             agent.drainGrace = .seconds(5)
+            agent.warmWorkers = warmWorkers
             return AgentService(configuration: agent, context: context, logger: Logger(label: "farm.agent.\(index + 1)"))
         }
         let group = ServiceGroup(configuration: .init(

@@ -1,0 +1,135 @@
+import CPosix
+import FarmProtocol
+import Foundation
+import Glibc
+import Synchronization
+
+/// How a simulated agent renders: for fleet benchmarks, where hundreds of
+/// agents share one machine and only the coordinator is under test.
+public struct SimulatedRender: Sendable {
+    /// Seconds of sleeping per second of video.
+    public var secondsPerVideoSecond: Double
+    /// Height of the blank frames it emits (width is 16:9).
+    public var frameHeight: Int
+
+    public init(secondsPerVideoSecond: Double = 1, frameHeight: Int = 144) {
+        self.secondsPerVideoSecond = secondsPerVideoSecond
+        self.frameHeight = frameHeight
+    }
+}
+
+/// Stands in for Manim: speaks the shim's stream format over a pipe so the
+/// rest of the agent (encoding, uploads, limits) runs unchanged.
+///
+/// A plan reads `self.wait(seconds)` calls per scene class from the script
+/// (the benchmark's scripts are made of them); a render sleeps for the range's
+/// run time and then emits that many blank frames.
+final class SimulatedProcess: ManimProcess, @unchecked Sendable {
+    let stdout: Int32
+    let stderr: Int32
+    private let writeEnd: Int32
+    private let killed = Atomic<Bool>(false)
+    private let ended = DispatchSemaphore(value: 0)
+    private let outcome = Mutex<ChildProcess.Termination>(.exited(0))
+
+    init(assign: Assign, frameRate: Int, settings: SimulatedRender) throws {
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe2(&outPipe, O_CLOEXEC) == 0, pipe2(&errPipe, O_CLOEXEC) == 0 else {
+            throw ChildProcess.SpawnError(code: errno, executable: "simulated renderer")
+        }
+        stdout = outPipe[0]
+        stderr = errPipe[0]
+        writeEnd = outPipe[1]
+        close(errPipe[1])  // a simulated render logs nothing
+        let thread = Thread { [self] in
+            outcome.withLock { $0 = run(assign, frameRate: frameRate, settings: settings) }
+            close(writeEnd)
+            ended.signal()
+        }
+        thread.name = "simulated-render"
+        thread.start()
+    }
+
+    deinit {
+        close(stdout)
+        close(stderr)
+    }
+
+    func signalGroup(_ signal: Int32) {
+        killed.store(true, ordering: .relaxed)
+    }
+
+    func wait() -> ChildProcess.Termination {
+        ended.wait()
+        ended.signal()
+        return outcome.withLock { $0 }
+    }
+
+    // MARK: Simulation
+
+    private func run(_ assign: Assign, frameRate: Int, settings: SimulatedRender) -> ChildProcess.Termination {
+        let plans = Self.plans(in: assign.script, frameRate: frameRate)
+        if assign.taskKind == .plan {
+            for scene in assign.scenes ?? [assign.scene] {
+                let plan = plans[scene] ?? ScenePlan(scene: scene, animations: [])
+                let body = (try? JSONEncoder().encode(plan)) ?? Data()
+                guard write(Data("PLAN".utf8) + Self.uint32(body.count) + body) else { return .signalled(SIGPIPE) }
+            }
+            return .exited(0)
+        }
+        let animations = plans[assign.scene]?.animations ?? []
+        let range = assign.animations ?? AnimationRange(first: 0, last: max(animations.count - 1, 0))
+        let chosen = animations.indices.filter { range.first <= $0 && $0 <= range.last }.map { animations[$0] }
+        let seconds = chosen.reduce(0) { $0 + $1.seconds } * settings.secondsPerVideoSecond
+        let deadline = Date() + seconds
+        while Date() < deadline {
+            if killed.load(ordering: .relaxed) { return .signalled(SIGKILL) }
+            Thread.sleep(forTimeInterval: min(0.05, max(deadline.timeIntervalSinceNow, 0)))
+        }
+        let height = settings.frameHeight
+        let width = (height * 16 / 9 + 1) / 2 * 2
+        let frames = chosen.reduce(0) { $0 + $1.frames }
+        var header = Data("FRAM".utf8) + Self.uint32(width) + Self.uint32(height) + Self.uint32(1)
+        withUnsafeBytes(of: Double(frameRate).bitPattern.littleEndian) { header.append(contentsOf: $0) }
+        let pixels = Data(repeating: 40, count: width * height * 4)
+        for _ in 0..<frames {
+            if killed.load(ordering: .relaxed) { return .signalled(SIGKILL) }
+            guard write(header), write(pixels) else { return .signalled(SIGPIPE) }
+        }
+        guard write(Data("DONE".utf8) + Self.uint32(chosen.count)) else { return .signalled(SIGPIPE) }
+        return .exited(0)
+    }
+
+    private func write(_ data: Data) -> Bool {
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(writeEnd, raw.baseAddress! + done, raw.count - done)
+                if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return false }
+            }
+            return true
+        }
+    }
+
+    private static func uint32(_ value: Int) -> Data {
+        withUnsafeBytes(of: UInt32(value).littleEndian) { Data($0) }
+    }
+
+    /// `self.wait(seconds)` calls of each `class Name(...)` in `script`, in order.
+    static func plans(in script: String, frameRate: Int) -> [String: ScenePlan] {
+        var plans: [String: ScenePlan] = [:]
+        var current: String?
+        for line in script.split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("class "), let open = text.firstIndex(of: "(") {
+                current = String(text[text.index(text.startIndex, offsetBy: 6)..<open])
+                plans[current!] = ScenePlan(scene: current!, animations: [])
+            } else if let scene = current, text.hasPrefix("self.wait("), let close = text.firstIndex(of: ")"),
+                      let seconds = Double(text[text.index(text.startIndex, offsetBy: 10)..<close]) {
+                let frames = Int(seconds * Double(frameRate))
+                plans[scene]?.animations.append(PlannedAnimation(seconds: seconds, frames: frames))
+            }
+        }
+        return plans
+    }
+}

@@ -1,0 +1,44 @@
+import FarmProtocol
+import Foundation
+
+extension RenderJob {
+    /// Reads a planning pass: one `PLAN` record per scene, then the end of the stream.
+    func plan(_ process: any ManimProcess, log: LogTail, logDone: DispatchSemaphore) -> FarmMessage {
+        let stream = FrameStream(fd: process.stdout)
+        var scenes: [ScenePlan] = []
+        var streamError: String?
+        do {
+            loop: while true {
+                switch try stream.next() {
+                case .plan(let body):
+                    scenes.append(try JSONDecoder().decode(ScenePlan.self, from: body))
+                    markProgress()
+                case .end:
+                    break loop
+                case .frame, .done:
+                    throw FrameStream.StreamError("frames in a planning pass")
+                }
+            }
+        } catch {
+            streamError = "\(error)"
+            process.signalGroup(SIGKILL)
+        }
+        stream.discardRest()
+        let termination = process.wait()
+        logDone.wait()
+        let tail = log.text()
+        if let stop = stopReason {
+            return failure(stop.failureClass, stop.message, log: tail)
+        }
+        if let streamError {
+            return failure(.agentError, "planning failed: \(streamError)", log: tail)
+        }
+        guard termination == .exited(0) else { return classify(termination, log: tail) }
+        let expected = assign.scenes ?? [assign.scene]
+        guard scenes.map(\.scene) == expected else {
+            return failure(.agentError, "the planning pass reported \(scenes.map(\.scene)) for \(expected)", log: tail)
+        }
+        return .planned(PlanResult(ref: ref, manimVersion: tools.manimVersion, scenes: scenes,
+                                   seconds: Self.seconds(ContinuousClock.now - started)))
+    }
+}

@@ -1,0 +1,159 @@
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+extension FarmEngine {
+    /// The tasks a new video starts with: one plan task, which an agent runs to
+    /// learn every scene's animations; or, without splitting, one render task per scene.
+    func initialTasks(for video: VideoRecord) -> [TaskRecord] {
+        let scenes = video.options.scenes
+        if video.options.split && configuration.splitScenes {
+            var plan = TaskRecord(id: "\(video.id)-plan", videoID: video.id, ordinal: -1, scene: scenes[0].name,
+                                  requiresLaTeX: scenes.contains(where: \.requiresLaTeX), createdAt: video.createdAt)
+            plan.work = TaskWork(kind: .plan, note: "plans \(scenes.map(\.name).joined(separator: ", "))")
+            return [plan]
+        }
+        let manimVersion = fleetManimVersion
+        return scenes.enumerated().map { ordinal, scene in
+            var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: scene.name,
+                                  requiresLaTeX: scene.requiresLaTeX, createdAt: video.createdAt)
+            task.work.cacheKey = manimVersion.map {
+                RenderCacheKey.make(source: scene.fingerprint ?? video.script, scene: scene.name, animations: nil, settings: video.settings,
+                                    encoding: video.encoding, manimVersion: $0)
+            }
+            return task
+        }
+    }
+
+    /// The Manim version every connected agent runs, if they agree.
+    var fleetManimVersion: String? {
+        let versions = Set(agents.values.map(\.record.manimVersion))
+        return versions.count == 1 ? versions.first.flatMap { $0 == "unavailable" ? nil : $0 } : nil
+    }
+
+    /// Render slots of the connected fleet.
+    var fleetSlots: Int {
+        max(agents.values.filter(\.acceptsWork).reduce(0) { $0 + $1.record.slots }, 1)
+    }
+
+    /// An agent planned a video: create its render tasks (ranges for long
+    /// scenes), take what the render cache already has, and queue the rest.
+    func handlePlanned(_ planned: PlanResult, from peer: Data) async {
+        guard var plan = fenced(planned.ref, from: peer), plan.work.kind == .plan, let video = videos[plan.videoID] else {
+            return
+        }
+        let scenes = video.options.scenes
+        guard planned.scenes.map(\.scene) == scenes.map(\.name) else {
+            await handleFailure(TaskFailure(ref: planned.ref, failureClass: .agentError,
+                                            message: "the plan does not match the video's scenes", logTail: ""), from: peer)
+            return
+        }
+        if let agentID = plan.agentID { agents[agentID]?.running.remove(planned.ref) }
+        orphanedSince[plan.id] = nil
+        retryNotBefore[plan.id] = nil
+        plan.state = .done
+        plan.error = nil
+        plan.updatedAt = Date()
+        tasks[plan.id] = plan
+        let attempt = closeAttempt(planned.ref, agentID: plan.agentID, outcome: "done")
+
+        let planner = SplitPlanner(costModel: costModel, slots: fleetSlots,
+                                   minimumPieceSeconds: configuration.minimumPieceSeconds)
+        let pieces = planner.pieces(scenes: scenes, plans: planned.scenes, quality: video.settings.quality,
+                                    split: video.options.split)
+        let renderTasks = pieces.enumerated().map { ordinal, piece in
+            var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: piece.scene.name,
+                                  requiresLaTeX: piece.scene.requiresLaTeX, createdAt: plan.updatedAt)
+            task.work = TaskWork(
+                kind: .render, animations: piece.animations, expectedFrames: piece.frames,
+                estimatedSeconds: piece.estimatedSeconds,
+                cacheKey: RenderCacheKey.make(source: piece.scene.fingerprint ?? video.script, scene: piece.scene.name,
+                                              animations: piece.animations,
+                                              settings: video.settings, encoding: video.encoding,
+                                              manimVersion: planned.manimVersion),
+                note: piece.note)
+            return task
+        }
+        for task in renderTasks { tasks[task.id] = task }
+        taskIDsByVideo[video.id, default: []] += renderTasks.map(\.id)
+        await writer.enqueue(.planned(plan, attempt, renderTasks))
+        logger.info("video planned", metadata: [
+            "video": "\(video.id)", "tasks": "\(renderTasks.count)", "scenes": "\(scenes.count)",
+            "ranges": "\(pieces.filter { $0.animations != nil }.count)",
+            "planSeconds": "\(String(format: "%.2f", planned.seconds))",
+        ])
+        await takeFromCache(videoID: video.id)
+        await dispatch()
+    }
+
+    /// The plan task failed for good: render every scene whole, unestimated.
+    func planWithoutSplitting(_ plan: TaskRecord, attempt: AttemptRecord, because failure: TaskFailure) async {
+        guard var video = videos[plan.videoID] else { return }
+        video.options.split = false
+        var renders = initialTasks(for: video)
+        let reason = "not split: planning failed (\(failure.failureClass.rawValue): \(failure.message))"
+        for index in renders.indices {
+            renders[index].work.note = reason
+            renders[index].updatedAt = Date()
+            tasks[renders[index].id] = renders[index]
+        }
+        taskIDsByVideo[video.id, default: []] += renders.map(\.id)
+        await writer.enqueue(.planned(plan, attempt, renders))
+        logger.warning("planning failed; rendering scenes whole", metadata: [
+            "video": "\(video.id)", "class": "\(failure.failureClass.rawValue)", "message": "\(failure.message)",
+        ])
+        await takeFromCache(videoID: video.id)
+        await dispatch()
+    }
+
+    /// Completes, from the render cache, every pending task of the video whose
+    /// content hash has a cached render; assembles if nothing is left to render.
+    func takeFromCache(videoID: String) async {
+        guard configuration.renderCache, let video = videos[videoID], video.options.useCache else { return }
+        for id in taskIDsByVideo[videoID] ?? [] {
+            guard let task = tasks[id], task.state == .pending, task.work.kind == .render, let key = task.work.cacheKey,
+                  let cached = try? await store.cachedRender(contentHash: key) else { continue }
+            // Re-check after the await: the task may have been assigned meanwhile.
+            guard var current = tasks[id], current.state == .pending, videos[videoID] != nil else { continue }
+            let folder = URL(fileURLWithPath: cached.artifactPath)
+            guard (try? await staging.adopt(folder, videoID: videoID, taskID: id)) != nil, videos[videoID] != nil else {
+                logger.warning("a cached render's files are gone; rendering again", metadata: ["task": "\(id)", "key": "\(key)"])
+                continue
+            }
+            var result = cached.result
+            result.ref = AttemptRef(taskID: id, attempt: current.attempt)
+            current.state = .done
+            current.result = result
+            current.framesDone = result.frames
+            current.work.note = "from the render cache"
+            current.updatedAt = Date()
+            tasks[id] = current
+            await writer.enqueue(.task(current))
+            metrics.cacheHits.increment()
+            logger.info("taken from the render cache", metadata: ["task": "\(id)", "scene": "\(current.scene)"])
+        }
+        let renders = renderTasks(of: videoID)
+        if !renders.isEmpty, renders.allSatisfy({ $0.state == .done }) {
+            await assemble(videoID: videoID)
+        }
+    }
+
+    /// Keeps an accepted render's segments for later videos with the same content hash.
+    func rememberInCache(_ task: TaskRecord, result: TaskResult) async {
+        guard configuration.renderCache, let key = task.work.cacheKey else { return }
+        let target = configuration.cacheDirectory.appendingPathComponent(key)
+        do {
+            try await staging.preserve(videoID: task.videoID, taskID: task.id, into: target)
+            try await store.saveCachedRender(CachedRender(contentHash: key, result: result, artifactPath: target.path,
+                                                          createdAt: Date()))
+        } catch {
+            logger.warning("could not keep a render in the cache", metadata: ["task": "\(task.id)", "error": "\(error)"])
+        }
+    }
+
+    /// A video's render tasks (not its plan), in playback order.
+    func renderTasks(of videoID: String) -> [TaskRecord] {
+        (taskIDsByVideo[videoID] ?? []).compactMap { tasks[$0] }.filter { $0.work.kind == .render }
+            .sorted { $0.ordinal < $1.ordinal }
+    }
+}

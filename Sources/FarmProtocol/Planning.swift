@@ -1,0 +1,71 @@
+/// What a task asks of an agent.
+public enum TaskKind: String, Codable, Sendable {
+    /// Run every scene's `construct()` with animations skipped and report each
+    /// scene's animations, so the coordinator can split and schedule.
+    case plan
+    /// Render frames and encode them into every rendition.
+    case render
+}
+
+/// A contiguous run of a scene's animations (Manim's `-n first,last`), 0-based and inclusive.
+public struct AnimationRange: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var first: Int
+    public var last: Int
+
+    public init(first: Int, last: Int) {
+        precondition(first >= 0 && last >= first, "an animation range runs forwards from 0")
+        self.first = first
+        self.last = last
+    }
+
+    public var description: String { "\(first)…\(last)" }
+}
+
+/// One `play` or `wait` call of a scene, as a planning pass saw it.
+public struct PlannedAnimation: Codable, Sendable, Equatable {
+    /// Run time in seconds.
+    public var seconds: Double
+    /// Frames the animation adds to the video at the video's frame rate.
+    public var frames: Int
+    /// True for a `wait_until`-style animation whose real length depends on a stop condition.
+    public var variable: Bool
+
+    public init(seconds: Double, frames: Int, variable: Bool = false) {
+        self.seconds = seconds
+        self.frames = frames
+        self.variable = variable
+    }
+}
+
+/// A scene's animations, in order, and whether it can be rendered in ranges.
+public struct ScenePlan: Codable, Sendable, Equatable {
+    public var scene: String
+    public var animations: [PlannedAnimation]
+    /// The scene adds sounds: ranges would drop or misplace them.
+    public var sounds: Bool
+
+    public init(scene: String, animations: [PlannedAnimation], sounds: Bool = false) {
+        self.scene = scene
+        self.animations = animations
+        self.sounds = sounds
+    }
+
+    /// Frames of the whole scene.
+    public var frames: Int { animations.reduce(0) { $0 + $1.frames } }
+}
+
+/// An agent's answer to a plan task.
+public struct PlanResult: Codable, Sendable, Equatable {
+    public var ref: AttemptRef
+    /// The Manim version that planned, part of every render's cache key.
+    public var manimVersion: String
+    public var scenes: [ScenePlan]
+    public var seconds: Double
+
+    public init(ref: AttemptRef, manimVersion: String, scenes: [ScenePlan], seconds: Double) {
+        self.ref = ref
+        self.manimVersion = manimVersion
+        self.scenes = scenes
+        self.seconds = seconds
+    }
+}

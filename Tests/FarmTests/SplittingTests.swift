@@ -1,0 +1,147 @@
+@testable import Coordinator
+import FarmProtocol
+import FarmStorage
+import Foundation
+import Testing
+
+/// Rendering a scene in animation ranges gives exactly the frames of a whole
+/// render: the shim steps skipped animations frame by frame.
+@Suite(.serialized) struct SplittingTests {
+    static let fixtures = FarmHarness.repository.appendingPathComponent("Tests/FarmTests/Fixtures")
+    static let drift = fixtures.appendingPathComponent("drift.py")
+    static let shim = FarmHarness.repository.appendingPathComponent("Sources/Agent/Shim/farm_shim.py").path
+
+    /// SHA-256 of every frame the shim streams for `scene` (or its range `a,b`).
+    static func frameHashes(_ scene: String, range: String? = nil, stock: Bool = false, script: URL = drift) throws -> [String] {
+        let arguments = (stock ? ["--stock"] : []) + [FarmHarness.python, shim, script.path, scene, "l"] + (range.map { [$0] } ?? [])
+        let output = try run(FarmHarness.python, [fixtures.appendingPathComponent("frame_hashes.py").path] + arguments).stdout
+        return output.split(separator: "\n").map(String.init)
+    }
+
+    @Test(arguments: ["DtUpdater", "AlwaysRedraw", "SeededRandom", "RotatingCamera"])
+    func rangesRenderTheSameFramesAsTheWholeScene(scene: String) throws {
+        let whole = try Self.frameHashes(scene)
+        #expect(whole.count > 30)
+        #expect(Set(whole).count > whole.count / 2, "the scene moves on most frames")
+        let halves = try Self.frameHashes(scene, range: "0,1") + Self.frameHashes(scene, range: "2,3")
+        #expect(halves == whole, "halves differ from the whole render at frame \(zip(halves, whole).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
+        let thirds = try Self.frameHashes(scene, range: "0,0") + Self.frameHashes(scene, range: "1,2")
+            + Self.frameHashes(scene, range: "3,3")
+        #expect(thirds == whole)
+    }
+
+    @Test(arguments: ["DtUpdater", "AlwaysRedraw", "SeededRandom", "RotatingCamera"])
+    func theFixturesDriftUnderManimsOwnSkipping(scene: String) throws {
+        // Guards the test above: these scenes do notice how skipped time advances.
+        let whole = try Self.frameHashes(scene, stock: true)
+        let secondHalf = try Self.frameHashes(scene, range: "2,3", stock: true)
+        #expect(secondHalf != Array(whole.suffix(secondHalf.count)))
+    }
+
+    @Test func aPlanningPassListsAnimationsAndNoticesSounds() throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("sounds-\(UUID().uuidString.prefix(8)).py")
+        try """
+            import wave
+            from manim import *
+
+            with wave.open("click.wav", "wb") as w:
+                w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(b"\\0\\0" * 800)
+
+            class WithSound(Scene):
+                def construct(self):
+                    self.add_sound("click.wav")
+                    self.play(Create(Square()), run_time=1)
+                    self.wait(0.5)
+
+            class Silent(Scene):
+                def construct(self):
+                    self.play(Create(Circle()), run_time=0.4)
+            """.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let output = try run(FarmHarness.python, [Self.fixtures.appendingPathComponent("frame_hashes.py").path, "--plan",
+                                                 FarmHarness.python, Self.shim, script.path, "WithSound,Silent", "l"]).stdout
+        let plans = try output.split(separator: "\n").map { try JSONDecoder().decode(ScenePlan.self, from: Data($0.utf8)) }
+        #expect(plans.map(\.scene) == ["WithSound", "Silent"])
+        #expect(plans[0].animations == [PlannedAnimation(seconds: 1, frames: 15), PlannedAnimation(seconds: 0.5, frames: 7)])
+        #expect(plans[0].sounds)
+        #expect(!plans[1].sounds)
+        #expect(plans[1].frames == 6)
+    }
+
+    // MARK: Planning
+
+    static func plan(_ name: String, seconds: [Double], sounds: Bool = false) -> ScenePlan {
+        ScenePlan(scene: name, animations: seconds.map { PlannedAnimation(seconds: $0, frames: Int($0 * 60)) }, sounds: sounds)
+    }
+
+    @Test func longScenesAreCutIntoContiguousRangesAndShortOnesStayWhole() {
+        let planner = SplitPlanner(costModel: CostModel(), slots: 2, minimumPieceSeconds: 1)
+        let scenes = ["Intro", "Long", "Outro"].map { SceneSpec(name: $0, requiresLaTeX: false) }
+        let plans = [Self.plan("Intro", seconds: [1, 1]), Self.plan("Long", seconds: Array(repeating: 1.5, count: 12)),
+                     Self.plan("Outro", seconds: [2])]
+        let pieces = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: true)
+        #expect(pieces.first?.scene.name == "Intro" && pieces.first?.animations == nil)
+        #expect(pieces.last?.scene.name == "Outro" && pieces.last?.animations == nil)
+        let ranges = pieces.filter { $0.scene.name == "Long" }.compactMap(\.animations)
+        #expect(ranges.count >= 2, "the long scene is cut")
+        #expect(ranges.first?.first == 0 && ranges.last?.last == 11)
+        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.last + 1 == $1.first }, "ranges are contiguous: \(ranges)")
+        #expect(pieces.reduce(0) { $0 + $1.frames } == plans.reduce(0) { $0 + $1.frames })
+        let longest = pieces.map(\.estimatedSeconds).max()!
+        let whole = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: false)
+        #expect(whole.count == 3 && longest < whole.map(\.estimatedSeconds).max()!)
+    }
+
+    @Test func aSceneWithSoundsIsRenderedWholeAndSaysWhy() {
+        let planner = SplitPlanner(costModel: CostModel(), slots: 4, minimumPieceSeconds: 1)
+        let pieces = planner.pieces(scenes: [SceneSpec(name: "Music", requiresLaTeX: false)],
+                                    plans: [Self.plan("Music", seconds: Array(repeating: 2, count: 10), sounds: true)],
+                                    quality: .high, split: true)
+        #expect(pieces.count == 1)
+        #expect(pieces[0].animations == nil)
+        #expect(pieces[0].note?.contains("sounds") == true)
+    }
+
+    // MARK: Scheduling
+
+    static func video(_ id: String, submitter: String, priority: Int = 0, age: TimeInterval) -> VideoRecord {
+        var video = VideoRecord(id: id, state: .queued, scriptName: "s.py", script: "", settings: RenderSettings(),
+                                encoding: EncodingPlan(renditions: []), idempotencyKey: nil, createdAt: Date(timeIntervalSinceNow: -age))
+        video.options = VideoOptions(priority: priority, submitter: submitter)
+        return video
+    }
+
+    static func task(_ video: String, _ ordinal: Int, estimate: Double, kind: TaskKind = .render) -> TaskRecord {
+        var task = TaskRecord(id: "\(video)-\(ordinal)", videoID: video, ordinal: ordinal, scene: "S\(ordinal)",
+                              requiresLaTeX: false, createdAt: Date())
+        task.work = TaskWork(kind: kind, estimatedSeconds: estimate)
+        return task
+    }
+
+    @Test func theLongestTaskOfAVideoStartsFirstAfterItsPlan() {
+        let videos = ["a": Self.video("a", submitter: "ann", age: 10)]
+        var queues = DispatchQueues(
+            pending: [Self.task("a", 0, estimate: 2), Self.task("a", 1, estimate: 9), Self.task("a", 2, estimate: 5),
+                      Self.task("a", -1, estimate: 0, kind: .plan)],
+            videos: videos, running: [:])
+        var order: [Int] = []
+        while let task = queues.next() { order.append(task.ordinal) }
+        #expect(order == [-1, 1, 2, 0])
+    }
+
+    @Test func higherPriorityFirstThenAgentsAreSharedFairlyBetweenSubmitters() {
+        let videos = ["old": Self.video("old", submitter: "ann", age: 100), "new": Self.video("new", submitter: "bob", age: 1),
+                      "urgent": Self.video("urgent", submitter: "cy", priority: 5, age: 0)]
+        let pending = (0..<3).map { Self.task("old", $0, estimate: 5) } + (0..<3).map { Self.task("new", $0, estimate: 5) }
+            + [Self.task("urgent", 0, estimate: 1)]
+        var queues = DispatchQueues(pending: pending, videos: videos, running: ["ann": 1])
+        var order: [String] = []
+        while let task = queues.next() {
+            order.append(task.videoID)
+            queues.started(task)
+        }
+        #expect(order.first == "urgent", "priority beats age")
+        // ann already runs one task, so bob goes first, then they alternate.
+        #expect(Array(order.dropFirst()) == ["new", "old", "new", "old", "new", "old"])
+    }
+}
