@@ -41,15 +41,16 @@ import Testing
     @Test func aPlanningPassListsAnimationsAndNoticesSounds() throws {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("sounds-\(UUID().uuidString.prefix(8)).py")
         try """
-            import wave
+            import os, tempfile, wave
             from manim import *
 
-            with wave.open("click.wav", "wb") as w:
+            CLICK = os.path.join(tempfile.gettempdir(), "farm-test-click.wav")
+            with wave.open(CLICK, "wb") as w:
                 w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(b"\\0\\0" * 800)
 
             class WithSound(Scene):
                 def construct(self):
-                    self.add_sound("click.wav")
+                    self.add_sound(CLICK)
                     self.play(Create(Square()), run_time=1)
                     self.wait(0.5)
 
