@@ -76,6 +76,47 @@ enum TestPostgres {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aPlanEndsAndItsRenderTasksAppearInOneCommit(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        var (video, _) = Self.video("vp")
+        video.options = VideoOptions(priority: 2, submitter: "ann", scenes: [SceneSpec(name: "Long", requiresLaTeX: false, fingerprint: "f")])
+        var plan = TaskRecord(id: "vp-plan", videoID: "vp", ordinal: -1, scene: "Long", requiresLaTeX: false, createdAt: Date())
+        plan.work = TaskWork(kind: .plan)
+        _ = try await store.insert(video, tasks: [plan])
+        #expect(try await store.video(id: "vp")?.options == video.options)
+        plan.state = .done
+        plan.attempt = 1
+        var attempt = AttemptRecord(taskID: plan.id, attempt: 1, agentID: "a", startedAt: Date())
+        attempt.outcome = "done"
+        let ranges = [AnimationRange(first: 0, last: 3), AnimationRange(first: 4, last: 9)].enumerated().map { index, range in
+            var task = TaskRecord(id: "vp-\(index)", videoID: "vp", ordinal: index, scene: "Long", requiresLaTeX: false, createdAt: Date())
+            task.work = TaskWork(kind: .render, animations: range, expectedFrames: 60, estimatedSeconds: 4.5, cacheKey: "k\(index)")
+            return task
+        }
+        try await store.commitPlan(plan, attempt: attempt, tasks: ranges)
+        try await store.commitPlan(plan, attempt: attempt, tasks: ranges)  // replayed after an outage: no duplicates
+        let stored = try await store.tasks(videoID: "vp")
+        #expect(stored.map(\.id) == ["vp-plan", "vp-0", "vp-1"])
+        #expect(stored[0].state == .done && stored[0].work.kind == .plan)
+        #expect(stored[1...].map(\.work) == ranges.map(\.work))
+        #expect(try await store.attempts(taskID: "vp-plan").map(\.outcome) == ["done"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aCachedRenderIsFoundByItsContentHashAndMarkedUsed(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        #expect(try await store.cachedRender(contentHash: "abc") == nil)
+        let result = TaskResult(ref: AttemptRef(taskID: "t", attempt: 1), frames: 30, sourceWidth: 854, sourceHeight: 480,
+                                frameRate: 15, timescale: 90_000, renditions: [], renderSeconds: 2.5)
+        let created = Date(timeIntervalSinceNow: -60)
+        try await store.saveCachedRender(CachedRender(contentHash: "abc", result: result, artifactPath: "/cache/abc", createdAt: created))
+        let found = try #require(try await store.cachedRender(contentHash: "abc"))
+        #expect(found.result == result)
+        #expect(found.artifactPath == "/cache/abc")
+        #expect(found.lastUsedAt > created.addingTimeInterval(30), "a hit refreshes lastUsedAt")
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func migratingAgainChangesNothing(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let (video, tasks) = Self.video("v1")
