@@ -67,7 +67,7 @@ public struct CoordinatorServer: Sendable {
                                  serverName: "manimfarm"),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0, endpoints) },
             logger: logger)
-        var services: [any Service] = [gateway, EngineService(engine: engine, heartbeat: configuration.engine.heartbeat), app]
+        var services: [any Service] = [gateway, EngineService(engine: engine), app]
         if let autoscaling = configuration.autoscaling {
             services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))
         }

@@ -35,6 +35,8 @@ public protocol FarmStore: Sendable {
     /// Saves a task change and its attempt's history together.
     func update(_ task: TaskRecord, attempt: AttemptRecord) async throws
     func attempts(taskID: String) async throws -> [AttemptRecord]
+    /// Applies `changes` in order, in one transaction.
+    func apply(_ changes: [StoreChange]) async throws
     /// Ends a plan task and inserts the render tasks it planned, in one transaction.
     func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws
     /// The cached render with `contentHash`, marking it used; `nil` if there is none.
@@ -44,4 +46,14 @@ public protocol FarmStore: Sendable {
     func save(_ agent: AgentRecord) async throws
     /// Every agent ever seen, by id.
     func agents() async throws -> [AgentRecord]
+}
+
+/// One durable state change, a whole record: applying it again is harmless.
+public enum StoreChange: Sendable {
+    case video(VideoRecord)
+    case task(TaskRecord)
+    case attempt(TaskRecord, AttemptRecord)
+    case agent(AgentRecord)
+    /// A finished plan task and the render tasks it created.
+    case planned(TaskRecord, AttemptRecord, [TaskRecord])
 }

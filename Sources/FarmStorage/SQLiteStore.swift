@@ -207,6 +207,25 @@ public final class SQLiteStore: FarmStore {
         }
     }
 
+    public func apply(_ changes: [StoreChange]) async throws {
+        try await pool.write { db in
+            for change in changes {
+                switch change {
+                case .video(let video): try video.update(db)
+                case .task(let task): try task.update(db)
+                case .attempt(let task, let attempt):
+                    try task.update(db)
+                    try attempt.save(db)
+                case .agent(let agent): try agent.save(db)
+                case .planned(let plan, let attempt, let tasks):
+                    try plan.update(db)
+                    try attempt.save(db)
+                    for task in tasks { try task.save(db) }
+                }
+            }
+        }
+    }
+
     public func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws {
         try await pool.write { db in
             try plan.update(db)

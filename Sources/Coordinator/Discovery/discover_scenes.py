@@ -83,6 +83,15 @@ def discover(source):
                 helpers |= info["names"]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign)):
             helpers |= names_in(node)
+    # Hash each top-level statement once (ast offsets count UTF-8 bytes); a fingerprint combines the kept ones.
+    raw = text.encode()
+    offsets = [0]
+    for line in raw.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    node_digests = [
+        hashlib.sha256(raw[offsets[node.lineno - 1] + node.col_offset:offsets[node.end_lineno - 1] + node.end_col_offset]).digest()
+        for node in tree.body
+    ]
     scenes = []
     for info in order:
         # A scene class with no construct anywhere in its in-file ancestry renders
@@ -90,11 +99,11 @@ def discover(source):
         if info["scene"] and info["construct"]:
             needs_tex = bool((info["names"] | helpers) & TEX_NAMES)
             scenes.append({"name": info["name"], "line": info["line"], "requiresLaTeX": needs_tex,
-                           "fingerprint": fingerprint(tree, text, classes, info)})
+                           "fingerprint": fingerprint(tree, node_digests, classes, info)})
     return scenes
 
 
-def fingerprint(tree, text, classes, scene):
+def fingerprint(tree, node_digests, classes, scene):
     kept = set()
     pending = [scene["name"]]
     while pending:
@@ -105,11 +114,10 @@ def fingerprint(tree, text, classes, scene):
         pending += classes[name]["bases"]
         pending += [other for other in classes if other in classes[name]["names"]]
     digest = hashlib.sha256()
-    for node in tree.body:
+    for node, node_digest in zip(tree.body, node_digests):
         if isinstance(node, ast.ClassDef) and classes[node.name]["scene"] and node.name not in kept:
             continue
-        digest.update((ast.get_source_segment(text, node) or ast.dump(node)).encode())
-        digest.update(b"\n")
+        digest.update(node_digest)
     return digest.hexdigest()
 
 

@@ -119,8 +119,4 @@ extension FarmEngine {
         await dispatch()
     }
 
-    /// Heartbeats every agent, so an agent notices a coordinator that is gone.
-    func heartbeatAgents() {
-        for agent in agents.values { send(.heartbeat(Heartbeat()), to: agent.peer) }
-    }
 }

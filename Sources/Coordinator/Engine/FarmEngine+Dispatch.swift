@@ -11,6 +11,7 @@ extension FarmEngine {
     /// longest estimated task first so that the slowest piece starts first.
     /// A LaTeX scene goes only to an agent that has LaTeX.
     func dispatch() async {
+        let started = ContinuousClock.now
         var queues = DispatchQueues(pending: tasks.values.filter { $0.state == .pending }, videos: videos,
                                     running: runningTasksBySubmitter())
         var assignments: [(TaskRecord, AttemptRecord, Assign, Data)] = []
@@ -66,6 +67,8 @@ extension FarmEngine {
             ])
             send(.assign(assign), to: peer)
         }
+        assignmentsMade += assignments.count
+        dispatchTime += ContinuousClock.now - started
         if !durable { await dispatch() }
     }
 

@@ -40,7 +40,8 @@ extension FarmEngine {
     public func stats() -> FarmStats {
         FarmStats(malformedMessages: malformedMessages, refusedReports: refusedReports, queueDepth: queueDepth,
                   runningTasks: tasks.values.filter { $0.state == .running }.count, agents: agents.count,
-                  activeVideos: videos.count)
+                  activeVideos: videos.count, assignments: assignmentsMade,
+                  dispatchSeconds: Self.seconds(dispatchTime))
     }
 
     /// Tasks waiting for an agent, across all videos.

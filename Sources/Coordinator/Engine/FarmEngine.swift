@@ -45,6 +45,9 @@ public actor FarmEngine {
     var averageRenderSeconds: Double?
     /// Render-time estimates for planning and longest-first scheduling.
     var costModel = CostModel()
+    /// Tasks assigned since start, and the time dispatch rounds that assigned them took.
+    var assignmentsMade = 0
+    var dispatchTime: Duration = .zero
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 

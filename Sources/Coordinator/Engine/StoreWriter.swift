@@ -8,15 +8,10 @@ import Logging
 ///
 /// Each change is a whole record, so replaying one after an outage is safe.
 actor StoreWriter {
-    /// One durable change.
-    enum Change: Sendable {
-        case video(VideoRecord)
-        case task(TaskRecord)
-        case attempt(TaskRecord, AttemptRecord)
-        case agent(AgentRecord)
-        /// A finished plan task and the render tasks it created, in one transaction.
-        case planned(TaskRecord, AttemptRecord, [TaskRecord])
-    }
+    typealias Change = StoreChange
+
+    /// Changes written together, in one transaction, when that many are waiting.
+    static let batchLimit = 256
 
     private let store: any FarmStore
     private let logger: Logger
@@ -65,12 +60,15 @@ actor StoreWriter {
         waiters.removeValue(forKey: id)?.continuation.resume(returning: false)
     }
 
+    /// Writes everything pending, oldest first, in batches of one transaction each:
+    /// a burst (a fleet's worth of assignments) costs one commit, not hundreds.
     private func flush() async {
         var backoff: Duration = .milliseconds(50)
         var failingSince: ContinuousClock.Instant?
-        while let (sequence, change) = pending.first {
+        while !pending.isEmpty {
+            let batch = pending.prefix(Self.batchLimit)
             do {
-                try await apply(change)
+                try await store.apply(batch.map(\.change))
             } catch {
                 if failingSince == nil {
                     failingSince = .now
@@ -87,7 +85,8 @@ actor StoreWriter {
                 failingSince = nil
                 backoff = .milliseconds(50)
             }
-            pending.removeFirst()
+            let sequence = batch.last!.sequence
+            pending.removeFirst(batch.count)
             durableThrough = sequence
             for (id, waiter) in waiters where waiter.sequence <= sequence {
                 waiters[id] = nil
@@ -95,15 +94,5 @@ actor StoreWriter {
             }
         }
         flushing = false
-    }
-
-    private func apply(_ change: Change) async throws {
-        switch change {
-        case .video(let video): try await store.update(video)
-        case .task(let task): try await store.update(task)
-        case .attempt(let task, let attempt): try await store.update(task, attempt: attempt)
-        case .agent(let agent): try await store.save(agent)
-        case .planned(let plan, let attempt, let tasks): try await store.commitPlan(plan, attempt: attempt, tasks: tasks)
-        }
     }
 }

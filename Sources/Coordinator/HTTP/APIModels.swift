@@ -109,6 +109,11 @@ public struct FarmStats: Codable, Sendable, Equatable {
     public var runningTasks: Int
     public var agents: Int
     public var activeVideos: Int
+    /// Tasks handed to agents since start.
+    public var assignments: Int
+    /// Time spent in dispatch rounds that assigned something, persisting included;
+    /// `assignments / dispatchSeconds` is the coordinator's dispatch rate.
+    public var dispatchSeconds: Double
 }
 
 /// `GET /v1/agents`.

@@ -12,6 +12,8 @@ struct CostModel: Sendable {
     private(set) var secondsPerMegapixelFrame: Double = 0.024
     /// Seconds every task pays before its first frame.
     var fixedSeconds: Double = 0.5
+    /// Renders observed so far; the first replaces the built-in guess outright.
+    private(set) var observations = 0
 
     /// Estimated seconds to render `frames` frames at `quality`.
     func estimate(frames: Int, quality: Quality) -> Double {
@@ -22,7 +24,8 @@ struct CostModel: Sendable {
     mutating func observe(frames: Int, quality: Quality, seconds: Double) {
         guard frames >= 30, seconds > fixedSeconds else { return }
         let sample = (seconds - fixedSeconds) / (Double(frames) * Self.megapixels(quality))
-        secondsPerMegapixelFrame = 0.8 * secondsPerMegapixelFrame + 0.2 * sample
+        secondsPerMegapixelFrame = observations == 0 ? sample : 0.8 * secondsPerMegapixelFrame + 0.2 * sample
+        observations += 1
     }
 
     private static func megapixels(_ quality: Quality) -> Double {

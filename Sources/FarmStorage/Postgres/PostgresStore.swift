@@ -120,11 +120,7 @@ public final class PostgresStore: FarmStore {
     }
 
     public func update(_ video: VideoRecord) async throws {
-        try await client.query("""
-            UPDATE videos SET state = \(video.state.rawValue), error = \(video.error), updated_at = \(video.updatedAt),
-                frames = \(video.frames), seconds = \(video.seconds)
-            WHERE id = \(video.id)
-            """, logger: logger)
+        try await client.query(Self.updateVideo(video), logger: logger)
     }
 
     public func update(_ task: TaskRecord) async throws {
@@ -136,6 +132,26 @@ public final class PostgresStore: FarmStore {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(try Self.updateTask(task), logger: logger)
             try await connection.query(Self.upsertAttempt(attempt), logger: logger)
+        }
+    }
+
+    public func apply(_ changes: [StoreChange]) async throws {
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { connection in
+            for change in changes {
+                switch change {
+                case .video(let video): try await connection.query(Self.updateVideo(video), logger: logger)
+                case .task(let task): try await connection.query(try Self.updateTask(task), logger: logger)
+                case .attempt(let task, let attempt):
+                    try await connection.query(try Self.updateTask(task), logger: logger)
+                    try await connection.query(Self.upsertAttempt(attempt), logger: logger)
+                case .agent(let agent): try await connection.query(Self.upsertAgent(agent), logger: logger)
+                case .planned(let plan, let attempt, let tasks):
+                    try await connection.query(try Self.updateTask(plan), logger: logger)
+                    try await connection.query(Self.upsertAttempt(attempt), logger: logger)
+                    for task in tasks { try await connection.query(try Self.insertTask(task, replacing: true), logger: logger) }
+                }
+            }
         }
     }
 
@@ -191,14 +207,7 @@ public final class PostgresStore: FarmStore {
     }
 
     public func save(_ agent: AgentRecord) async throws {
-        try await client.query("""
-            INSERT INTO agents (id, hostname, slots, cores, memory_bytes, manim_version, has_latex, last_seen)
-            VALUES (\(agent.id), \(agent.hostname), \(agent.slots), \(agent.cores), \(agent.memoryBytes),
-                    \(agent.manimVersion), \(agent.hasLaTeX), \(agent.lastSeen))
-            ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname, slots = EXCLUDED.slots, cores = EXCLUDED.cores,
-                memory_bytes = EXCLUDED.memory_bytes, manim_version = EXCLUDED.manim_version,
-                has_latex = EXCLUDED.has_latex, last_seen = EXCLUDED.last_seen
-            """, logger: logger)
+        try await client.query(Self.upsertAgent(agent), logger: logger)
     }
 
     public func agents() async throws -> [AgentRecord] {
@@ -261,6 +270,25 @@ public final class PostgresStore: FarmStore {
             agent_id = \(task.agentID), frames_done = \(task.framesDone), error = \(try json(task.error))::jsonb,
             result = \(try json(task.result))::jsonb, updated_at = \(task.updatedAt), work = \(try json(task.work))::jsonb
         WHERE id = \(task.id)
+        """
+    }
+
+    static func updateVideo(_ video: VideoRecord) -> PostgresQuery {
+        """
+        UPDATE videos SET state = \(video.state.rawValue), error = \(video.error), updated_at = \(video.updatedAt),
+            frames = \(video.frames), seconds = \(video.seconds)
+        WHERE id = \(video.id)
+        """
+    }
+
+    static func upsertAgent(_ agent: AgentRecord) -> PostgresQuery {
+        """
+        INSERT INTO agents (id, hostname, slots, cores, memory_bytes, manim_version, has_latex, last_seen)
+        VALUES (\(agent.id), \(agent.hostname), \(agent.slots), \(agent.cores), \(agent.memoryBytes),
+                \(agent.manimVersion), \(agent.hasLaTeX), \(agent.lastSeen))
+        ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname, slots = EXCLUDED.slots, cores = EXCLUDED.cores,
+            memory_bytes = EXCLUDED.memory_bytes, manim_version = EXCLUDED.manim_version,
+            has_latex = EXCLUDED.has_latex, last_seen = EXCLUDED.last_seen
         """
     }
 
