@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench-store clean
+.PHONY: all deps test-deps build demo test bench-store bench-farm bench-fleet bench-encode clean
 
 all: build
 
@@ -35,3 +35,20 @@ bench-store: test-deps
 	$(SWIFT) build $(BUILD_FLAGS) --product StoreBenchmark
 	@url=$$(scripts/test-postgres.sh start) && \
 	"$(BIN)/StoreBenchmark" "$$url" 3000; status=$$?; scripts/test-postgres.sh stop; exit $$status
+
+# Benchmark 1: `farm submit --wait` (2 local agents) against manim + an ffmpeg ladder, 1080p60, on the bundled
+# example with one long scene; medians of 3 runs and their ratio.
+bench-farm: test-deps build
+	FARM_BIN_DIR="$(BIN)" bench/farm-vs-manim.sh examples/explainer.py high 3 2
+
+# Benchmark 2: 50 and 200 simulated agents (renderers that only sleep): makespan against the ideal bound,
+# dispatch rate, submit-to-first-assignment latency. Release binaries: hundreds of processes share this machine.
+bench-fleet: deps
+	$(SWIFT) build -c release --product farm-coordinator
+	$(SWIFT) build -c release --product farm-agent
+	FARM_BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" bench/fleet.py 50 200 --runs 3
+
+# Benchmark 3: CPU per frame of the agent's ladder encode against `ffmpeg -c:v libx264 -threads 1`.
+bench-encode: test-deps
+	$(SWIFT) build -c release --product EncodeBenchmark
+	"$$($(SWIFT) build -c release --show-bin-path)/EncodeBenchmark" examples/explainer.py RiemannSums 2,6 3

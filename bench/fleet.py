@@ -10,8 +10,8 @@ history to print:
 
   makespan      first render assignment -> last render finished, against the
                 ideal bound max(total work / agents, longest task)
-  dispatch      assignments per second of the coordinator's dispatch work
-                (time in dispatch rounds, persisting each assignment included)
+  dispatch      assignments per second in the first wave (the largest dispatch
+                round: choosing, persisting and sending one task per agent)
   latency       submit -> first assignment: the POST returns once the plan
                 task is durable and sent to an agent; and submit -> first render
 
@@ -134,12 +134,19 @@ def run_once(agents, work_per_agent, seed, keep_logs):
         renders = sorted((parse_time(r[1]), parse_time(r[2])) for r in rows if r[3] == "render")
         pieces = status["scenes"]
         total_work = sum(sum(waits) for waits in scenes)
-        longest = max(p["frames"] / 15 for p in pieces)
+
+        def piece_seconds(piece):
+            waits = scenes[int(piece["name"][1:])]
+            span = piece.get("animations") or {"first": 0, "last": len(waits) - 1}
+            return sum(waits[span["first"]:span["last"] + 1])
+
+        longest = max(map(piece_seconds, pieces))
         ideal = max(total_work / agents, longest)
         makespan = max(end for _, end in renders) - renders[0][0]
-        dispatch_rate = (after["assignments"] - before["assignments"]) / (after["dispatchSeconds"] - before["dispatchSeconds"])
+        dispatch_rate = after["largestDispatchRound"] / max(after["largestDispatchRoundSeconds"], 1e-6)
+        wave = after["largestDispatchRound"]
         return {
-            "agents": agents, "tasks": len(renders), "scenes": len(scenes), "work": total_work, "ideal": ideal,
+            "agents": agents, "wave": wave, "tasks": len(renders), "scenes": len(scenes), "work": total_work, "ideal": ideal,
             "makespan": makespan, "ratio": makespan / ideal, "dispatchRate": dispatch_rate,
             "firstAssignment": submit_latency, "firstRender": renders[0][0] - created, "endToEnd": end_to_end,
         }
@@ -169,7 +176,7 @@ def main():
             results.append(result)
             print(f"{agents} agents, run {run + 1}: {result['tasks']} tasks from {result['scenes']} scenes, "
                   f"makespan {result['makespan']:.1f} s vs ideal {result['ideal']:.1f} s ({result['ratio']:.3f}x), "
-                  f"dispatch {result['dispatchRate']:.0f}/s, submit->first assignment {result['firstAssignment'] * 1000:.0f} ms, "
+                  f"dispatch {result['dispatchRate']:.0f}/s ({result['wave']} in the first wave), submit->first assignment {result['firstAssignment'] * 1000:.0f} ms, "
                   f"submit->first render {result['firstRender']:.2f} s, end to end {result['endToEnd']:.1f} s", flush=True)
         median = lambda key: statistics.median(r[key] for r in results)  # noqa: E731
         print(f"{agents} agents, median of {len(results)}: makespan/ideal {median('ratio'):.3f}, "

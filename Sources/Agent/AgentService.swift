@@ -32,7 +32,8 @@ public actor AgentService: Service {
         guard let shim = Bundle.module.path(forResource: "farm_shim", ofType: "py") else {
             throw AgentError.missingShim
         }
-        manimVersion = await Self.detectManimVersion(python: configuration.python)
+        manimVersion = configuration.simulatedRender != nil
+            ? "simulated" : await Self.detectManimVersion(python: configuration.python)
         var tools = RenderTools(python: configuration.python, shim: shim, manimVersion: manimVersion,
                                 simulation: configuration.simulatedRender)
         if configuration.warmWorkers && configuration.simulatedRender == nil {
@@ -134,7 +135,7 @@ public actor AgentService: Service {
         guard !draining, jobs.count < configuration.slots, jobs[assign.ref] == nil, let tools else {
             // Hand it straight back; the coordinator requeues without spending a retry.
             send(.failure(TaskFailure(ref: assign.ref, failureClass: .cancelled,
-                                      message: draining ? "agent is draining" : "agent has no free slot", logTail: "")))
+                                      message: draining ? "agent is draining" : TaskFailure.noFreeSlot, logTail: "")))
             return
         }
         let directory = configuration.workDirectory.appendingPathComponent("\(assign.ref.taskID)-\(assign.ref.attempt)")

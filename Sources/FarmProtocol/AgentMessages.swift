@@ -179,6 +179,13 @@ public struct TaskFailure: Codable, Sendable, Equatable {
     /// The last lines of Manim's output.
     public var logTail: String
 
+    /// The message of a hand-back because every slot is taken: the coordinator
+    /// then gives the agent nothing more until a heartbeat reports a free slot.
+    public static let noFreeSlot = "agent has no free slot"
+
+    /// True for a hand-back because every slot was taken.
+    public var isNoFreeSlot: Bool { failureClass == .cancelled && message == Self.noFreeSlot }
+
     public init(ref: AttemptRef, failureClass: FailureClass, message: String, logTail: String) {
         self.ref = ref
         self.failureClass = failureClass

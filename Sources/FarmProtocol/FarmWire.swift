@@ -3,12 +3,13 @@ import Foundation
 /// Encodes and decodes `FarmMessage`s as ZeroMQ multipart frames.
 ///
 /// Layout: frame 0 is an 8-byte header — magic `MF`, version, kind, flags and
-/// three reserved bytes — frame 1 the JSON body, and frame 2 (chunks only) the
+/// three reserved bytes — frame 1 the JSON body, and frame 2 (chunks: segment bytes; assigns: the script) the
 /// raw bytes. A body or blob above `compressionThreshold` that LZ4 shrinks is
 /// sent compressed, prefixed with its original size (UInt32, little endian).
 public enum FarmWire {
     /// The protocol version this build speaks.
-    public static let version: UInt8 = 1
+    /// 2: an `assign` carries its script as the raw third frame, not inside the JSON body.
+    public static let version: UInt8 = 2
     /// Bodies and blobs at least this large are offered to LZ4.
     public static let compressionThreshold = 4_096
     /// Upper bounds on what a decoder accepts, whatever a frame declares.
@@ -35,7 +36,11 @@ public enum FarmWire {
         case .planned(let m): body = try! encoder.encode(m)
         case .failure(let m): body = try! encoder.encode(m)
         case .registered(let m): body = try! encoder.encode(m)
-        case .assign(let m): body = try! encoder.encode(m)
+        case .assign(var m):
+            // Scripts run to tens of kilobytes: raw bytes, not a JSON string to escape and scan.
+            blob = Data(m.script.utf8)
+            m.script = ""
+            body = try! encoder.encode(m)
         case .cancel(let m): body = try! encoder.encode(m)
         case .resultAck(let m): body = try! encoder.encode(m)
         case .reregister: body = Data("{}".utf8)
@@ -63,7 +68,7 @@ public enum FarmWire {
         let body = try unpack(frames[1], compressed: flags & bodyCompressed != 0, limit: maxBodySize)
         let blob = try frames.count == 3
             ? unpack(frames[2], compressed: flags & blobCompressed != 0, limit: maxBlobSize) : nil
-        guard (kind == .chunk) == (blob != nil) else { throw .malformedEnvelope }
+        guard (kind == .chunk || kind == .assign) == (blob != nil) else { throw .malformedEnvelope }
 
         let decoder = JSONDecoder()
         func decodeBody<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
@@ -81,7 +86,11 @@ public enum FarmWire {
         case .planned: return .planned(try decodeBody(PlanResult.self))
         case .failure: return .failure(try decodeBody(TaskFailure.self))
         case .registered: return .registered(try decodeBody(Registered.self))
-        case .assign: return .assign(try decodeBody(Assign.self))
+        case .assign:
+            var assign = try decodeBody(Assign.self)
+            guard let blob, let script = String(data: blob, encoding: .utf8) else { throw .malformedEnvelope }
+            assign.script = script
+            return .assign(assign)
         case .cancel: return .cancel(try decodeBody(Cancel.self))
         case .resultAck: return .resultAck(try decodeBody(ResultAck.self))
         case .reregister: return .reregister

@@ -22,6 +22,15 @@ import Testing
                        settings: RenderSettings(quality: .low, seed: 7),
                        encoding: EncodingPlan(renditions: Rendition.defaultLadder(forRenderHeight: 480)),
                        limits: TaskLimits())),
+        .assign(Assign(ref: ref, videoID: "v1", scriptName: "s.py", script: "", scene: "A",
+                       settings: RenderSettings(), encoding: EncodingPlan(renditions: []), limits: TaskLimits(),
+                       kind: .plan, scenes: ["A", "B"])),
+        .assign(Assign(ref: ref, videoID: "v1", scriptName: "s.py", script: "x = 'ünï'", scene: "A",
+                       settings: RenderSettings(), encoding: EncodingPlan(renditions: []), limits: TaskLimits(),
+                       animations: AnimationRange(first: 3, last: 7))),
+        .planned(PlanResult(ref: ref, manimVersion: "0.22.0",
+                            scenes: [ScenePlan(scene: "A", animations: [PlannedAnimation(seconds: 1.5, frames: 23)], sounds: true)],
+                            seconds: 0.4)),
         .cancel(Cancel(ref: ref)),
         .resultAck(ResultAck(ref: ref, accepted: false, reason: "superseded attempt")),
         .reregister,
@@ -39,8 +48,9 @@ import Testing
             ref: Self.ref, videoID: "v", scriptName: "s.py", script: script, scene: "A", settings: RenderSettings(),
             encoding: EncodingPlan(renditions: [Rendition(height: 480)]), limits: TaskLimits()))
         let frames = FarmWire.encode(message)
-        #expect(frames[0][4] & 1 == 1, "the body flag says LZ4")
-        #expect(frames[1].count < script.utf8.count / 10)
+        #expect(frames.count == 3, "the script travels as raw bytes, outside the JSON body")
+        #expect(frames[0][4] & 2 == 2, "the blob flag says LZ4")
+        #expect(frames[2].count < script.utf8.count / 10)
         #expect(try FarmWire.decode(frames) == message)
     }
 

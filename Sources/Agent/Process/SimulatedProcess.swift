@@ -11,10 +11,14 @@ public struct SimulatedRender: Sendable {
     public var secondsPerVideoSecond: Double
     /// Height of the blank frames it emits (width is 16:9).
     public var frameHeight: Int
+    /// Frames per second of video it emits: one, so that hundreds of simulated
+    /// agents sharing one machine spend their CPU on the farm, not on x264.
+    public var frameRate: Int
 
-    public init(secondsPerVideoSecond: Double = 1, frameHeight: Int = 144) {
+    public init(secondsPerVideoSecond: Double = 1, frameHeight: Int = 144, frameRate: Int = 1) {
         self.secondsPerVideoSecond = secondsPerVideoSecond
         self.frameHeight = frameHeight
+        self.frameRate = frameRate
     }
 }
 
@@ -88,11 +92,11 @@ final class SimulatedProcess: ManimProcess, @unchecked Sendable {
         }
         let height = settings.frameHeight
         let width = (height * 16 / 9 + 1) / 2 * 2
-        let frames = chosen.reduce(0) { $0 + $1.frames }
+        let frames = max(Int((chosen.reduce(0) { $0 + $1.seconds } * Double(settings.frameRate)).rounded()), 1)
         if frames > 0 {
             // One still frame repeated, as Manim sends a `wait`: hundreds of simulated agents share this machine.
             var header = Data("FRAM".utf8) + Self.uint32(width) + Self.uint32(height) + Self.uint32(frames)
-            withUnsafeBytes(of: Double(frameRate).bitPattern.littleEndian) { header.append(contentsOf: $0) }
+            withUnsafeBytes(of: Double(settings.frameRate).bitPattern.littleEndian) { header.append(contentsOf: $0) }
             guard write(header), write(Data(repeating: 40, count: width * height * 4)) else { return .signalled(SIGPIPE) }
         }
         guard write(Data("DONE".utf8) + Self.uint32(chosen.count)) else { return .signalled(SIGPIPE) }

@@ -29,6 +29,8 @@ final class WarmForkServer: Sendable {
         var nextRequest = 0
         var spawned: [Int: pid_t] = [:]
         var exits: [pid_t: Int32] = [:]
+        /// Children forked and not yet reported ended.
+        var live: Set<pid_t> = []
         var failed: String?
     }
 
@@ -84,9 +86,8 @@ final class WarmForkServer: Sendable {
     /// Blocks until the server reports that `pid` ended; its raw wait status.
     func waitForExit(_ pid: pid_t) -> Int32 {
         waitFor(deadline: .distantFuture) { state -> Int32? in
-            if let status = state.exits.removeValue(forKey: pid) { return status }
-            // The server is gone and with it the only parent that can reap the child.
-            return state.failed != nil ? SIGKILL : nil
+            // A server that died reported its children killed (see `retire`).
+            state.exits.removeValue(forKey: pid)
         }!
     }
 
@@ -146,8 +147,10 @@ final class WarmForkServer: Sendable {
             state.withLock { state in
                 if let id = (reply["id"] as? NSNumber)?.intValue {
                     state.spawned[id] = pid
+                    state.live.insert(pid)
                 } else if let status = (reply["status"] as? NSNumber)?.int32Value {
                     state.exits[pid] = status
+                    state.live.remove(pid)
                 }
             }
             broadcast()
@@ -157,13 +160,16 @@ final class WarmForkServer: Sendable {
     }
 
     private func retire(_ generation: Int, because reason: String) {
-        let server = state.withLock { state -> ChildProcess? in
-            guard state.generation == generation, state.failed == nil else { return nil }
+        let (server, orphans) = state.withLock { state -> (ChildProcess?, Set<pid_t>) in
+            guard state.generation == generation, state.failed == nil else { return (nil, []) }
             state.failed = reason
             state.socket = -1
-            defer { state.server = nil }
-            return state.server
+            for pid in state.live { state.exits[pid] = SIGKILL }  // what their waiters will see
+            defer { state.server = nil; state.live = [] }
+            return (state.server, state.live)
         }
+        // Nobody can reap or report these any more: stop them, their tasks fail and are retried.
+        for pid in orphans { kill(-pid, SIGKILL) }
         if let server {
             server.signalGroup(SIGKILL)
             _ = server.wait()

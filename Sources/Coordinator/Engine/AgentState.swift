@@ -19,6 +19,10 @@ struct AgentState: Sendable {
     /// Renders the agent itself said it runs, in its last heartbeat.
     var reportedRunning = 0
 
-    var freeSlots: Int { max(record.slots - running.count, 0) }
+    /// Set when the agent handed work back for lack of a slot (a killed render
+    /// still winding down): no more work until a heartbeat reports a free slot.
+    var full = false
+
+    var freeSlots: Int { full ? 0 : max(record.slots - running.count, 0) }
 
 }

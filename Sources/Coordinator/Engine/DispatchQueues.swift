@@ -37,9 +37,8 @@ struct DispatchQueues {
                 queues[priority] = nil
                 continue
             }
-            var queue = submitters[submitter]!
-            let task = queue.removeFirst()
-            queues[priority]![submitter] = queue.isEmpty ? nil : queue
+            let task = queues[priority]![submitter]!.removeFirst()  // in place: no copy of the queue
+            if queues[priority]![submitter]!.isEmpty { queues[priority]![submitter] = nil }
             if queues[priority]!.isEmpty { queues[priority] = nil }
             return task
         }

@@ -42,7 +42,7 @@ extension FarmEngine {
         ])
         reconcile(agentID: register.agentID, reported: Set(register.running), peer: peer)
         await writer.enqueue(.agent(agent.record))
-        await dispatch()
+        scheduleDispatch()
     }
 
     private func handleHeartbeat(_ heartbeat: Heartbeat, from peer: Data) async {
@@ -54,8 +54,10 @@ extension FarmEngine {
         let wasDraining = agents[agentID]?.draining ?? false
         agents[agentID]?.draining = heartbeat.draining
         agents[agentID]?.reportedRunning = heartbeat.running.count
+        let wasFull = agents[agentID]?.full ?? false
+        if wasFull && heartbeat.freeSlots > 0 { agents[agentID]?.full = false }
         send(.heartbeat(Heartbeat()), to: peer)
-        if wasDraining && !heartbeat.draining { await dispatch() }
+        if (wasDraining && !heartbeat.draining) || (wasFull && heartbeat.freeSlots > 0) { scheduleDispatch() }
     }
 
     /// Aligns what an agent runs with what the coordinator believes: attempts
@@ -116,7 +118,7 @@ extension FarmEngine {
             let attempt = closeAttempt(AttemptRef(taskID: task.id, attempt: task.attempt), agentID: agentID, outcome: "lost")
             await writer.enqueue(.attempt(task, attempt))
         }
-        await dispatch()
+        scheduleDispatch()
     }
 
 }

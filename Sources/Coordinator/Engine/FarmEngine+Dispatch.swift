@@ -51,7 +51,9 @@ extension FarmEngine {
             }
             last = await writer.enqueue(.attempt(task, attempt))
         }
+        let decided = ContinuousClock.now
         let durable = await writer.waitDurable(last, timeout: .seconds(2))
+        let persisted = ContinuousClock.now
         for (task, _, assign, peer) in assignments {
             guard durable else {
                 logger.error("could not persist an assignment in time; it goes back to the queue", metadata: ["task": "\(task.id)"])
@@ -67,9 +69,34 @@ extension FarmEngine {
             ])
             send(.assign(assign), to: peer)
         }
+        if assignments.count >= 50 {
+            logger.notice("large dispatch round", metadata: [
+                "assignments": "\(assignments.count)", "decide": "\(decided - started)", "persist": "\(persisted - decided)",
+                "send": "\(ContinuousClock.now - persisted)",
+            ])
+        }
         assignmentsMade += assignments.count
         dispatchTime += ContinuousClock.now - started
+        if assignments.count > largestDispatchRound.assignments {
+            largestDispatchRound = (assignments.count, ContinuousClock.now - started)
+        }
         if !durable { await dispatch() }
+    }
+
+    /// Asks for a dispatch round soon, without waiting for it: a handler that
+    /// freed a slot returns at once (the gateway handles messages in order, and
+    /// a round waits for its assignments to be durable). Requests coalesce.
+    func scheduleDispatch() {
+        guard !dispatchScheduled else { return }
+        dispatchScheduled = true
+        Task {
+            await self.runScheduledDispatch()
+        }
+    }
+
+    private func runScheduledDispatch() async {
+        dispatchScheduled = false
+        await dispatch()
     }
 
     private func runningTasksBySubmitter() -> [String: Int] {

@@ -83,7 +83,7 @@ extension FarmEngine {
             "planSeconds": "\(String(format: "%.2f", planned.seconds))",
         ])
         await takeFromCache(videoID: video.id)
-        await dispatch()
+        scheduleDispatch()
     }
 
     /// The plan task failed for good: render every scene whole, unestimated.
@@ -103,7 +103,7 @@ extension FarmEngine {
             "video": "\(video.id)", "class": "\(failure.failureClass.rawValue)", "message": "\(failure.message)",
         ])
         await takeFromCache(videoID: video.id)
-        await dispatch()
+        scheduleDispatch()
     }
 
     /// Completes, from the render cache, every pending task of the video whose
@@ -140,7 +140,7 @@ extension FarmEngine {
 
     /// Keeps an accepted render's segments for later videos with the same content hash.
     func rememberInCache(_ task: TaskRecord, result: TaskResult) async {
-        guard configuration.renderCache, let key = task.work.cacheKey else { return }
+        guard configuration.renderCache, videos[task.videoID]?.options.useCache ?? true, let key = task.work.cacheKey else { return }
         let target = configuration.cacheDirectory.appendingPathComponent(key)
         do {
             try await staging.preserve(videoID: task.videoID, taskID: task.id, into: target)

@@ -62,20 +62,22 @@ extension FarmEngine {
             tasks[task.id]?.state = .running  // let requeue find it
             if let requeued = requeue(result.ref, spendingRetry: false) { await writer.enqueue(.task(requeued)) }
             send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "coordinator could not store it")), to: peer)
-            await dispatch()
+            scheduleDispatch()
             return
         }
         send(.resultAck(ResultAck(ref: result.ref, accepted: true)), to: peer)
         recordRenderTime(result.renderSeconds)
         if let video = videos[task.videoID] {
-            costModel.observe(frames: result.frames, quality: video.settings.quality, seconds: result.renderSeconds)
+            // The plan's frame count, at the video's rate: what estimates are made of.
+            costModel.observe(frames: task.work.expectedFrames ?? result.frames, quality: video.settings.quality,
+                              seconds: result.renderSeconds)
         }
         if task.work.animations != nil { metrics.rangesRendered.increment() }
         logger.info("scene rendered", metadata: [
             "task": "\(task.id)", "scene": "\(task.scene)", "frames": "\(result.frames)",
             "seconds": "\(String(format: "%.1f", result.renderSeconds))",
         ])
-        await dispatch()
+        scheduleDispatch()
         // Before assembly, which clears the video's staging folder.
         await rememberInCache(task, result: result)
         let siblings = renderTasks(of: task.videoID)
@@ -87,6 +89,7 @@ extension FarmEngine {
     func handleFailure(_ failure: TaskFailure, from peer: Data) async {
         guard var task = fenced(failure.ref, from: peer), var video = videos[task.videoID] else { return }
         let agentID = task.agentID ?? ""
+        if failure.isNoFreeSlot { agents[agentID]?.full = true }
         let attempt = closeAttempt(failure.ref, agentID: agentID, outcome: failure.failureClass.rawValue, logTail: failure.logTail)
         let error = TaskError(failureClass: failure.failureClass, message: failure.message, logTail: failure.logTail)
         logger.warning("attempt failed", metadata: [
@@ -107,7 +110,7 @@ extension FarmEngine {
             task.error = failure.failureClass == .cancelled ? nil : error
             tasks[task.id] = task
             await writer.enqueue(.attempt(task, attempt))
-            await dispatch()
+            scheduleDispatch()
         case .agentError, .scriptError, .timeout, .outOfMemory:
             agents[agentID]?.running.remove(failure.ref)
             if task.work.kind == .plan {

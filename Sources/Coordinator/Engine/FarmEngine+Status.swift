@@ -41,7 +41,8 @@ extension FarmEngine {
         FarmStats(malformedMessages: malformedMessages, refusedReports: refusedReports, queueDepth: queueDepth,
                   runningTasks: tasks.values.filter { $0.state == .running }.count, agents: agents.count,
                   activeVideos: videos.count, assignments: assignmentsMade,
-                  dispatchSeconds: Self.seconds(dispatchTime))
+                  dispatchSeconds: Self.seconds(dispatchTime), largestDispatchRound: largestDispatchRound.assignments,
+                  largestDispatchRoundSeconds: Self.seconds(largestDispatchRound.time))
     }
 
     /// Tasks waiting for an agent, across all videos.

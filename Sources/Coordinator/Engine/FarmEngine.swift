@@ -48,6 +48,10 @@ public actor FarmEngine {
     /// Tasks assigned since start, and the time dispatch rounds that assigned them took.
     var assignmentsMade = 0
     var dispatchTime: Duration = .zero
+    /// The dispatch round that assigned the most tasks (the first wave of a big video): how many, how long.
+    var largestDispatchRound: (assignments: Int, time: Duration) = (0, .zero)
+    /// A dispatch round was requested and has not started yet.
+    var dispatchScheduled = false
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 
@@ -247,7 +251,7 @@ public actor FarmEngine {
         logger.info("video ended", metadata: [
             "video": "\(finished.id)", "state": "\(finished.state)", "reason": "\(finished.error ?? reason)",
         ])
-        await dispatch()
+        scheduleDispatch()
     }
 
     private func forget(videoID: String) {

@@ -46,7 +46,14 @@ public final class AgentGateway: Service {
                     }
                     continue
                 }
-                await engine.handle(decoded, from: peer)
+                switch decoded {
+                case .result, .planned:
+                    // Verifying and accepting a result waits on the disk; the next agents' messages
+                    // need not wait for it. Its chunks were all handled (in order) before it.
+                    Task { await engine.handle(decoded, from: peer) }
+                default:
+                    await engine.handle(decoded, from: peer)
+                }
             }
         } onGracefulShutdown: {
             // close() waits for the socket thread; keep that wait off the cooperative pool.

@@ -114,6 +114,10 @@ public struct FarmStats: Codable, Sendable, Equatable {
     /// Time spent in dispatch rounds that assigned something, persisting included;
     /// `assignments / dispatchSeconds` is the coordinator's dispatch rate.
     public var dispatchSeconds: Double
+    /// The dispatch round that assigned the most tasks: how many, and how long it took from
+    /// choosing the first to sending the last, persisting included.
+    public var largestDispatchRound: Int
+    public var largestDispatchRoundSeconds: Double
 }
 
 /// `GET /v1/agents`.

@@ -34,8 +34,9 @@ final class ProgressDisplay {
         let name = label ?? scene.name + (scene.animations.map { " [\($0)]" } ?? "")
         var text = "  \(name.padding(toLength: max(name.count, 22), withPad: " ", startingAt: 0)) \(scene.state.rawValue)"
         switch scene.state {
+        case .running where label != nil: text += " (on \(scene.agent ?? "?"))"
         case .running: text += " (frame \(scene.framesDone), attempt \(scene.attempt) on \(scene.agent ?? "?"))"
-        case .done: text += " (\(scene.frames ?? scene.framesDone) frames)"
+        case .done: if label == nil { text += " (\(scene.frames ?? scene.framesDone) frames)" }
         case .pending: if let waiting = scene.waitingFor { text += " (waiting for \(waiting))" }
         case .failed: text += ": \(scene.error?.message ?? "")"
         case .cancelled: break
