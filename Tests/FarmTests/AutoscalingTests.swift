@@ -76,8 +76,12 @@ import Testing
             // Credentials come the way they do on EC2: from the instance role via the metadata service.
             "--aws-metadata-endpoint", moto.endpoint,
         ], environment: ["FARM_INSTANCE_ID": agentInstance])
-        let scenes = (1...4).map { "class S\($0)(Scene):\n    def construct(self):\n        self.play(Create(Square()), run_time=1)\n" }
-        let id = try await FaultToleranceTests.submit(farm, "from manim import *\n\n" + scenes.joined(separator: "\n"))
+        let scenes = (1...4).map { "class S\($0)(Scene):\n    def construct(self):\n        self.play(Create(Square()), run_time=3)\n" }
+        // Unsplit, so all four scenes queue at once: the queue's depth is what this test is about, not planning.
+        let (code, body) = try await farm.submit(SubmitRequest(
+            script: "from manim import *\n\n" + scenes.joined(separator: "\n"), scriptName: "scale.py", quality: .low, split: false))
+        try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
+        let id = try farm.decodeStatus(body).id
 
         // 4 tasks × 10 s over a 5 s drain target wants 8 agents, capped at 4.
         var scaledOut = false
@@ -102,7 +106,7 @@ import Testing
         #expect(text.contains("farm_desired_agents"))
 
         let status = try await farm.waitUntilFinal(id)
-        try FaultToleranceTests.expectComplete(status, sceneFrames: [15, 15, 15, 15])
+        try FaultToleranceTests.expectComplete(status, sceneFrames: [45, 45, 45, 45])
         // Queue empty: the idle agent is retired and its instance terminated, lowering the capacity with it.
         var terminated = false
         for _ in 0..<60 {

@@ -12,7 +12,8 @@ extension FarmEngine {
     /// A LaTeX scene goes only to an agent that has LaTeX.
     func dispatch() async {
         let started = ContinuousClock.now
-        var queues = DispatchQueues(pending: tasks.values.filter { $0.state == .pending }, videos: videos,
+        var queues = DispatchQueues(pending: tasks.values.filter { $0.state == .pending && !cacheLookups.contains($0.id) },
+                                    videos: videos,
                                     running: runningTasksBySubmitter())
         var assignments: [(TaskRecord, AttemptRecord, Assign, Data)] = []
         let now = ContinuousClock.now

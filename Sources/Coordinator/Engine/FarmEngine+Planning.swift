@@ -110,9 +110,17 @@ extension FarmEngine {
     /// content hash has a cached render; assembles if nothing is left to render.
     func takeFromCache(videoID: String) async {
         guard configuration.renderCache, let video = videos[videoID], video.options.useCache else { return }
-        for id in taskIDsByVideo[videoID] ?? [] {
-            guard let task = tasks[id], task.state == .pending, task.work.kind == .render, let key = task.work.cacheKey,
-                  let cached = try? await store.cachedRender(contentHash: key) else { continue }
+        let candidates = (taskIDsByVideo[videoID] ?? []).filter {
+            tasks[$0]?.state == .pending && tasks[$0]?.work.kind == .render && tasks[$0]?.work.cacheKey != nil
+        }
+        // Held back from dispatch until looked up: a cached scene must not also be rendered.
+        cacheLookups.formUnion(candidates)
+        defer {
+            cacheLookups.subtract(candidates)
+            scheduleDispatch()
+        }
+        for id in candidates {
+            guard let key = tasks[id]?.work.cacheKey, let cached = try? await store.cachedRender(contentHash: key) else { continue }
             // Re-check after the await: the task may have been assigned meanwhile.
             guard var current = tasks[id], current.state == .pending, videos[videoID] != nil else { continue }
             let folder = URL(fileURLWithPath: cached.artifactPath)

@@ -52,6 +52,8 @@ public actor FarmEngine {
     var largestDispatchRound: (assignments: Int, time: Duration) = (0, .zero)
     /// A dispatch round was requested and has not started yet.
     var dispatchScheduled = false
+    /// Tasks whose render-cache lookup is in flight: not dispatched meanwhile.
+    var cacheLookups: Set<String> = []
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 
