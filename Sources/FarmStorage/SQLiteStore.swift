@@ -187,18 +187,15 @@ public final class SQLiteStore: FarmStore {
     }
 
     public func update(_ video: VideoRecord) async throws {
-        try await pool.write { db in try video.update(db) }
+        try await apply([.video(video)])
     }
 
     public func update(_ task: TaskRecord) async throws {
-        try await pool.write { db in try task.update(db) }
+        try await apply([.task(task)])
     }
 
     public func update(_ task: TaskRecord, attempt: AttemptRecord) async throws {
-        try await pool.write { db in
-            try task.update(db)
-            try attempt.save(db)
-        }
+        try await apply([.attempt(task, attempt)])
     }
 
     public func attempts(taskID: String) async throws -> [AttemptRecord] {
@@ -227,11 +224,7 @@ public final class SQLiteStore: FarmStore {
     }
 
     public func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws {
-        try await pool.write { db in
-            try plan.update(db)
-            try attempt.save(db)
-            for task in tasks { try task.save(db) }
-        }
+        try await apply([.planned(plan, attempt, tasks)])
     }
 
     public func cachedRender(contentHash: String) async throws -> CachedRender? {

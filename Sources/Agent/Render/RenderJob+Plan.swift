@@ -23,13 +23,8 @@ extension RenderJob {
             streamError = "\(error)"
             process.signalGroup(SIGKILL)
         }
-        stream.discardRest()
-        let termination = process.wait()
-        logDone.wait()
-        let tail = log.text()
-        if let stop = stopReason {
-            return failure(stop.failureClass, stop.message, log: tail)
-        }
+        let (termination, tail, stopped) = end(process, stream: stream, log: log, logDone: logDone)
+        if let stopped { return stopped }
         if let streamError {
             return failure(.agentError, "planning failed: \(streamError)", log: tail)
         }

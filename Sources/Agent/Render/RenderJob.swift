@@ -147,15 +147,8 @@ final class RenderJob: Sendable {
             streamError = "\(error)"
             process.signalGroup(SIGKILL)
         }
-        // Drain anything left so Manim never blocks on a full pipe while exiting.
-        stream.discardRest()
-        let termination = process.wait()
-        logDone.wait()
-        let tail = log.text()
-
-        if let stop = state.withLock({ $0.stop }) {
-            return failure(stop.failureClass, stop.message, log: tail)
-        }
+        let (termination, tail, stopOutcome) = end(process, stream: stream, log: log, logDone: logDone)
+        if let stopOutcome { return stopOutcome }
         if let streamError {
             return failure(.agentError, "encoding failed: \(streamError)", log: tail)
         }
@@ -171,6 +164,19 @@ final class RenderJob: Sendable {
         } catch {
             return failure(.agentError, "encoding failed: \(error)", log: tail)
         }
+    }
+
+    /// Drains the stream (so Manim never blocks on a full pipe while exiting),
+    /// reaps the process and reads its log; a job stopped by the agent ends as that stop.
+    func end(_ process: any ManimProcess, stream: FrameStream, log: LogTail, logDone: DispatchSemaphore)
+        -> (termination: ChildProcess.Termination, log: String, stopped: FarmMessage?)
+    {
+        stream.discardRest()
+        let termination = process.wait()
+        logDone.wait()
+        let tail = log.text()
+        let stopped = stopReason.map { failure($0.failureClass, $0.message, log: tail) }
+        return (termination, tail, stopped)
     }
 
     private func encoderConfiguration(_ header: FrameStream.Header) throws -> SceneEncoder.Configuration {

@@ -48,14 +48,7 @@ extension FarmEngine {
                                             message: "the plan does not match the video's scenes", logTail: ""), from: peer)
             return
         }
-        if let agentID = plan.agentID { agents[agentID]?.running.remove(planned.ref) }
-        orphanedSince[plan.id] = nil
-        retryNotBefore[plan.id] = nil
-        plan.state = .done
-        plan.error = nil
-        plan.updatedAt = Date()
-        tasks[plan.id] = plan
-        let attempt = closeAttempt(planned.ref, agentID: plan.agentID, outcome: "done")
+        let attempt = complete(&plan, ref: planned.ref)
 
         let planner = SplitPlanner(costModel: costModel, slots: fleetSlots,
                                    minimumPieceSeconds: configuration.minimumPieceSeconds)

@@ -44,16 +44,9 @@ extension FarmEngine {
                                             message: "incomplete upload: \(problem)", logTail: ""), from: peer)
             return
         }
-        if let agentID = task.agentID { agents[agentID]?.running.remove(result.ref) }
-        orphanedSince[task.id] = nil
-        retryNotBefore[task.id] = nil
-        task.state = .done
         task.result = result
         task.framesDone = result.frames
-        task.error = nil
-        task.updatedAt = Date()
-        tasks[task.id] = task
-        let attempt = closeAttempt(result.ref, agentID: task.agentID, outcome: "done")
+        let attempt = complete(&task, ref: result.ref)
         do {
             try await staging.accept(videoID: task.videoID, ref: result.ref)
             await writer.enqueue(.attempt(task, attempt))
@@ -84,6 +77,18 @@ extension FarmEngine {
         if siblings.allSatisfy({ $0.state == .done }) {
             await assemble(videoID: task.videoID)
         }
+    }
+
+    /// Marks a fenced attempt's task done, frees its slot and closes its history record.
+    func complete(_ task: inout TaskRecord, ref: AttemptRef) -> AttemptRecord {
+        if let agentID = task.agentID { agents[agentID]?.running.remove(ref) }
+        orphanedSince[task.id] = nil
+        retryNotBefore[task.id] = nil
+        task.state = .done
+        task.error = nil
+        task.updatedAt = Date()
+        tasks[task.id] = task
+        return closeAttempt(ref, agentID: task.agentID, outcome: "done")
     }
 
     func handleFailure(_ failure: TaskFailure, from peer: Data) async {

@@ -58,7 +58,8 @@ extension FarmEngine {
     func makeStatus(_ video: VideoRecord, _ videoTasks: [TaskRecord]) -> VideoStatus {
         let anyAgent = agents.values.contains(where: \.acceptsWork)
         let latexAgent = agents.values.contains { $0.acceptsWork && $0.record.hasLaTeX }
-        let statuses = videoTasks.sorted { $0.ordinal < $1.ordinal }.map { task in
+        let ordered = videoTasks.sorted { $0.ordinal < $1.ordinal }
+        let statuses = ordered.map { task in
             var waiting: String?
             if task.state == .pending {
                 if !anyAgent {
@@ -75,8 +76,8 @@ extension FarmEngine {
                 requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting,
                 animations: task.work.animations, estimatedSeconds: task.work.estimatedSeconds, note: task.work.note)
         }
-        let plan = zip(videoTasks.sorted { $0.ordinal < $1.ordinal }, statuses).first { $0.0.work.kind == .plan }?.1
-        let scenes = zip(videoTasks.sorted { $0.ordinal < $1.ordinal }, statuses).filter { $0.0.work.kind == .render }.map(\.1)
+        let plan = zip(ordered, statuses).first { $0.0.work.kind == .plan }?.1
+        let scenes = zip(ordered, statuses).filter { $0.0.work.kind == .render }.map(\.1)
         var outputs: VideoOutputs?
         if video.state == .done {
             let folder = configuration.publishedDirectory.appendingPathComponent(video.id)

@@ -128,11 +128,7 @@ public final class PostgresStore: FarmStore {
     }
 
     public func update(_ task: TaskRecord, attempt: AttemptRecord) async throws {
-        let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(try Self.updateTask(task), logger: logger)
-            try await connection.query(Self.upsertAttempt(attempt), logger: logger)
-        }
+        try await apply([.attempt(task, attempt)])
     }
 
     public func apply(_ changes: [StoreChange]) async throws {
@@ -156,14 +152,7 @@ public final class PostgresStore: FarmStore {
     }
 
     public func commitPlan(_ plan: TaskRecord, attempt: AttemptRecord, tasks: [TaskRecord]) async throws {
-        let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(try Self.updateTask(plan), logger: logger)
-            try await connection.query(Self.upsertAttempt(attempt), logger: logger)
-            for task in tasks {
-                try await connection.query(try Self.insertTask(task, replacing: true), logger: logger)
-            }
-        }
+        try await apply([.planned(plan, attempt, tasks)])
     }
 
     public func cachedRender(contentHash: String) async throws -> CachedRender? {
