@@ -95,8 +95,11 @@ public struct TaskWork: Codable, Sendable, Equatable {
     public var animations: AnimationRange?
     /// Frames the plan expects this task to produce.
     public var expectedFrames: Int?
-    /// Estimated render time on one agent slot, in seconds; the longest go first.
+    /// Estimated render time on one agent slot, in seconds.
     public var estimatedSeconds: Double?
+    /// Position in the video's planned dispatch order (see `SplitPlanner`);
+    /// without one, the longest estimate goes first.
+    public var dispatchRank: Int?
     /// Content hash of everything that determines the output (see `RenderCacheKey`).
     public var cacheKey: String?
     /// Said to the user: why a scene was rendered whole, or that the output came from the cache.
@@ -106,11 +109,12 @@ public struct TaskWork: Codable, Sendable, Equatable {
     public static let legacyJSON = #"{"kind":"render"}"#
 
     public init(kind: TaskKind = .render, animations: AnimationRange? = nil, expectedFrames: Int? = nil,
-                estimatedSeconds: Double? = nil, cacheKey: String? = nil, note: String? = nil) {
+                estimatedSeconds: Double? = nil, dispatchRank: Int? = nil, cacheKey: String? = nil, note: String? = nil) {
         self.kind = kind
         self.animations = animations
         self.expectedFrames = expectedFrames
         self.estimatedSeconds = estimatedSeconds
+        self.dispatchRank = dispatchRank
         self.cacheKey = cacheKey
         self.note = note
     }

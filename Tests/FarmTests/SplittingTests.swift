@@ -103,6 +103,73 @@ import Testing
         #expect(pieces[0].note?.contains("sounds") == true)
     }
 
+    /// Scenes of 1–4 s animations, 6–30 s each, about `secondsPerSlot` of work per slot (as `bench/fleet.py` makes them).
+    static func fleetVideo(slots: Int, secondsPerSlot: Double) -> (scenes: [SceneSpec], plans: [ScenePlan]) {
+        var state: UInt64 = 42
+        func uniform(_ low: Double, _ high: Double) -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return low + (high - low) * Double(state >> 11) / Double(1 << 53)
+        }
+        var plans: [ScenePlan] = []
+        var total = 0.0
+        while total < secondsPerSlot * Double(slots) {
+            let length = uniform(6, 30)
+            var waits: [Double] = []
+            while waits.reduce(0, +) < length { waits.append((uniform(1, 4) * 10).rounded() / 10) }
+            plans.append(plan("S\(plans.count)", seconds: waits))
+            total += waits.reduce(0, +)
+        }
+        return (plans.map { SceneSpec(name: $0.scene, requiresLaTeX: false) }, plans)
+    }
+
+    /// When the last of `slots` slots finishes if they take `pieces` in dispatch order.
+    static func makespan(_ pieces: [SplitPlanner.Piece], _ planner: SplitPlanner, slots: Int) -> Double {
+        let order = pieces.sorted { $0.rank < $1.rank }.map {
+            SplitPlanner.Span(scene: 0, first: 0, last: 0, cost: $0.estimatedSeconds - planner.costModel.fixedSeconds, splittable: false)
+        }
+        return planner.makespan(of: order, slots: slots)
+    }
+
+    @Test(arguments: [50, 200])
+    func aFleetSizedVideoIsCutAndOrderedSoThatEverySlotFinishesNearTheIdealBound(slots: Int) {
+        var costModel = CostModel()
+        costModel.observe(frames: 600, quality: .high, seconds: 10.5)  // about one second per second of video
+        let planner = SplitPlanner(costModel: costModel, slots: slots, minimumPieceSeconds: 3)
+        let (scenes, plans) = Self.fleetVideo(slots: slots, secondsPerSlot: 30)
+        let pieces = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: true)
+
+        for (index, plan) in plans.enumerated() {
+            let ranges = pieces.filter { $0.scene.name == plan.scene }
+                .map { $0.animations ?? AnimationRange(first: 0, last: plan.animations.count - 1) }
+            #expect(ranges.first?.first == 0 && ranges.last?.last == plan.animations.count - 1, "scene \(index) is covered")
+            #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.last + 1 == $1.first }, "scene \(index): \(ranges)")
+        }
+        #expect(pieces.allSatisfy { $0.animations == nil || $0.estimatedSeconds >= 3 }, "no range is cut below the minimum")
+        #expect(Set(pieces.map(\.rank)) == Set(pieces.indices), "every piece has its own place in the dispatch order")
+
+        // The ideal bound of the uncut video: its whole work spread evenly (no animation is longer).
+        let ideal = plans.reduce(0) { $0 + costModel.estimate(frames: $1.frames, quality: .high) } / Double(slots)
+        let balanced = Self.makespan(pieces, planner, slots: slots)
+        #expect(balanced <= ideal * 1.06, "planned makespan \(balanced) s against an ideal \(ideal) s")
+
+        // Even cuts dispatched longest first leave a tail on a big fleet.
+        var unbalanced = planner
+        unbalanced.balance = false
+        let even = Self.makespan(unbalanced.pieces(scenes: scenes, plans: plans, quality: .high, split: true), planner, slots: slots)
+        #expect(even > balanced, "even cuts: \(even) s; balanced: \(balanced) s")
+        #expect(pieces.count <= plans.count + 2 * slots, "\(pieces.count) pieces for \(plans.count) scenes")
+    }
+
+    @Test func balancingLeavesScenesWithSoundsWhole() {
+        let planner = SplitPlanner(costModel: CostModel(), slots: 8, minimumPieceSeconds: 1)
+        let scenes = ["Music", "Quiet"].map { SceneSpec(name: $0, requiresLaTeX: false) }
+        let plans = [Self.plan("Music", seconds: Array(repeating: 2, count: 10), sounds: true),
+                     Self.plan("Quiet", seconds: Array(repeating: 2, count: 10))]
+        let pieces = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: true)
+        #expect(pieces.filter { $0.scene.name == "Music" }.map(\.animations) == [nil])
+        #expect(pieces.filter { $0.scene.name == "Quiet" }.count > 1)
+    }
+
     // MARK: Scheduling
 
     static func video(_ id: String, submitter: String, priority: Int = 0, age: TimeInterval) -> VideoRecord {
@@ -128,6 +195,17 @@ import Testing
         var order: [Int] = []
         while let task = queues.next() { order.append(task.ordinal) }
         #expect(order == [-1, 1, 2, 0])
+    }
+
+    @Test func aPlannedDispatchOrderOverridesLongestFirst() {
+        let videos = ["a": Self.video("a", submitter: "ann", age: 10)]
+        var tasks = [Self.task("a", 0, estimate: 2), Self.task("a", 1, estimate: 9), Self.task("a", 2, estimate: 5)]
+        // The planner put the short piece before the middle one: it fills a slot up to the common finish.
+        for (index, rank) in [0: 1, 1: 0, 2: 2] { tasks[index].work.dispatchRank = rank }
+        var queues = DispatchQueues(pending: tasks, videos: videos, running: [:])
+        var order: [Int] = []
+        while let task = queues.next() { order.append(task.ordinal) }
+        #expect(order == [1, 0, 2])
     }
 
     @Test func higherPriorityFirstThenAgentsAreSharedFairlyBetweenSubmitters() {

@@ -4,7 +4,8 @@ import Foundation
 
 /// Pending tasks in the order they should start: by priority, then fair share
 /// between submitters, then each submitter's own order (oldest video first,
-/// plans first, longest estimate first, playback order).
+/// plans first, then the video's planned dispatch order, else longest estimate
+/// first, then playback order).
 struct DispatchQueues {
     /// Each submitter's tasks, best first, per priority.
     private var queues: [Int: [String: ArraySlice<TaskRecord>]] = [:]
@@ -55,6 +56,7 @@ struct DispatchQueues {
         if va.createdAt != vb.createdAt { return va.createdAt < vb.createdAt }
         if a.videoID != b.videoID { return a.videoID < b.videoID }
         if (a.work.kind == .plan) != (b.work.kind == .plan) { return a.work.kind == .plan }
+        if let ra = a.work.dispatchRank, let rb = b.work.dispatchRank, ra != rb { return ra < rb }
         let (ea, eb) = (a.work.estimatedSeconds ?? 0, b.work.estimatedSeconds ?? 0)
         if ea != eb { return ea > eb }
         return a.ordinal < b.ordinal

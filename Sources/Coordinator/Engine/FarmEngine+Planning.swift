@@ -59,7 +59,7 @@ extension FarmEngine {
                                   requiresLaTeX: piece.scene.requiresLaTeX, createdAt: plan.updatedAt)
             task.work = TaskWork(
                 kind: .render, animations: piece.animations, expectedFrames: piece.frames,
-                estimatedSeconds: piece.estimatedSeconds,
+                estimatedSeconds: piece.estimatedSeconds, dispatchRank: piece.rank,
                 cacheKey: RenderCacheKey.make(source: piece.scene.fingerprint ?? video.script, scene: piece.scene.name,
                                               animations: piece.animations,
                                               settings: video.settings, encoding: video.encoding,

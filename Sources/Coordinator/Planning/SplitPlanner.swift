@@ -5,9 +5,13 @@ import Foundation
 /// Turns a planned video into render tasks: whole scenes, and long scenes cut
 /// into animation ranges so that no single piece holds up the video.
 ///
-/// A piece should be about `1 / (2 × slots)` of the video's estimated work (so
-/// the fleet finishes together) but not shorter than `minimumPieceSeconds`
-/// (each range pays a fixed start and replays the animations before it).
+/// Cutting happens in two steps. First every scene longer than about
+/// `1 / (2 × slots)` of the video's estimated work is cut into even runs of
+/// that size. Then `dispatchOrder` fills the fleet's slots on paper and cuts
+/// where a piece would run past the common finish, which also fixes the order
+/// in which the pieces are dispatched. No piece is made shorter than
+/// `minimumPieceSeconds`, since each range pays a fixed start and replays the
+/// animations before it.
 struct SplitPlanner: Sendable {
     var costModel: CostModel
     /// Render slots of the fleet (at least 1).
@@ -15,6 +19,8 @@ struct SplitPlanner: Sendable {
     var minimumPieceSeconds: Double = 3
     /// A scene is cut only when it is this many pieces long or more.
     var splitFactor: Double = 1.5
+    /// Whether to cut further so that the fleet's slots finish together.
+    var balance = true
 
     /// One render task to create.
     struct Piece: Equatable {
@@ -22,52 +28,66 @@ struct SplitPlanner: Sendable {
         var animations: AnimationRange?
         var frames: Int
         var estimatedSeconds: Double
+        /// Position in the video's dispatch order.
+        var rank: Int
         var note: String?
+    }
+
+    /// A run of one scene's animations, and what it costs beyond the fixed start.
+    struct Span: Equatable {
+        var scene: Int
+        var first: Int
+        var last: Int
+        var cost: Double
+        /// Whether the balancer may cut it further.
+        var splittable: Bool
     }
 
     func pieces(scenes: [SceneSpec], plans: [ScenePlan], quality: Quality, split: Bool) -> [Piece] {
         let costs = plans.map { plan in plan.animations.map { costModel.estimate(frames: $0.frames, quality: quality) - costModel.fixedSeconds } }
         let total = costs.joined().reduce(0, +) + Double(plans.count) * costModel.fixedSeconds
         let target = max(minimumPieceSeconds, total / Double(2 * max(slots, 1)))
-        var pieces: [Piece] = []
-        for (index, spec) in scenes.enumerated() {
-            let plan = plans[index]
+        var spans: [Span] = []
+        var notes: [Int: String] = [:]
+        for (index, plan) in plans.enumerated() {
             let sceneCost = costs[index].reduce(0, +)
-            let whole = Piece(scene: spec, animations: nil, frames: plan.frames,
-                              estimatedSeconds: sceneCost + costModel.fixedSeconds, note: nil)
-            guard split, sceneCost >= target * splitFactor, plan.animations.count > 1 else {
-                pieces.append(whole)
+            let whole = Span(scene: index, first: 0, last: max(plan.animations.count - 1, 0), cost: sceneCost,
+                             splittable: split && !plan.sounds && plan.animations.count > 1)
+            if split, plan.sounds, plan.animations.count > 1, sceneCost >= target * splitFactor {
+                notes[index] = "rendered whole: the scene adds sounds, which an animation range would drop or misplace"
+            }
+            guard whole.splittable, sceneCost >= target * splitFactor else {
+                spans.append(whole)
                 continue
             }
-            if plan.sounds {
-                var note = whole
-                note.note = "rendered whole: the scene adds sounds, which an animation range would drop or misplace"
-                pieces.append(note)
-                continue
-            }
-            pieces += cut(spec, plan, costs[index], target: target)
+            spans += cut(whole, costs[index], into: max(1, Int((sceneCost / target).rounded())))
         }
-        return pieces
+        let order = split && balance ? dispatchOrder(spans, costs: costs) : spans.sorted(by: Self.longerFirst)
+        let pieces = order.enumerated().map { rank, span in
+            let plan = plans[span.scene]
+            let isWhole = span.first == 0 && span.last >= plan.animations.count - 1
+            let frames = plan.animations.isEmpty ? plan.frames
+                : plan.animations[span.first...span.last].reduce(0) { $0 + $1.frames }
+            return Piece(scene: scenes[span.scene], animations: isWhole ? nil : AnimationRange(first: span.first, last: span.last),
+                         frames: frames, estimatedSeconds: span.cost + costModel.fixedSeconds, rank: rank, note: notes[span.scene])
+        }
+        // Playback order: task ordinals follow it, and packaging joins in ordinal order.
+        return zip(order, pieces).sorted { ($0.0.scene, $0.0.first) < ($1.0.scene, $1.0.first) }.map(\.1)
     }
 
-    /// Cuts a scene at animation boundaries into runs of about `target` seconds each.
-    private func cut(_ spec: SceneSpec, _ plan: ScenePlan, _ costs: [Double], target: Double) -> [Piece] {
-        let count = max(1, Int((costs.reduce(0, +) / target).rounded()))
-        let share = costs.reduce(0, +) / Double(count)
-        var pieces: [Piece] = []
-        var first = 0, cost = 0.0, frames = 0
-        for (index, animationCost) in costs.enumerated() {
-            cost += animationCost
-            frames += plan.animations[index].frames
-            let remaining = costs.count - index - 1
+    /// Cuts a span at animation boundaries into `count` runs of about equal cost.
+    func cut(_ span: Span, _ costs: [Double], into count: Int) -> [Span] {
+        let share = span.cost / Double(count)
+        var pieces: [Span] = []
+        var first = span.first, cost = 0.0
+        for index in span.first...span.last {
+            cost += costs[index]
+            let remaining = span.last - index
             let piecesLeft = count - pieces.count - 1
-            let isLast = remaining == 0
-            if isLast || (cost >= share * 0.95 && piecesLeft > 0 && remaining >= 1) {
-                pieces.append(Piece(scene: spec, animations: AnimationRange(first: first, last: index), frames: frames,
-                                    estimatedSeconds: cost + costModel.fixedSeconds, note: nil))
+            if remaining == 0 || (cost >= share * 0.95 && piecesLeft > 0) {
+                pieces.append(Span(scene: span.scene, first: first, last: index, cost: cost, splittable: index > first))
                 first = index + 1
                 cost = 0
-                frames = 0
             }
         }
         return pieces
