@@ -15,8 +15,9 @@ final class LogTail: Sendable {
     /// The returned semaphore is signalled at end of file.
     func drain(_ fd: Int32, logFile: URL) -> DispatchSemaphore {
         let done = DispatchSemaphore(value: 0)
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let file = try? FileHandle(forWritingTo: logFile)
+        // Opened directly: `FileManager.createFile` goes through a temporary file and a rename.
+        let descriptor = open(logFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let file = descriptor >= 0 ? FileHandle(fileDescriptor: descriptor, closeOnDealloc: true) : nil
         let thread = Thread { [self] in
             var chunk = [UInt8](repeating: 0, count: 16 * 1024)
             while true {

@@ -72,7 +72,7 @@ final class SimulatedProcess: ManimProcess, @unchecked Sendable {
     // MARK: Simulation
 
     private func run(_ assign: Assign, frameRate: Int, settings: SimulatedRender) -> ChildProcess.Termination {
-        let plans = Self.plans(in: assign.script, frameRate: frameRate)
+        let plans = Self.plans(in: assign.script, of: Set(assign.scenes ?? [assign.scene]), frameRate: frameRate)
         if assign.taskKind == .plan {
             for scene in assign.scenes ?? [assign.scene] {
                 let plan = plans[scene] ?? ScenePlan(scene: scene, animations: [])
@@ -118,20 +118,30 @@ final class SimulatedProcess: ManimProcess, @unchecked Sendable {
         withUnsafeBytes(of: UInt32(value).littleEndian) { Data($0) }
     }
 
-    /// `self.wait(seconds)` calls of each `class Name(...)` in `script`, in order.
-    static func plans(in script: String, frameRate: Int) -> [String: ScenePlan] {
+    /// `self.wait(seconds)` calls of each `class Name(...)` among `scenes`, in order.
+    ///
+    /// Scans bytes rather than `String` lines: a fleet benchmark's script has
+    /// thousands of lines, and hundreds of simulated agents read it at once.
+    static func plans(in script: String, of scenes: Set<String>, frameRate: Int) -> [String: ScenePlan] {
+        let bytes = Array(script.utf8)
+        let classPrefix = Array("class ".utf8), waitPrefix = Array("self.wait(".utf8)
         var plans: [String: ScenePlan] = [:]
         var current: String?
-        for line in script.split(separator: "\n") {
-            let text = line.trimmingCharacters(in: .whitespaces)
-            if text.hasPrefix("class "), let open = text.firstIndex(of: "(") {
-                current = String(text[text.index(text.startIndex, offsetBy: 6)..<open])
-                plans[current!] = ScenePlan(scene: current!, animations: [])
-            } else if let scene = current, text.hasPrefix("self.wait("), let close = text.firstIndex(of: ")"),
-                      let seconds = Double(text[text.index(text.startIndex, offsetBy: 10)..<close]) {
-                let frames = Int(seconds * Double(frameRate))
-                plans[scene]?.animations.append(PlannedAnimation(seconds: seconds, frames: frames))
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            var start = lineStart
+            while start < lineEnd, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+            let line = bytes[start..<lineEnd]
+            if line.starts(with: classPrefix), let open = line.firstIndex(of: UInt8(ascii: "(")) {
+                let name = String(decoding: bytes[(start + classPrefix.count)..<open], as: UTF8.self)
+                current = scenes.contains(name) ? name : nil
+                if let current { plans[current] = ScenePlan(scene: current, animations: []) }
+            } else if let scene = current, line.starts(with: waitPrefix), let close = line.firstIndex(of: UInt8(ascii: ")")),
+                      let seconds = Double(String(decoding: bytes[(start + waitPrefix.count)..<close], as: UTF8.self)) {
+                plans[scene]?.animations.append(PlannedAnimation(seconds: seconds, frames: Int(seconds * Double(frameRate))))
             }
+            lineStart = lineEnd + 1
         }
         return plans
     }
