@@ -41,7 +41,7 @@ let package = Package(
         // Frames in, CMAF segments out: H.264 encoding and fMP4 muxing over libav.
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         // Joining segments into HLS renditions and an MP4 (pure Swift, no libav).
-        .target(name: "Packaging", dependencies: ["FarmProtocol"], swiftSettings: swiftSettings),
+        .target(name: "Packaging", dependencies: ["FarmProtocol", "CPosix"], swiftSettings: swiftSettings),
         // Durable coordinator state: the store contract, embedded SQLite and PostgreSQL.
         .target(
             name: "FarmStorage",

@@ -5,6 +5,7 @@
 extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *__restrict actions,
                                                 const char *__restrict path);
 extern int pipe2(int pipefd[2], int flags);
+extern int syncfs(int fd);
 
 #include <string.h>
 #include <sys/socket.h>

@@ -84,7 +84,8 @@ public struct HLSPackager: Sendable {
                 uri: "\(rendition.name)/index.m3u8", bandwidth: bandwidth, codecs: rendition.codecs,
                 width: rendition.width, height: rendition.height, frameRate: Double(frameRate)))
         }
-        try Data(Playlists.master(variants: variants).utf8).write(to: building.appendingPathComponent("master.m3u8"))
+        try OutputFiles.write(Data(Playlists.master(variants: variants).utf8), to: building.appendingPathComponent("master.m3u8"))
+        try OutputFiles.makeDurable(building)
 
         if fileManager.fileExists(atPath: directory.path) { try fileManager.removeItem(at: directory) }
         try fileManager.moveItem(at: building, to: directory)
@@ -111,9 +112,9 @@ public struct HLSPackager: Sendable {
                 }
             } else {
                 initSegment = sceneInit
-                try sceneInit.write(to: folder.appendingPathComponent("init.mp4"))
+                try OutputFiles.write(sceneInit, to: folder.appendingPathComponent("init.mp4"))
                 if let mp4 {
-                    try sceneInit.write(to: mp4)
+                    try OutputFiles.write(sceneInit, to: mp4)
                     mp4Handle = try FileHandle(forWritingTo: mp4)
                     try mp4Handle?.seekToEnd()
                 }
@@ -123,15 +124,15 @@ public struct HLSPackager: Sendable {
                     Data(contentsOf: part.file), sequenceNumber: UInt32(segments.count + 1),
                     baseDecodeTime: UInt64(frames) * ticksPerFrame)
                 let name = String(format: "segment_%05d.m4s", segments.count + 1)
-                try fragment.write(to: folder.appendingPathComponent(name))
+                try OutputFiles.write(fragment, to: folder.appendingPathComponent(name))
                 try mp4Handle?.write(contentsOf: fragment)
                 segments.append(PlaylistSegment(uri: name, seconds: Double(part.frames) / Double(frameRate),
                                                  bytes: fragment.count))
                 frames += part.frames
             }
         }
-        try Data(Playlists.media(initURI: "init.mp4", segments: segments).utf8)
-            .write(to: folder.appendingPathComponent("index.m3u8"))
+        try OutputFiles.write(Data(Playlists.media(initURI: "init.mp4", segments: segments).utf8),
+                              to: folder.appendingPathComponent("index.m3u8"))
         return (frames, segments)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why segments could not be joined into a video.
 public enum PackagingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A segment is not a `moof`+`mdat` fragment with `mfhd` and `tfdt`.
@@ -7,6 +9,8 @@ public enum PackagingError: Error, Equatable, Sendable, CustomStringConvertible 
     case incompatibleInitSegments(rendition: String, scene: Int)
     /// There is nothing to package.
     case empty
+    /// Writing the output failed (`errno` as the system reported it).
+    case io(path: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -14,6 +18,7 @@ public enum PackagingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .incompatibleInitSegments(let rendition, let scene):
             "rendition \(rendition): scene \(scene + 1) was encoded with a different stream header than scene 1"
         case .empty: "no frames to package"
+        case .io(let path, let code): "could not write \(path): \(String(cString: strerror(code)))"
         }
     }
 }

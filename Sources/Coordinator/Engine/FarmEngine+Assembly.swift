@@ -6,7 +6,9 @@ import Packaging
 extension FarmEngine {
     /// Joins a video's accepted scenes into its HLS ladder and MP4, then ends the video.
     func assemble(videoID: String) async {
-        guard var video = videos[videoID] else { return }
+        guard var video = videos[videoID], !assembling.contains(videoID) else { return }
+        assembling.insert(videoID)
+        defer { assembling.remove(videoID) }
         let videoTasks = renderTasks(of: videoID)
         guard !videoTasks.isEmpty, videoTasks.allSatisfy({ $0.state == .done }) else { return }
         video.state = .assembling

@@ -54,6 +54,8 @@ public actor FarmEngine {
     var dispatchScheduled = false
     /// Tasks whose render-cache lookup is in flight: not dispatched meanwhile.
     var cacheLookups: Set<String> = []
+    /// Videos being packaged: results that finish a video together must not package it twice.
+    var assembling: Set<String> = []
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 

@@ -19,9 +19,21 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable ()
     }
 }
 
-/// Runs blocking work (file I/O, waiting on a subprocess) on a Dispatch
-/// thread, so it never occupies one of Swift's cooperative threads.
-func offloaded<T: Sendable>(on queue: DispatchQueue = .global(), _ work: @escaping @Sendable () throws -> T) async throws -> T {
+/// Runs blocking work (file I/O, waiting on a subprocess) on a thread of its
+/// own, so it never occupies one of Swift's cooperative threads. (On Linux,
+/// Dispatch's global queues share their threads with the cooperative pool: a
+/// few blocking jobs there stall every task, the HTTP API's included.)
+func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.name = "offloaded"
+        thread.start()
+    }
+}
+
+/// Runs blocking work on `queue`, a serial queue (whose threads are not the
+/// cooperative pool's), after the work already queued there.
+func offloaded<T: Sendable>(on queue: DispatchQueue, _ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         queue.async {
             continuation.resume(with: Result { try work() })
