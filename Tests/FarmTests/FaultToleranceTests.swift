@@ -77,13 +77,16 @@ import ZeroMQ
 
     @Test func killingTheCoordinatorMidVideoLosesNothing() async throws {
         let farm = try await FarmHarness(agents: [[], []])
-        let id = try await Self.submit(farm)
+        // Twice as long as the other tests' scenes: warm renders finish a 6 s scene so fast
+        // on an idle machine that a loaded one could miss the moment to kill.
+        let script = Self.twoLongScenes.replacingOccurrences(of: "run_time=2", with: "run_time=4")
+        let id = try await Self.submit(farm, script)
         _ = try await farm.waitFor(id) { status in status.scenes.contains { $0.state == .running && $0.framesDone >= 10 } }
         farm.killCoordinator()
         try await Task.sleep(for: .milliseconds(500))
         try await farm.restartCoordinator()
         let status = try await farm.waitUntilFinal(id)
-        try Self.expectComplete(status)
+        try Self.expectComplete(status, sceneFrames: Self.sceneFrames.map { $0 * 2 })
     }
 
     @Test func aStoppedAgentsLateReportsAreRefused() async throws {
