@@ -24,10 +24,15 @@ extension SplitPlanner {
         let ideal = max(work / Double(fleet), longestWhole)
         for step in 0...40 {
             guard let placed = fill(spans, costs: costs, level: ideal * (1 + 0.0025 * Double(step)), slots: fleet) else { continue }
-            let order = placed.sorted { $0.start != $1.start ? $0.start < $1.start : Self.longerFirst($0.span, $1.span) }.map(\.span)
-            let finish = makespan(of: order, slots: fleet)
-            if finish < best.makespan - 0.01 || (finish < best.makespan + 0.01 && order.count < best.order.count) {
-                best = (order, finish)
+            let planned = placed.sorted { $0.start != $1.start ? $0.start < $1.start : Self.longerFirst($0.span, $1.span) }.map(\.span)
+            // Longest first absorbs estimates that are off (the short pieces come last); the planned
+            // order, which may start a long piece late, must win clearly to be chosen over it.
+            let longestFirst = planned.sorted(by: Self.longerFirst)
+            for (order, margin) in [(longestFirst, 1.0), (planned, 1.02)] {
+                let finish = makespan(of: order, slots: fleet) * margin
+                if finish < best.makespan - 0.01 || (finish < best.makespan + 0.01 && order.count < best.order.count) {
+                    best = (order, finish)
+                }
             }
         }
         return best.order
