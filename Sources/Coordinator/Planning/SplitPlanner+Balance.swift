@@ -12,26 +12,26 @@ extension SplitPlanner {
     /// wrap-around rule), then orders the pieces by their planned start. It
     /// tries a range of levels just above the ideal one, replays each order
     /// through list scheduling, and keeps the order that finishes first,
-    /// preferring fewer pieces; plain longest-first is one of the candidates,
-    /// so balancing never plans a later finish than no balancing.
+    /// preferring fewer pieces and longest-first order (which absorbs
+    /// estimates that are off: the short pieces come last). The uncut pieces
+    /// longest first are one of the candidates, so balancing never plans a
+    /// later finish than no balancing.
     func dispatchOrder(_ spans: [Span], costs: [[Double]]) -> [Span] {
         let longestFirst = spans.sorted(by: Self.longerFirst)
         let fleet = max(slots, 1)
         guard fleet > 1, spans.count > 1 else { return longestFirst }
-        var best = (order: longestFirst, makespan: makespan(of: longestFirst, slots: fleet))
+        var best = (order: longestFirst, score: makespan(of: longestFirst, slots: fleet))
         let work = spans.reduce(0) { $0 + $1.cost + costModel.fixedSeconds }
         let longestWhole = spans.filter { !$0.splittable }.map(\.cost).max().map { $0 + costModel.fixedSeconds } ?? 0
         let ideal = max(work / Double(fleet), longestWhole)
         for step in 0...40 {
             guard let placed = fill(spans, costs: costs, level: ideal * (1 + 0.0025 * Double(step)), slots: fleet) else { continue }
             let planned = placed.sorted { $0.start != $1.start ? $0.start < $1.start : Self.longerFirst($0.span, $1.span) }.map(\.span)
-            // Longest first absorbs estimates that are off (the short pieces come last); the planned
-            // order, which may start a long piece late, must win clearly to be chosen over it.
-            let longestFirst = planned.sorted(by: Self.longerFirst)
-            for (order, margin) in [(longestFirst, 1.0), (planned, 1.02)] {
-                let finish = makespan(of: order, slots: fleet) * margin
-                if finish < best.makespan - 0.01 || (finish < best.makespan + 0.01 && order.count < best.order.count) {
-                    best = (order, finish)
+            // The planned order may start a long piece late: it must finish clearly sooner to be chosen.
+            for (order, handicap) in [(planned.sorted(by: Self.longerFirst), 1.0), (planned, 1.02)] {
+                let score = makespan(of: order, slots: fleet) * handicap
+                if score < best.score - 0.01 || (score < best.score + 0.01 && order.count < best.order.count) {
+                    best = (order, score)
                 }
             }
         }
