@@ -43,6 +43,10 @@ public protocol FarmStore: Sendable {
     func cachedRender(contentHash: String) async throws -> CachedRender?
     /// Stores (or replaces) a cached render.
     func saveCachedRender(_ render: CachedRender) async throws
+    /// Every cached render, least recently used first.
+    func cachedRendersByLastUse() async throws -> [CachedRender]
+    /// Forgets a cached render; deleting its files is the caller's job.
+    func removeCachedRender(contentHash: String) async throws
     func save(_ agent: AgentRecord) async throws
     /// Every agent ever seen, by id.
     func agents() async throws -> [AgentRecord]

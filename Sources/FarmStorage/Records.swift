@@ -136,6 +136,13 @@ public struct CachedRender: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.lastUsedAt = createdAt
     }
+
+    /// Bytes of its files on disk: every rendition's init and media segments.
+    public var bytes: Int {
+        result.renditions.reduce(0) { total, rendition in
+            total + rendition.initSize + rendition.segments.reduce(0) { $0 + $1.size }
+        }
+    }
 }
 
 /// What went wrong with a task, as shown to the user.

@@ -240,6 +240,14 @@ public final class SQLiteStore: FarmStore {
         try await pool.write { db in try render.save(db) }
     }
 
+    public func cachedRendersByLastUse() async throws -> [CachedRender] {
+        try await pool.read { db in try CachedRender.order(Column("lastUsedAt"), Column("contentHash")).fetchAll(db) }
+    }
+
+    public func removeCachedRender(contentHash: String) async throws {
+        _ = try await pool.write { db in try CachedRender.deleteOne(db, key: contentHash) }
+    }
+
     public func save(_ agent: AgentRecord) async throws {
         try await pool.write { db in try agent.save(db) }
     }

@@ -48,6 +48,9 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Reuse finished renders with the same content hash.")
     var renderCache = true
 
+    @Option(help: "Most MiB the render cache keeps; the least recently used renders are evicted beyond it.")
+    var renderCacheLimitMib = 20_480.0
+
     @Option(help: "Scaling signal: pending work should drain within this many seconds.")
     var targetDrainSeconds = 600.0
 
@@ -116,6 +119,7 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
         configuration.engine.minimumPieceSeconds = minimumPieceSeconds
         configuration.engine.splitScenes = splitScenes
         configuration.engine.renderCache = renderCache
+        configuration.engine.renderCacheLimitBytes = Int(max(renderCacheLimitMib, 0) * 1_048_576)
         configuration.engine.limits.wallSeconds = renderTimeout
         configuration.engine.limits.noProgressSeconds = noProgressTimeout
         configuration.engine.limits.memoryBytes = Int64(renderMemoryMib) << 20

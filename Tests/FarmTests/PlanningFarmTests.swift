@@ -77,6 +77,21 @@ import Testing
         #expect(uncached.scenes.allSatisfy { $0.attempt == 1 }, "cache: false renders everything")
     }
 
+    @Test func aRenderCacheWithNoRoomKeepsNothingAndTheSceneIsRenderedAgain() async throws {
+        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: ["--render-cache-limit-mib", "0"])
+        let script = try String(contentsOf: FarmHarness.example, encoding: .utf8)
+        let request = SubmitRequest(script: script, scriptName: "lesson.py", scenes: ["Intro"], quality: .low)
+        let first = try await farm.waitUntilFinal(try farm.decodeStatus(try await farm.submit(request).body).id)
+        try #require(first.state == .done, "\(first.error ?? "")")
+        let cache = farm.directory.appendingPathComponent("coordinator/cache")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? []).isEmpty, "evicted as soon as kept")
+        try FaultToleranceTests.expectComplete(first, sceneFrames: first.scenes.compactMap(\.frames))  // the published copy survives
+
+        let again = try await farm.waitUntilFinal(try farm.decodeStatus(try await farm.submit(request).body).id)
+        try #require(again.state == .done, "\(again.error ?? "")")
+        #expect(again.scenes.allSatisfy { $0.attempt == 1 && $0.note == nil }, "nothing left to reuse: rendered again")
+    }
+
     static func write(_ script: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("long-\(UUID().uuidString.prefix(8)).py")
         try script.write(to: url, atomically: true, encoding: .utf8)

@@ -170,6 +170,22 @@ import Testing
         #expect(pieces.filter { $0.scene.name == "Quiet" }.count > 1)
     }
 
+    // MARK: Render cache
+
+    @Test func evictionDropsTheLeastRecentlyUsedRendersUntilTheCacheFits() {
+        func render(_ hash: String, bytes: Int) -> CachedRender {
+            let rendition = RenditionOutput(width: 256, height: 144, codecs: "avc1.64000b", initSize: 0, initCRC32: 0,
+                                            segments: [SegmentInfo(index: 0, frames: 1, size: bytes, crc32: 0)])
+            let result = TaskResult(ref: AttemptRef(taskID: hash, attempt: 1), frames: 1, sourceWidth: 256, sourceHeight: 144,
+                                    frameRate: 1, timescale: 90_000, renditions: [rendition], renderSeconds: 1)
+            return CachedRender(contentHash: hash, result: result, artifactPath: "/cache/\(hash)", createdAt: Date())
+        }
+        let byLastUse = [render("a", bytes: 40), render("b", bytes: 30), render("c", bytes: 20), render("d", bytes: 10)]
+        #expect(RenderCacheEviction.victims(byLastUse, totalBytes: 100, targetBytes: 100).isEmpty)
+        #expect(RenderCacheEviction.victims(byLastUse, totalBytes: 100, targetBytes: 45).map(\.contentHash) == ["a", "b"])
+        #expect(RenderCacheEviction.victims(byLastUse, totalBytes: 100, targetBytes: 0).count == 4)
+    }
+
     // MARK: Scheduling
 
     static func video(_ id: String, submitter: String, priority: Int = 0, age: TimeInterval) -> VideoRecord {

@@ -117,6 +117,28 @@ enum TestPostgres {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func cachedRendersAreListedLeastRecentlyUsedFirstAndCanBeForgotten(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let segments = [SegmentInfo(index: 0, frames: 30, size: 5_000, crc32: 1)]
+        let result = TaskResult(ref: AttemptRef(taskID: "t", attempt: 1), frames: 30, sourceWidth: 854, sourceHeight: 480,
+                                frameRate: 15, timescale: 90_000,
+                                renditions: [RenditionOutput(width: 854, height: 480, codecs: "avc1.64001e", initSize: 700,
+                                                             initCRC32: 2, segments: segments)],
+                                renderSeconds: 2.5)
+        for (index, hash) in ["old", "new", "middle"].enumerated() {
+            try await store.saveCachedRender(CachedRender(contentHash: hash, result: result, artifactPath: "/cache/\(hash)",
+                                                          createdAt: Date(timeIntervalSinceNow: Double(index - 10))))
+        }
+        _ = try await store.cachedRender(contentHash: "old")  // a hit makes it the most recently used
+        let listed = try await store.cachedRendersByLastUse()
+        #expect(listed.map(\.contentHash) == ["new", "middle", "old"])
+        #expect(listed.allSatisfy { $0.bytes == 5_700 })
+        try await store.removeCachedRender(contentHash: "middle")
+        #expect(try await store.cachedRendersByLastUse().map(\.contentHash) == ["new", "old"])
+        #expect(try await store.cachedRender(contentHash: "middle") == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func migratingAgainChangesNothing(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let (video, tasks) = Self.video("v1")

@@ -34,6 +34,8 @@ public struct EngineConfiguration: Sendable {
     public var minimumPieceSeconds = 3.0
     /// Reuse finished renders whose content hash matches.
     public var renderCache = true
+    /// Most bytes the render cache keeps; the least recently used renders go first beyond it.
+    public var renderCacheLimitBytes = 20 << 30
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

@@ -99,59 +99,6 @@ extension FarmEngine {
         scheduleDispatch()
     }
 
-    /// Completes, from the render cache, every pending task of the video whose
-    /// content hash has a cached render; assembles if nothing is left to render.
-    func takeFromCache(videoID: String) async {
-        guard configuration.renderCache, let video = videos[videoID], video.options.useCache else { return }
-        let candidates = (taskIDsByVideo[videoID] ?? []).filter {
-            tasks[$0]?.state == .pending && tasks[$0]?.work.kind == .render && tasks[$0]?.work.cacheKey != nil
-        }
-        // Held back from dispatch until looked up: a cached scene must not also be rendered.
-        cacheLookups.formUnion(candidates)
-        defer {
-            cacheLookups.subtract(candidates)
-            scheduleDispatch()
-        }
-        for id in candidates {
-            guard let key = tasks[id]?.work.cacheKey, let cached = try? await store.cachedRender(contentHash: key) else { continue }
-            // Re-check after the await: the task may have been assigned meanwhile.
-            guard var current = tasks[id], current.state == .pending, videos[videoID] != nil else { continue }
-            let folder = URL(fileURLWithPath: cached.artifactPath)
-            guard (try? await staging.adopt(folder, videoID: videoID, taskID: id)) != nil, videos[videoID] != nil else {
-                logger.warning("a cached render's files are gone; rendering again", metadata: ["task": "\(id)", "key": "\(key)"])
-                continue
-            }
-            var result = cached.result
-            result.ref = AttemptRef(taskID: id, attempt: current.attempt)
-            current.state = .done
-            current.result = result
-            current.framesDone = result.frames
-            current.work.note = "from the render cache"
-            current.updatedAt = Date()
-            tasks[id] = current
-            await writer.enqueue(.task(current))
-            metrics.cacheHits.increment()
-            logger.info("taken from the render cache", metadata: ["task": "\(id)", "scene": "\(current.scene)"])
-        }
-        let renders = renderTasks(of: videoID)
-        if !renders.isEmpty, renders.allSatisfy({ $0.state == .done }) {
-            await assemble(videoID: videoID)
-        }
-    }
-
-    /// Keeps an accepted render's segments for later videos with the same content hash.
-    func rememberInCache(_ task: TaskRecord, result: TaskResult) async {
-        guard configuration.renderCache, videos[task.videoID]?.options.useCache ?? true, let key = task.work.cacheKey else { return }
-        let target = configuration.cacheDirectory.appendingPathComponent(key)
-        do {
-            try await staging.preserve(videoID: task.videoID, taskID: task.id, into: target)
-            try await store.saveCachedRender(CachedRender(contentHash: key, result: result, artifactPath: target.path,
-                                                          createdAt: Date()))
-        } catch {
-            logger.warning("could not keep a render in the cache", metadata: ["task": "\(task.id)", "error": "\(error)"])
-        }
-    }
-
     /// A video's render tasks (not its plan), in playback order.
     func renderTasks(of videoID: String) -> [TaskRecord] {
         (taskIDsByVideo[videoID] ?? []).compactMap { tasks[$0] }.filter { $0.work.kind == .render }

@@ -56,6 +56,9 @@ public actor FarmEngine {
     var cacheLookups: Set<String> = []
     /// Videos being packaged: results that finish a video together must not package it twice.
     var assembling: Set<String> = []
+    /// Bytes the render cache holds, once counted; `nil` until the first trim counts them.
+    var cacheBytes: Int?
+    var trimmingCache = false
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 

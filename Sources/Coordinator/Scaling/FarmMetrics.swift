@@ -15,6 +15,7 @@ struct FarmMetrics: Sendable {
     let refusedReports = Gauge(label: "farm_refused_reports")
     let storeBacklog = Gauge(label: "farm_store_backlog")
     let cacheHits = Counter(label: "farm_render_cache_hits")
+    let cacheEvictions = Counter(label: "farm_render_cache_evictions")
     let rangesRendered = Counter(label: "farm_animation_ranges_rendered")
 
     /// Routes swift-metrics into `registry`; call once per process, before any metric is made.

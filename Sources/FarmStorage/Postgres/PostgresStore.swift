@@ -178,6 +178,24 @@ public final class PostgresStore: FarmStore {
             """, logger: logger)
     }
 
+    public func cachedRendersByLastUse() async throws -> [CachedRender] {
+        let rows = try await client.query("""
+            SELECT content_hash, result::text, artifact_path, created_at, last_used_at
+            FROM render_cache ORDER BY last_used_at, content_hash
+            """, logger: logger)
+        var renders: [CachedRender] = []
+        for try await (hash, result, path, createdAt, lastUsedAt) in rows.decode((String, String, String, Date, Date).self) {
+            var render = CachedRender(contentHash: hash, result: try Self.decodeJSON(result), artifactPath: path, createdAt: createdAt)
+            render.lastUsedAt = lastUsedAt
+            renders.append(render)
+        }
+        return renders
+    }
+
+    public func removeCachedRender(contentHash: String) async throws {
+        try await client.query("DELETE FROM render_cache WHERE content_hash = \(contentHash)", logger: logger)
+    }
+
     public func attempts(taskID: String) async throws -> [AttemptRecord] {
         var result: [AttemptRecord] = []
         let rows = try await client.query("""
