@@ -43,6 +43,10 @@ public protocol FarmStore: Sendable {
     func cachedRender(contentHash: String) async throws -> CachedRender?
     /// Stores (or replaces) a cached render.
     func saveCachedRender(_ render: CachedRender) async throws
+    /// The cached plan of a video with `key` (see the coordinator's `PlanCacheKey`); `nil` if there is none.
+    func cachedPlan(key: String) async throws -> CachedPlan?
+    /// Stores (or replaces) a cached plan.
+    func saveCachedPlan(_ plan: CachedPlan) async throws
     /// Every cached render, least recently used first.
     func cachedRendersByLastUse() async throws -> [CachedRender]
     /// Forgets a cached render; deleting its files is the caller's job.

@@ -145,6 +145,23 @@ public struct CachedRender: Codable, Sendable, Equatable {
     }
 }
 
+/// A video's plan kept for reuse: what its scenes' animations are, so an
+/// unchanged resubmission needs no planning pass.
+public struct CachedPlan: Codable, Sendable, Equatable {
+    public var planKey: String
+    public var scenes: [ScenePlan]
+    /// The Manim version that planned it (also part of the key).
+    public var manimVersion: String
+    public var createdAt: Date
+
+    public init(planKey: String, scenes: [ScenePlan], manimVersion: String, createdAt: Date) {
+        self.planKey = planKey
+        self.scenes = scenes
+        self.manimVersion = manimVersion
+        self.createdAt = createdAt
+    }
+}
+
 /// What went wrong with a task, as shown to the user.
 public struct TaskError: Codable, Sendable, Equatable {
     public var failureClass: FailureClass

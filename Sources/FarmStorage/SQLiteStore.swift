@@ -17,6 +17,10 @@ extension CachedRender: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "render_cache"
 }
 
+extension CachedPlan: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "plan_cache"
+}
+
 extension AgentRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "agents"
 }
@@ -144,6 +148,16 @@ public final class SQLiteStore: FarmStore {
                 ALTER TABLE tasks ADD COLUMN work TEXT NOT NULL DEFAULT '\(TaskWork.legacyJSON)';
                 """)
         }
+        migrator.registerMigration("4-plan-cache") { db in
+            try db.execute(sql: """
+                CREATE TABLE plan_cache (
+                    planKey TEXT PRIMARY KEY NOT NULL,
+                    scenes TEXT NOT NULL,
+                    manimVersion TEXT NOT NULL,
+                    createdAt DATETIME NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -242,6 +256,14 @@ public final class SQLiteStore: FarmStore {
 
     public func cachedRendersByLastUse() async throws -> [CachedRender] {
         try await pool.read { db in try CachedRender.order(Column("lastUsedAt"), Column("contentHash")).fetchAll(db) }
+    }
+
+    public func cachedPlan(key: String) async throws -> CachedPlan? {
+        try await pool.read { db in try CachedPlan.fetchOne(db, key: key) }
+    }
+
+    public func saveCachedPlan(_ plan: CachedPlan) async throws {
+        try await pool.write { db in try plan.save(db) }
     }
 
     public func removeCachedRender(contentHash: String) async throws {

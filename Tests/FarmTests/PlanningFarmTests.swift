@@ -60,6 +60,11 @@ import Testing
         let again = try await farm.waitUntilFinal(try farm.decodeStatus(try await farm.submit(request).body).id)
         try #require(again.state == .done, "\(again.error ?? "")")
         #expect(again.scenes.allSatisfy { $0.attempt == 0 && $0.note == "from the render cache" }, "nothing was rendered")
+        let store = try SQLiteStore(path: farm.directory.appendingPathComponent("coordinator/farm.sqlite").path)
+        let firstPlan = try await store.attempts(taskID: "\(first.id)-plan")
+        #expect(firstPlan.count == 1 && firstPlan.first?.agentID != "plan-cache", "an agent planned the first video")
+        #expect(try await store.attempts(taskID: "\(again.id)-plan").map(\.agentID) == ["plan-cache"],
+                "the unchanged resubmission took its plan from the cache: no agent planned it")
         #expect(again.frames == first.frames)
         try FaultToleranceTests.expectComplete(again, sceneFrames: first.scenes.compactMap(\.frames))
         let (firstMedia, againMedia) = (try Self.mediaBytes(first), try Self.mediaBytes(again))

@@ -117,6 +117,19 @@ enum TestPostgres {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aCachedPlanIsFoundByItsKey(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        #expect(try await store.cachedPlan(key: "plan-a") == nil)
+        let scenes = [ScenePlan(scene: "Intro", animations: [PlannedAnimation(seconds: 1.5, frames: 90)]),
+                      ScenePlan(scene: "Music", animations: [], sounds: true)]
+        let plan = CachedPlan(planKey: "plan-a", scenes: scenes, manimVersion: "0.22.0", createdAt: Date(timeIntervalSince1970: 1_800_000_000))
+        try await store.saveCachedPlan(plan)
+        try await store.saveCachedPlan(plan)  // saving again replaces, not fails
+        #expect(try await store.cachedPlan(key: "plan-a") == plan)
+        #expect(try await store.cachedPlan(key: "plan-b") == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func cachedRendersAreListedLeastRecentlyUsedFirstAndCanBeForgotten(_ kind: StoreKind) async throws {
         let store = try await kind.make()
         let segments = [SegmentInfo(index: 0, frames: 30, size: 5_000, crc32: 1)]

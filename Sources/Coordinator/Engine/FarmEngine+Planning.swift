@@ -37,7 +37,8 @@ extension FarmEngine {
     }
 
     /// An agent planned a video: create its render tasks (ranges for long
-    /// scenes), take what the render cache already has, and queue the rest.
+    /// scenes), take what the render cache already has, queue the rest, and
+    /// keep the plan for unchanged resubmissions.
     func handlePlanned(_ planned: PlanResult, from peer: Data) async {
         guard var plan = fenced(planned.ref, from: peer), plan.work.kind == .plan, let video = videos[plan.videoID] else {
             return
@@ -49,10 +50,59 @@ extension FarmEngine {
             return
         }
         let attempt = complete(&plan, ref: planned.ref)
+        await createRenderTasks(video, plan: plan, attempt: attempt, plans: planned.scenes,
+                                manimVersion: planned.manimVersion, planSeconds: planned.seconds)
+        guard configuration.renderCache, video.options.useCache else { return }
+        let key = PlanCacheKey.make(script: video.script, scenes: scenes.map(\.name), settings: video.settings,
+                                    manimVersion: planned.manimVersion)
+        do {
+            try await store.saveCachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,
+                                                      createdAt: Date()))
+        } catch {
+            logger.warning("could not keep a plan in the cache", metadata: ["video": "\(video.id)", "error": "\(error)"])
+        }
+    }
 
+    /// A video whose script, scenes, settings and Manim version were planned
+    /// before takes that plan instead of running the planning pass again.
+    func planFromCache(videoID: String) async {
+        guard configuration.renderCache, let video = videos[videoID], video.options.useCache,
+              let manimVersion = fleetManimVersion,
+              let planID = taskIDsByVideo[videoID]?.first(where: { tasks[$0]?.work.kind == .plan && tasks[$0]?.state == .pending })
+        else { return }
+        let key = PlanCacheKey.make(script: video.script, scenes: video.options.scenes.map(\.name), settings: video.settings,
+                                    manimVersion: manimVersion)
+        // Held back from dispatch until looked up: a cached plan must not also be run.
+        cacheLookups.insert(planID)
+        defer {
+            cacheLookups.remove(planID)
+            scheduleDispatch()
+        }
+        guard let cached = try? await store.cachedPlan(key: key),
+              cached.scenes.map(\.scene) == video.options.scenes.map(\.name),
+              var plan = tasks[planID], plan.state == .pending, let current = videos[videoID] else { return }
+        let now = Date()
+        plan.state = .done
+        plan.attempt += 1
+        plan.updatedAt = now
+        plan.work.note = "plan from the cache"
+        tasks[planID] = plan
+        var attempt = AttemptRecord(taskID: planID, attempt: plan.attempt, agentID: "plan-cache", startedAt: now)
+        attempt.endedAt = now
+        attempt.outcome = "done"
+        metrics.cacheHits.increment()
+        await createRenderTasks(current, plan: plan, attempt: attempt, plans: cached.scenes, manimVersion: cached.manimVersion,
+                                planSeconds: 0)
+    }
+
+    /// Creates a planned video's render tasks (ranges for long scenes), commits
+    /// them with the finished plan, takes what the render cache has and queues the rest.
+    private func createRenderTasks(_ video: VideoRecord, plan: TaskRecord, attempt: AttemptRecord, plans: [ScenePlan],
+                                   manimVersion: String, planSeconds: Double) async {
+        let scenes = video.options.scenes
         let planner = SplitPlanner(costModel: costModel, slots: fleetSlots,
                                    minimumPieceSeconds: configuration.minimumPieceSeconds)
-        let pieces = planner.pieces(scenes: scenes, plans: planned.scenes, quality: video.settings.quality,
+        let pieces = planner.pieces(scenes: scenes, plans: plans, quality: video.settings.quality,
                                     split: video.options.split)
         let renderTasks = pieces.enumerated().map { ordinal, piece in
             var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: piece.scene.name,
@@ -63,7 +113,7 @@ extension FarmEngine {
                 cacheKey: RenderCacheKey.make(source: piece.scene.fingerprint ?? video.script, scene: piece.scene.name,
                                               animations: piece.animations,
                                               settings: video.settings, encoding: video.encoding,
-                                              manimVersion: planned.manimVersion),
+                                              manimVersion: manimVersion),
                 note: piece.note)
             return task
         }
@@ -73,7 +123,7 @@ extension FarmEngine {
         logger.info("video planned", metadata: [
             "video": "\(video.id)", "tasks": "\(renderTasks.count)", "scenes": "\(scenes.count)",
             "ranges": "\(pieces.filter { $0.animations != nil }.count)",
-            "planSeconds": "\(String(format: "%.2f", planned.seconds))",
+            "planSeconds": "\(String(format: "%.2f", planSeconds))", "fromCache": "\(attempt.agentID == "plan-cache")",
         ])
         await takeFromCache(videoID: video.id)
         scheduleDispatch()

@@ -167,6 +167,7 @@ public actor FarmEngine {
             "quality": "\(settings.quality.rawValue)", "submitter": "\(video.options.submitter)",
             "priority": "\(video.options.priority)",
         ])
+        await planFromCache(videoID: videoID)
         await takeFromCache(videoID: videoID)
         await dispatch()
         if let live = currentStatus(videoID) { return live }

@@ -112,5 +112,15 @@ enum PostgresMigrations {
             "ALTER TABLE videos ADD COLUMN options JSONB NOT NULL DEFAULT '\(VideoOptions.legacyJSON)'",
             "ALTER TABLE tasks ADD COLUMN work JSONB NOT NULL DEFAULT '\(TaskWork.legacyJSON)'",
         ]),
+        Migration(version: 4, name: "plan-cache", statements: [
+            """
+            CREATE TABLE plan_cache (
+                plan_key TEXT PRIMARY KEY,
+                scenes JSONB NOT NULL,
+                manim_version TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ]),
     ]
 }

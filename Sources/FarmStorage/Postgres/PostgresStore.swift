@@ -192,6 +192,24 @@ public final class PostgresStore: FarmStore {
         return renders
     }
 
+    public func cachedPlan(key: String) async throws -> CachedPlan? {
+        let rows = try await client.query("""
+            SELECT plan_key, scenes::text, manim_version, created_at FROM plan_cache WHERE plan_key = \(key)
+            """, logger: logger)
+        for try await (key, scenes, manimVersion, createdAt) in rows.decode((String, String, String, Date).self) {
+            return CachedPlan(planKey: key, scenes: try Self.decodeJSON(scenes), manimVersion: manimVersion, createdAt: createdAt)
+        }
+        return nil
+    }
+
+    public func saveCachedPlan(_ plan: CachedPlan) async throws {
+        try await client.query("""
+            INSERT INTO plan_cache (plan_key, scenes, manim_version, created_at)
+            VALUES (\(plan.planKey), \(try Self.json(plan.scenes))::jsonb, \(plan.manimVersion), \(plan.createdAt))
+            ON CONFLICT (plan_key) DO UPDATE SET scenes = EXCLUDED.scenes, manim_version = EXCLUDED.manim_version
+            """, logger: logger)
+    }
+
     public func removeCachedRender(contentHash: String) async throws {
         try await client.query("DELETE FROM render_cache WHERE content_hash = \(contentHash)", logger: logger)
     }
