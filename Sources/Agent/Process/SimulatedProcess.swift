@@ -93,12 +93,10 @@ final class SimulatedProcess: ManimProcess, @unchecked Sendable {
         let height = settings.frameHeight
         let width = (height * 16 / 9 + 1) / 2 * 2
         let frames = max(Int((chosen.reduce(0) { $0 + $1.seconds } * Double(settings.frameRate)).rounded()), 1)
-        if frames > 0 {
-            // One still frame repeated, as Manim sends a `wait`: hundreds of simulated agents share this machine.
-            var header = Data("FRAM".utf8) + Self.uint32(width) + Self.uint32(height) + Self.uint32(frames)
-            withUnsafeBytes(of: Double(settings.frameRate).bitPattern.littleEndian) { header.append(contentsOf: $0) }
-            guard write(header), write(Data(repeating: 40, count: width * height * 4)) else { return .signalled(SIGPIPE) }
-        }
+        // One still frame repeated, as Manim sends a `wait`: hundreds of simulated agents share this machine.
+        var header = Data("FRAM".utf8) + Self.uint32(width) + Self.uint32(height) + Self.uint32(frames)
+        withUnsafeBytes(of: Double(settings.frameRate).bitPattern.littleEndian) { header.append(contentsOf: $0) }
+        guard write(header), write(Data(repeating: 40, count: width * height * 4)) else { return .signalled(SIGPIPE) }
         guard write(Data("DONE".utf8) + Self.uint32(chosen.count)) else { return .signalled(SIGPIPE) }
         return .exited(0)
     }

@@ -68,20 +68,18 @@ extension FarmEngine {
         do {
             let renders = try await store.cachedRendersByLastUse()
             let total = renders.reduce(0) { $0 + $1.bytes }
-            var kept = total
-            for render in RenderCacheEviction.victims(renders, totalBytes: total, targetBytes: total > limit ? limit / 10 * 9 : total) {
+            cacheBytes = total
+            guard total > limit else { return }
+            for render in RenderCacheEviction.victims(renders, totalBytes: total, targetBytes: limit / 10 * 9) {
                 try await store.removeCachedRender(contentHash: render.contentHash)
                 // Hard links: published videos that share these files keep theirs.
                 try? await offloaded { try FileManager.default.removeItem(atPath: render.artifactPath) }
-                kept -= render.bytes
+                cacheBytes = (cacheBytes ?? total) - render.bytes
                 metrics.cacheEvictions.increment()
             }
-            if kept < total {
-                logger.info("render cache trimmed", metadata: [
-                    "evictedBytes": "\(total - kept)", "keptBytes": "\(kept)", "limitBytes": "\(limit)",
-                ])
-            }
-            cacheBytes = kept
+            logger.info("render cache trimmed", metadata: [
+                "evictedBytes": "\(total - (cacheBytes ?? total))", "keptBytes": "\(cacheBytes ?? total)", "limitBytes": "\(limit)",
+            ])
         } catch {
             logger.warning("could not trim the render cache", metadata: ["error": "\(error)"])
         }

@@ -1,5 +1,6 @@
 import FarmProtocol
 import Foundation
+import Packaging
 
 /// Where segment chunks land while an attempt runs, and how an accepted
 /// attempt's files become the task's output.
@@ -46,27 +47,9 @@ final class SegmentStaging: Sendable {
             }
             do {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try Self.write(bytes, at: chunk.offset, into: folder.appendingPathComponent(Self.fileName(chunk.file)).path)
+                try OutputFiles.write(bytes, to: folder.appendingPathComponent(Self.fileName(chunk.file)), at: chunk.offset)
             } catch {
                 _ = FileManager.default.createFile(atPath: marker.path, contents: Data("\(error)".utf8))
-            }
-        }
-    }
-
-    /// Writes `bytes` at `offset` of the file at `path`, creating it if needed.
-    /// (`FileManager.createFile` would write an empty file through a temporary
-    /// file and a rename for every segment: most of a small upload's cost.)
-    private static func write(_ bytes: Data, at offset: Int, into path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(descriptor) }
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let written = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-                done += written
             }
         }
     }
