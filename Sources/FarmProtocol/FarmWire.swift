@@ -24,6 +24,9 @@ public enum FarmWire {
     public static func encode(_ message: FarmMessage) -> [Data] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        // JSON has no NaN or infinity; written as strings they make the receiver refuse the
+        // message (its decoder accepts numbers only) instead of trapping the sender.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let body: Data
         var blob: Data?
         // Encoding our own Codable types cannot fail; a failure here is a programming error.
@@ -56,7 +59,14 @@ public enum FarmWire {
     /// Decodes frames received from a peer.
     /// - Throws: `WireError` for anything that is not a well-formed message of
     ///   this version (a `refused` message is readable from any version).
+    /// Every decoded message has passed `validate()`: its numbers and strings are within `MessageLimits`.
     public static func decode(_ frames: [Data]) throws(WireError) -> FarmMessage {
+        let message = try decodeUnchecked(frames)
+        try message.validate()
+        return message
+    }
+
+    private static func decodeUnchecked(_ frames: [Data]) throws(WireError) -> FarmMessage {
         guard frames.count >= 2, frames.count <= 3, frames[0].count == 8 else { throw .malformedEnvelope }
         let header = [UInt8](frames[0])
         guard header[0] == magic.0, header[1] == magic.1 else { throw .badMagic }

@@ -80,8 +80,9 @@ public struct HLSPackager: Sendable {
             frames = written.frames
             let bandwidth = Bandwidth(segments: written.segments.map { ($0.bytes, $0.seconds) },
                                       targetDuration: Double(targetSegmentSeconds))
+            // CODECS as the init segment's SPS says, never a string from elsewhere.
             variants.append(Playlists.Variant(
-                uri: "\(rendition.name)/index.m3u8", bandwidth: bandwidth, codecs: rendition.codecs,
+                uri: "\(rendition.name)/index.m3u8", bandwidth: bandwidth, codecs: written.codecs,
                 width: rendition.width, height: rendition.height, frameRate: Double(frameRate)))
         }
         try OutputFiles.write(Data(Playlists.master(variants: variants).utf8), to: building.appendingPathComponent("master.m3u8"))
@@ -95,10 +96,14 @@ public struct HLSPackager: Sendable {
     }
 
     private func writeRendition(_ rendition: RenditionInput, into folder: URL, mp4: URL?) throws
-        -> (frames: Int, segments: [PlaylistSegment])
+        -> (frames: Int, segments: [PlaylistSegment], codecs: String)
     {
+        guard frameRate > 0, timescale > 0, timescale % frameRate == 0 else {
+            throw PackagingError.malformedFragment("timescale \(timescale) does not hold whole frames at \(frameRate) fps")
+        }
         let ticksPerFrame = UInt64(timescale / frameRate)
         var initSegment: Data?
+        var codecs = "avc1"  // replaced by the first init segment's SPS
         var segments: [PlaylistSegment] = []
         var frames = 0
         var mp4Handle: FileHandle?
@@ -111,6 +116,7 @@ public struct HLSPackager: Sendable {
                     throw PackagingError.incompatibleInitSegments(rendition: rendition.name, scene: sceneIndex)
                 }
             } else {
+                codecs = try SegmentInspector.initSegment(sceneInit).codecs
                 initSegment = sceneInit
                 try OutputFiles.write(sceneInit, to: folder.appendingPathComponent("init.mp4"))
                 if let mp4 {
@@ -120,9 +126,13 @@ public struct HLSPackager: Sendable {
                 }
             }
             for part in scene.segments {
+                let (decodeTime, overflow) = UInt64(frames).multipliedReportingOverflow(by: ticksPerFrame)
+                guard part.frames > 0, !overflow, segments.count < UInt32.max - 1,
+                      frames <= Int.max - part.frames else {
+                    throw PackagingError.malformedFragment("segment \(segments.count + 1) leaves the timeline's range")
+                }
                 let fragment = try FragmentRewriter.rewrite(
-                    Data(contentsOf: part.file), sequenceNumber: UInt32(segments.count + 1),
-                    baseDecodeTime: UInt64(frames) * ticksPerFrame)
+                    Data(contentsOf: part.file), sequenceNumber: UInt32(segments.count + 1), baseDecodeTime: decodeTime)
                 let name = String(format: "segment_%05d.m4s", segments.count + 1)
                 try OutputFiles.write(fragment, to: folder.appendingPathComponent(name))
                 try mp4Handle?.write(contentsOf: fragment)
@@ -133,6 +143,6 @@ public struct HLSPackager: Sendable {
         }
         try OutputFiles.write(Data(Playlists.media(initURI: "init.mp4", segments: segments).utf8),
                               to: folder.appendingPathComponent("index.m3u8"))
-        return (frames, segments)
+        return (frames, segments, codecs)
     }
 }

@@ -11,10 +11,14 @@ final class SocketLoop: @unchecked Sendable {
     // Keeps the context alive until this socket is closed.
     private let context: ZMQContext
     private var waiting: [ZMQMessage] = []
+    private let maxParts: Int
+    private let maxMessageBytes: Int
 
-    init(socket: SocketHandle, kind: SocketKind, wakeFD: Int32, owner: ZMQSocket, context: ZMQContext) {
+    init(socket: SocketHandle, options: SocketOptions, wakeFD: Int32, owner: ZMQSocket, context: ZMQContext) {
         self.socket = socket.raw
-        self.kind = kind
+        self.kind = options.kind
+        self.maxParts = options.maxParts
+        self.maxMessageBytes = options.maxTotalMessageBytes
         self.wakeFD = wakeFD
         self.owner = owner
         self.context = context
@@ -100,9 +104,15 @@ final class SocketLoop: @unchecked Sendable {
         return .sent
     }
 
+    /// Reads every complete message. One with more parts or bytes than the
+    /// options allow is read to its end and dropped, counted in `oversizedDropped`:
+    /// libzmq bounds each part only, not their number or sum.
     private func receiveAvailable() {
         while true {
             var frames: [Data] = []
+            var received = 0
+            var bytes = 0
+            var oversized = false
             var more = true
             while more {
                 var msg = zmq_msg_t()
@@ -111,11 +121,20 @@ final class SocketLoop: @unchecked Sendable {
                 let size = zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT)
                 if size < 0 {
                     // EAGAIN at a message boundary: nothing more to read now.
-                    if frames.isEmpty { return }
+                    if received == 0 { return }
                     continue
                 }
-                frames.append(Data(bytes: zmq_msg_data(&msg), count: Int(size)))
+                received += 1
+                bytes += Int(size)  // each part is bounded by ZMQ_MAXMSGSIZE
                 more = zmq_msg_more(&msg) == 1
+                // The routing identity a ROUTER prepends is not one of the peer's parts.
+                let parts = kind == .router ? received - 1 : received
+                if parts > maxParts || bytes > maxMessageBytes { oversized = true }
+                if !oversized { frames.append(Data(bytes: zmq_msg_data(&msg), count: Int(size))) }
+            }
+            if oversized {
+                owner.noteOversized()
+                continue
             }
             if kind == .router {
                 let peer = frames.removeFirst()

@@ -26,8 +26,12 @@ public struct SocketOptions: Sendable {
     /// Reconnect backoff bounds in milliseconds (libzmq doubles up to the maximum).
     public var reconnectInterval: Int32 = 100
     public var reconnectIntervalMax: Int32 = 2_000
-    /// Largest message libzmq accepts from a peer; larger ones drop the connection.
+    /// Largest message part libzmq accepts from a peer; a larger one drops the connection.
     public var maxMessageSize: Int64 = 64 << 20
+    /// Most parts, and most bytes over all parts, of one received message; larger
+    /// messages are dropped whole (libzmq's own limit is per part).
+    public var maxParts = 4
+    public var maxTotalMessageBytes = 96 << 20
 
     public init(kind: SocketKind) {
         self.kind = kind

@@ -42,6 +42,10 @@ public final class ZMQSocket: Sendable {
     private let incomingContinuation: AsyncStream<ZMQMessage>.Continuation
     private let undeliverableContinuation: AsyncStream<ZMQMessage>.Continuation
     private let finished = DispatchSemaphore(value: 0)
+    private let oversized = Atomic<Int>(0)
+
+    /// Messages dropped for having more parts or bytes than `SocketOptions` allow.
+    public var oversizedDropped: Int { oversized.load(ordering: .relaxed) }
 
     private struct Outbox {
         var pending: [ZMQMessage] = []
@@ -80,7 +84,7 @@ public final class ZMQSocket: Sendable {
         (undeliverable, undeliverableContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1_000))
 
         let loop = SocketLoop(
-            socket: SocketHandle(raw: socket), kind: options.kind, wakeFD: fd, owner: self, context: context)
+            socket: SocketHandle(raw: socket), options: options, wakeFD: fd, owner: self, context: context)
         let thread = Thread { loop.run() }
         thread.name = "zmq-\(options.kind)"
         thread.start()
@@ -135,6 +139,10 @@ public final class ZMQSocket: Sendable {
     func requeue(_ messages: [ZMQMessage]) {
         guard !messages.isEmpty else { return }
         state.withLock { $0.pending.insert(contentsOf: messages, at: 0) }
+    }
+
+    func noteOversized() {
+        oversized.add(1, ordering: .relaxed)
     }
 
     func deliver(_ message: ZMQMessage) {

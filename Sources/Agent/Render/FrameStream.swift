@@ -1,3 +1,4 @@
+import FarmProtocol
 import Foundation
 
 /// Reads the shim's frame stream (see `farm_shim.py`) from a pipe.
@@ -27,6 +28,7 @@ final class FrameStream {
 
     /// Frames larger than 8K RGBA are refused rather than allocated.
     static let maxFrameBytes = 7_680 * 4_320 * 4
+    static let maxSide = 16_384
 
     private let fd: Int32
     private var pixels = Data()
@@ -46,10 +48,13 @@ final class FrameStream {
                 width: Int(Self.uint32(raw, 0)), height: Int(Self.uint32(raw, 4)),
                 repeatCount: Int(Self.uint32(raw, 8)),
                 frameRate: Double(bitPattern: Self.uint64(raw, 12)))
-            let size = header.width * header.height * 4
-            guard header.width > 0, header.height > 0, size <= Self.maxFrameBytes, header.repeatCount > 0 else {
+            // Each side is checked before the product is formed: a forged header must not overflow it.
+            guard (1...Self.maxSide).contains(header.width), (1...Self.maxSide).contains(header.height),
+                  header.width * header.height * 4 <= Self.maxFrameBytes,
+                  (1...MessageLimits.maxFrames).contains(header.repeatCount), header.frameRate.isFinite else {
                 throw StreamError("invalid frame header \(header)")
             }
+            let size = header.width * header.height * 4
             if pixels.count != size { pixels = Data(count: size) }
             let complete = pixels.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
             guard complete else { throw StreamError("truncated frame") }

@@ -11,7 +11,9 @@ extension RenderJob {
             loop: while true {
                 switch try stream.next() {
                 case .plan(let body):
-                    scenes.append(try JSONDecoder().decode(ScenePlan.self, from: body))
+                    let scene = try JSONDecoder().decode(ScenePlan.self, from: body)
+                    try scene.validate()
+                    scenes.append(scene)
                     markProgress()
                 case .end:
                     break loop

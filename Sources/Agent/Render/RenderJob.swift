@@ -69,7 +69,7 @@ final class RenderJob: Sendable {
     /// Starts the render on a new thread; `completion` receives its outcome there.
     func start(completion: @escaping @Sendable (FarmMessage) -> Void) {
         let thread = Thread { [self] in
-            let outcome = run()
+            let outcome = checked(run())
             try? FileManager.default.removeItem(at: directory.appendingPathComponent("media"))
             completion(outcome)
         }
@@ -84,7 +84,7 @@ final class RenderJob: Sendable {
         let process: any ManimProcess
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let script = directory.appendingPathComponent(assign.scriptName.hasSuffix(".py") ? assign.scriptName : "script.py")
+            let script = directory.appendingPathComponent(ScriptName.safe(assign.scriptName))
             try Data(assign.script.utf8).write(to: script)
             process = try tools.launch(assign, script: script, directory: directory)
         } catch {
@@ -189,6 +189,18 @@ final class RenderJob: Sendable {
             renditions: assign.encoding.renditions.map { ($0.height, $0.crf) },
             keyframeSeconds: assign.encoding.keyframeSeconds, segmentSeconds: assign.encoding.segmentSeconds,
             preset: assign.encoding.preset)
+    }
+
+    /// What the script's process sent is outside the agent's trust: a report
+    /// built from it that the coordinator would refuse becomes a failure here,
+    /// so the attempt ends with a reason instead of a message the coordinator drops.
+    private func checked(_ outcome: FarmMessage) -> FarmMessage {
+        do {
+            try outcome.validate()
+            return outcome
+        } catch {
+            return failure(.agentError, "the render produced an invalid report: \(error)", log: "")
+        }
     }
 
     func failure(_ failureClass: FailureClass, _ message: String, log: String) -> FarmMessage {

@@ -18,6 +18,10 @@ public enum ScriptError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownScenes([String], available: [String])
     case duplicateScenes([String])
     case parserFailed(String)
+    /// Parsing ran past its time limit (the parser also limits its own CPU and memory).
+    case tooExpensive(seconds: Int)
+    /// Every parser slot is taken and the queue for them is full: try again shortly.
+    case parserBusy
 
     public var description: String {
         switch self {
@@ -31,18 +35,31 @@ public enum ScriptError: Error, Equatable, Sendable, CustomStringConvertible {
             "scene(s) listed more than once: \(names.joined(separator: ", "))"
         case .parserFailed(let why):
             "could not parse the script: \(why)"
+        case .tooExpensive(let seconds):
+            "the script took longer than \(seconds) s (or more memory than allowed) to parse; split it or simplify it"
+        case .parserBusy:
+            "the coordinator is parsing too many scripts at once; try again shortly"
         }
     }
 }
 
 /// Finds a script's scenes by parsing it with Python's `ast` module in a
 /// subprocess: the user's code is never imported or run by the coordinator.
+///
+/// Scripts come from strangers: the parser is linear in the script's size,
+/// limits its own CPU time and memory, is killed after `timeout`, and at most
+/// `gate`'s number of parses run at once, with a bounded queue behind them.
 public struct SceneDiscovery: Sendable {
     /// The Python interpreter used for parsing (any Python 3.8+; Manim is not needed).
     public var python: String
+    public var timeout: Duration
+    private let gate: ParseGate
 
-    public init(python: String = "python3") {
+    public init(python: String = "python3", timeout: Duration = .seconds(15), concurrentParses: Int = 2,
+                queuedParses: Int = 32) {
         self.python = python
+        self.timeout = timeout
+        gate = ParseGate(slots: concurrentParses, queueLimit: queuedParses)
     }
 
     /// The scenes of `script` in definition order.
@@ -52,9 +69,17 @@ public struct SceneDiscovery: Sendable {
         guard let helper = Bundle.module.url(forResource: "discover_scenes", withExtension: "py") else {
             throw ScriptError.parserFailed("discover_scenes.py is missing from the coordinator's resources")
         }
-        let python = self.python
-        let output = try await offloaded {
-            try Self.run(python: python, helper: helper.path, input: Data(script.utf8))
+        let python = self.python, timeout = self.timeout
+        guard await gate.enter() else { throw ScriptError.parserBusy }
+        let output: Data
+        do {
+            output = try await offloaded {
+                try Self.run(python: python, helper: helper.path, input: Data(script.utf8), timeout: timeout)
+            }
+            await gate.leave()
+        } catch {
+            await gate.leave()
+            throw error
         }
         struct Reply: Decodable {
             struct Failure: Decodable { var line: Int; var column: Int; var message: String }
@@ -84,7 +109,7 @@ public struct SceneDiscovery: Sendable {
         return requested.compactMap { name in scenes.first { $0.name == name } }
     }
 
-    private static func run(python: String, helper: String, input: Data) throws -> Data {
+    private static func run(python: String, helper: String, input: Data, timeout: Duration) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, "-I", helper]
@@ -99,11 +124,58 @@ public struct SceneDiscovery: Sendable {
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
+        // The watchdog kills a parse that outlives its time; the pipe then closes and the read below ends.
+        let pid = process.processIdentifier
+        let finished = DispatchSemaphore(value: 0)
+        let watchdog = Thread {
+            let milliseconds = timeout.components.seconds * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000
+            if finished.wait(timeout: .now() + .milliseconds(Int(milliseconds))) == .timedOut {
+                kill(pid, SIGKILL)
+            }
+        }
+        watchdog.start()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        finished.signal()
+        if process.terminationReason == .uncaughtSignal {
+            // SIGKILL from the watchdog, SIGXCPU or SIGKILL from the CPU limit.
+            throw ScriptError.tooExpensive(seconds: max(Int(timeout.components.seconds), 1))
+        }
         guard process.terminationStatus == 0 else {
             throw ScriptError.parserFailed("\(python) exited with status \(process.terminationStatus)")
         }
         return output
+    }
+}
+
+/// Admits at most `slots` parses at once and queues at most `queueLimit` more.
+actor ParseGate {
+    private let slots: Int
+    private let queueLimit: Int
+    private var running = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(slots: Int, queueLimit: Int) {
+        self.slots = max(slots, 1)
+        self.queueLimit = queueLimit
+    }
+
+    /// Waits for a slot; `false` at once if the queue is full.
+    func enter() async -> Bool {
+        if running < slots {
+            running += 1
+            return true
+        }
+        guard waiting.count < queueLimit else { return false }
+        await withCheckedContinuation { waiting.append($0) }
+        return true  // the slot was handed over by leave()
+    }
+
+    func leave() {
+        if waiting.isEmpty {
+            running -= 1
+        } else {
+            waiting.removeFirst().resume()
+        }
     }
 }

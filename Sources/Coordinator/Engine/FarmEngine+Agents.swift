@@ -40,7 +40,7 @@ extension FarmEngine {
             "agent": "\(register.agentID)", "slots": "\(register.slots)", "latex": "\(register.hasLaTeX)",
             "manim": "\(register.manimVersion)",
         ])
-        reconcile(agentID: register.agentID, reported: Set(register.running), peer: peer)
+        await reconcile(agentID: register.agentID, reported: Set(register.running), peer: peer)
         await writer.enqueue(.agent(agent.record))
         scheduleDispatch()
     }
@@ -63,7 +63,7 @@ extension FarmEngine {
     /// Aligns what an agent runs with what the coordinator believes: attempts
     /// it runs that are no longer current are cancelled there; attempts the
     /// coordinator assigned to it that it does not run go back to the queue.
-    private func reconcile(agentID: String, reported: Set<AttemptRef>, peer: Data) {
+    private func reconcile(agentID: String, reported: Set<AttemptRef>, peer: Data) async {
         for ref in reported {
             if let task = tasks[ref.taskID], task.state == .running, task.attempt == ref.attempt, task.agentID == agentID {
                 agents[agentID]?.running.insert(ref)
@@ -75,21 +75,18 @@ extension FarmEngine {
         let forgotten = tasks.values.filter {
             $0.state == .running && $0.agentID == agentID && !reported.contains(AttemptRef(taskID: $0.id, attempt: $0.attempt))
         }
+        // The agent restarted without them: perhaps the task is what killed it.
         for task in forgotten {
-            let ref = AttemptRef(taskID: task.id, attempt: task.attempt)
-            if let requeued = requeue(ref, spendingRetry: false) {
-                let attempt = closeAttempt(ref, agentID: agentID, outcome: "lost")
-                Task { await writer.enqueue(.attempt(requeued, attempt)) }
-            }
+            await loseAttempt(AttemptRef(taskID: task.id, attempt: task.attempt))
         }
     }
 
-    /// Declares agents silent for longer than the lease lost; their tasks go
-    /// back to the queue without spending a retry.
+    /// Declares agents silent for longer than the lease lost; each attempt they
+    /// ran spends a retry of its task (see `loseAttempt`).
     func expireLeases() async {
         let now = ContinuousClock.now
         let lost = agents.values.filter { now - $0.lastSeen > configuration.lease }
-        var requeued: [(TaskRecord, String?)] = []
+        var abandoned: [AttemptRef] = []
         // Attempts inherited from before a restart whose agent did not come back.
         for (taskID, since) in orphanedSince where now - since > configuration.lease {
             guard let task = tasks[taskID], task.state == .running else {
@@ -97,27 +94,19 @@ extension FarmEngine {
                 continue
             }
             if let agentID = task.agentID, agents[agentID] != nil { continue }
-            let agentID = task.agentID
-            if let task = requeue(AttemptRef(taskID: taskID, attempt: task.attempt), spendingRetry: false) {
-                requeued.append((task, agentID))
-            }
+            abandoned.append(AttemptRef(taskID: taskID, attempt: task.attempt))
         }
-        guard !lost.isEmpty || !requeued.isEmpty else { return }
+        guard !lost.isEmpty || !abandoned.isEmpty else { return }
         for agent in lost {
             agents[agent.record.id] = nil
             agentIDsByPeer[agent.peer] = nil
-            for ref in agent.running {
-                if let task = requeue(ref, spendingRetry: false) { requeued.append((task, agent.record.id)) }
-            }
+            abandoned += agent.running
             logger.warning("agent lost", metadata: [
                 "agent": "\(agent.record.id)", "silentSeconds": "\(Self.seconds(now - agent.lastSeen))",
                 "requeued": "\(agent.running.count)",
             ])
         }
-        for (task, agentID) in requeued {
-            let attempt = closeAttempt(AttemptRef(taskID: task.id, attempt: task.attempt), agentID: agentID, outcome: "lost")
-            await writer.enqueue(.attempt(task, attempt))
-        }
+        for ref in abandoned { await loseAttempt(ref) }
         scheduleDispatch()
     }
 

@@ -42,7 +42,12 @@ extension FarmEngine {
         guard results.count == videoTasks.count, let first = results.first(where: { $0.frames > 0 }) else {
             throw PackagingError.empty
         }
+        let rungs = video.encoding.renditions.count
         for (task, result) in zip(videoTasks, results) where result.frames > 0 {
+            // Results were verified when accepted; a cached one may predate that, so check again rather than index blindly.
+            guard result.renditions.count == rungs, (try? result.validate()) != nil else {
+                throw AssemblyError.inconsistentScenes("scene \(task.scene)'s result does not describe the video's \(rungs) renditions")
+            }
             guard result.frameRate == first.frameRate, result.timescale == first.timescale,
                   result.sourceWidth == first.sourceWidth, result.sourceHeight == first.sourceHeight else {
                 throw AssemblyError.inconsistentScenes(

@@ -32,7 +32,13 @@ extension FarmEngine {
             send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "superseded attempt")), to: peer)
             return
         }
-        let problem = await staging.verify(result, videoID: task.videoID)
+        guard task.work.kind == .render, let encoding = videos[task.videoID]?.encoding else {
+            send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "not a render task")), to: peer)
+            await handleFailure(TaskFailure(ref: result.ref, failureClass: .agentError,
+                                            message: "a render result for a plan task", logTail: ""), from: peer)
+            return
+        }
+        let problem = await staging.verify(result, videoID: task.videoID, expectedHeights: encoding.renditions.map(\.height))
         // The attempt may have been superseded (lease, cancel) while verifying.
         guard var task = fenced(result.ref, from: peer) else {
             send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "superseded attempt")), to: peer)
@@ -92,7 +98,25 @@ extension FarmEngine {
     }
 
     func handleFailure(_ failure: TaskFailure, from peer: Data) async {
-        guard var task = fenced(failure.ref, from: peer), var video = videos[task.videoID] else { return }
+        guard let task = fenced(failure.ref, from: peer) else { return }
+        await failAttempt(task, failure)
+    }
+
+    /// The message of an attempt whose agent vanished while running it.
+    static let lostAgentMessage = "its agent was lost while running it (a task that keeps losing agents may be killing them)"
+
+    /// An attempt whose agent vanished (its lease expired, or it came back without
+    /// the attempt) spends a retry like any agent-side failure: a task that kills
+    /// every agent that takes it fails its video instead of going round the fleet.
+    func loseAttempt(_ ref: AttemptRef) async {
+        guard let task = tasks[ref.taskID], task.state == .running, task.attempt == ref.attempt else { return }
+        await failAttempt(task, TaskFailure(ref: ref, failureClass: .agentError, message: Self.lostAgentMessage, logTail: ""))
+    }
+
+    /// Ends a current attempt that failed: retried elsewhere, or its video fails.
+    func failAttempt(_ task: TaskRecord, _ failure: TaskFailure) async {
+        var task = task
+        guard var video = videos[task.videoID] else { return }
         let agentID = task.agentID ?? ""
         if failure.isNoFreeSlot { agents[agentID]?.full = true }
         let attempt = closeAttempt(failure.ref, agentID: agentID, outcome: failure.failureClass.rawValue, logTail: failure.logTail)

@@ -137,7 +137,7 @@ public actor FarmEngine {
         let now = Date()
         let videoID = "v" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
         var video = VideoRecord(
-            id: videoID, state: .queued, scriptName: request.scriptName ?? "script.py", script: request.script,
+            id: videoID, state: .queued, scriptName: ScriptName.safe(request.scriptName ?? ScriptName.fallback), script: request.script,
             settings: settings, encoding: EncodingPlan(renditions: renditions),
             idempotencyKey: request.idempotencyKey, createdAt: now)
         video.options = VideoOptions(

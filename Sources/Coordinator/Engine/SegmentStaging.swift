@@ -12,9 +12,14 @@ import Packaging
 final class SegmentStaging: Sendable {
     private let root: URL
     private let queue = DispatchQueue(label: "farm.segment-staging")
+    /// Bytes one attempt may stage; an agent that sends more fails the attempt.
+    let attemptQuota: Int
+    /// Bytes staged per attempt folder; touched only on `queue`.
+    nonisolated(unsafe) private var stagedBytes: [URL: Int] = [:]
 
-    init(root: URL) {
+    init(root: URL, attemptQuota: Int = 8 << 30) {
         self.root = root
+        self.attemptQuota = attemptQuota
     }
 
     /// The folder of one attempt's files.
@@ -37,10 +42,18 @@ final class SegmentStaging: Sendable {
     /// recorded as corruption and makes the attempt's verification fail.
     func write(_ chunk: SegmentChunk, bytes: Data, videoID: String) {
         let folder = attemptFolder(videoID: videoID, ref: chunk.ref)
-        queue.async {
+        queue.async { [self] in
             let marker = folder.appendingPathComponent("CORRUPT")
-            guard Checksum.crc32(bytes) == chunk.crc32,
-                  chunk.offset >= 0, chunk.offset + bytes.count <= chunk.totalSize else {
+            let staged = stagedBytes[folder, default: 0] + bytes.count  // each chunk is bounded by the wire limits
+            stagedBytes[folder] = staged
+            guard staged <= attemptQuota else {
+                guard staged - bytes.count <= attemptQuota else { return }  // marked once
+                try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                _ = FileManager.default.createFile(
+                    atPath: marker.path, contents: Data("the attempt's uploads (over \(attemptQuota >> 20) MiB)".utf8))
+                return
+            }
+            guard Checksum.crc32(bytes) == chunk.crc32, chunk.fits(bytes.count) else {
                 try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 _ = FileManager.default.createFile(atPath: marker.path, contents: Data("\(chunk.file)".utf8))
                 return
@@ -54,23 +67,46 @@ final class SegmentStaging: Sendable {
         }
     }
 
-    /// Checks that every file `result` names arrived whole; `nil` when it did,
+    /// Checks that every file `result` names arrived whole and holds what the
+    /// result says: the init segment's SPS gives the announced codecs, size and
+    /// timescale of the rung of `expectedHeights`, and every media segment's
+    /// samples add up to its announced frames. `nil` when all of that holds,
     /// else why not. Runs after every chunk queued before it.
-    func verify(_ result: TaskResult, videoID: String) async -> String? {
+    func verify(_ result: TaskResult, videoID: String, expectedHeights: [Int]) async -> String? {
         let folder = attemptFolder(videoID: videoID, ref: result.ref)
         do {
             return try await offloaded(on: queue) { () -> String? in
+            self.stagedBytes[folder] = nil
             if let corrupt = try? String(contentsOf: folder.appendingPathComponent("CORRUPT"), encoding: .utf8) {
-                return "a chunk of \(corrupt) failed its checksum or could not be written"
+                return "a chunk of \(corrupt) failed its checksum, could not be written or exceeded the quota"
+            }
+            guard result.frames == 0 || result.renditions.map(\.height) == expectedHeights else {
+                return "the result's renditions \(result.renditions.map(\.height)) are not the ladder \(expectedHeights)"
             }
             for (index, rendition) in result.renditions.enumerated() {
-                var files = [(SegmentID(rendition: index, segment: nil), rendition.initSize, rendition.initCRC32)]
-                files += rendition.segments.map { (SegmentID(rendition: index, segment: $0.index), $0.size, $0.crc32) }
-                for (file, size, crc) in files {
-                    let url = folder.appendingPathComponent(Self.fileName(file))
-                    guard let data = try? Data(contentsOf: url) else { return "missing \(Self.fileName(file))" }
+                var files = [(SegmentID(rendition: index, segment: nil), rendition.initSize, rendition.initCRC32, 0)]
+                files += rendition.segments.map { (SegmentID(rendition: index, segment: $0.index), $0.size, $0.crc32, $0.frames) }
+                for (file, size, crc, frames) in files {
+                    let name = Self.fileName(file)
+                    guard let data = try? Data(contentsOf: folder.appendingPathComponent(name)) else { return "missing \(name)" }
                     guard data.count == size, Checksum.crc32(data) == crc else {
-                        return "\(Self.fileName(file)) is \(data.count) bytes with a different checksum than announced"
+                        return "\(name) is \(data.count) bytes with a different checksum than announced"
+                    }
+                    do {
+                        if file.segment == nil {
+                            let header = try SegmentInspector.initSegment(data)
+                            guard header.codecs == rendition.codecs, header.width == rendition.width,
+                                  header.height == rendition.height, header.timescale == result.timescale else {
+                                return "\(name) declares \(header.codecs) \(header.width)x\(header.height) at timescale "
+                                    + "\(header.timescale), the result \(rendition.codecs) \(rendition.width)x\(rendition.height) "
+                                    + "at \(result.timescale)"
+                            }
+                        } else {
+                            let samples = try SegmentInspector.sampleCount(ofFragment: data)
+                            guard samples == frames else { return "\(name) holds \(samples) frames, announced \(frames)" }
+                        }
+                    } catch {
+                        return "\(name): \(error)"
                     }
                 }
             }
@@ -137,12 +173,18 @@ final class SegmentStaging: Sendable {
     /// Deletes a refused or abandoned attempt's files.
     func discard(videoID: String, ref: AttemptRef) {
         let folder = attemptFolder(videoID: videoID, ref: ref)
-        queue.async { try? FileManager.default.removeItem(at: folder) }
+        queue.async { [self] in
+            stagedBytes[folder] = nil
+            try? FileManager.default.removeItem(at: folder)
+        }
     }
 
     /// Deletes everything staged for a video.
     func discardVideo(_ videoID: String) {
         let folder = root.appendingPathComponent(videoID)
-        queue.async { try? FileManager.default.removeItem(at: folder) }
+        queue.async { [self] in
+            stagedBytes = stagedBytes.filter { !$0.key.path.hasPrefix(folder.path + "/") }
+            try? FileManager.default.removeItem(at: folder)
+        }
     }
 }

@@ -17,6 +17,10 @@ public final class AgentGateway: Service {
     public init(endpoints: [String], engine: FarmEngine, context: ZMQContext, logger: Logger) throws {
         var options = SocketOptions(kind: .router)
         options.bind = endpoints
+        // A farm message is a header, a body and at most one blob, each bounded by FarmWire.
+        options.maxParts = 3
+        options.maxMessageSize = Int64(FarmWire.maxBodySize + 8)
+        options.maxTotalMessageBytes = FarmWire.maxBodySize + FarmWire.maxBlobSize + 64
         socket = try ZMQSocket(context: context, options: options)
         self.engine = engine
         self.logger = logger

@@ -54,7 +54,7 @@ struct FarmAPI: Sendable {
             return EditedResponse(status: .created, headers: [.location: "/v1/videos/\(status.id)"], response: status)
         } catch {
             switch error {
-            case .notPersisted: throw HTTPError(.serviceUnavailable, message: error.description)
+            case .notPersisted, .invalidScript(.parserBusy): throw HTTPError(.serviceUnavailable, message: error.description)
             case .scriptTooLarge: throw HTTPError(.contentTooLarge, message: error.description)
             default: throw HTTPError(.unprocessableContent, message: error.description)
             }

@@ -60,7 +60,9 @@ struct SplitPlanner: Sendable {
                 spans.append(whole)
                 continue
             }
-            spans += cut(whole, costs[index], into: max(1, Int((sceneCost / target).rounded())))
+            // Never more pieces than animations (plans are bounded, so the ratio is finite).
+            let count = min((sceneCost / target).rounded(), Double(plan.animations.count))
+            spans += cut(whole, costs[index], into: max(1, Int(count)))
         }
         let order = split && balance ? dispatchOrder(spans, costs: costs) : spans.sorted(by: Self.longerFirst)
         let pieces = order.enumerated().map { rank, span in
