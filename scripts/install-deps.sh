@@ -32,6 +32,8 @@ else
   packages+=(libzmq5 libavcodec59 libavformat59 libavutil57 libswscale6 liblz4-1 libsqlite3-0 zlib1g)
 fi
 if [ $want_manim = 1 ]; then
+  # bubblewrap: agents run every Manim process in a sandbox (see docs/security.md).
+  packages+=(bubblewrap)
   if [ $want_build = 1 ]; then
     # cairo/pango headers: pycairo and manimpango build against them when no wheel fits.
     packages+=(libcairo2-dev libpango1.0-dev python3-dev python3-venv build-essential)

@@ -23,6 +23,8 @@ public struct AgentConfiguration: Sendable {
     public var drainGrace: Duration = .seconds(30)
     /// Fork each task from a pre-imported Manim instead of starting Python cold.
     public var warmWorkers = true
+    /// Whether Manim runs in the bubblewrap sandbox.
+    public var sandbox: SandboxMode = .auto
     /// Replace Manim with a renderer that sleeps for the planned run time and
     /// emits blank frames: for benchmarking the coordinator with large fleets.
     public var simulatedRender: SimulatedRender?
@@ -64,4 +66,14 @@ public struct AgentConfiguration: Sendable {
         }
         return found("latex") && found("dvisvgm")
     }
+}
+
+/// Whether an agent confines Manim (see `Sandbox`).
+public enum SandboxMode: String, Sendable, CaseIterable {
+    /// Confined when bubblewrap is installed and works here; otherwise a loud warning.
+    case auto
+    /// Confined, or the agent refuses to start.
+    case on
+    /// Unconfined: only for trusted scripts.
+    case off
 }

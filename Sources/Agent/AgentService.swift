@@ -36,8 +36,16 @@ public actor AgentService: Service {
             ? "simulated" : await Self.detectManimVersion(python: configuration.python)
         var tools = RenderTools(python: configuration.python, shim: shim, manimVersion: manimVersion,
                                 simulation: configuration.simulatedRender)
+        if configuration.simulatedRender == nil {
+            tools.sandbox = try await SandboxProbe.choose(configuration, shim: shim, logger: logger)
+            tools.cgroups = TaskCgroup.Layout.detect()
+            if tools.cgroups == nil {
+                logger.warning("no control groups for tasks: process and memory ceilings rest on rlimits alone")
+            }
+        }
         if configuration.warmWorkers && configuration.simulatedRender == nil {
-            let warm = WarmForkServer(python: configuration.python, shim: shim, environment: tools.environment())
+            let warm = WarmForkServer(python: configuration.python, shim: shim, environment: tools.environment(),
+                                      sandbox: tools.sandbox)
             do {
                 try warm.prepare()
                 tools.warm = warm

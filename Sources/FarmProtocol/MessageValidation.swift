@@ -49,9 +49,14 @@ enum Check {
     }
 
     static func identifier(_ value: String, _ field: String) throws(WireError) {
-        guard !value.isEmpty, value.utf8.count <= MessageLimits.maxIdentifier,
-              value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw .invalidBody("\(field) is not an identifier (1–\(MessageLimits.maxIdentifier) printable ASCII bytes)")
+        // Identifiers name folders on agents: letters, digits and . _ : - only, never a leading dot.
+        guard !value.isEmpty, value.utf8.count <= MessageLimits.maxIdentifier, value.utf8.first != UInt8(ascii: "."),
+              value.utf8.allSatisfy({ byte in
+                  (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                      || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                      || byte == UInt8(ascii: ":")
+              }) else {
+            throw .invalidBody("\(field) is not an identifier (1–\(MessageLimits.maxIdentifier) of A-Z a-z 0-9 . _ : -)")
         }
     }
 

@@ -35,6 +35,9 @@ struct FarmAgentCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fork each task from a pre-imported Manim (saves ~2 CPU-seconds of start-up per task).")
     var warmWorkers = true
 
+    @Option(help: "Run Manim in the bubblewrap sandbox: auto (when bwrap works here), on (or refuse to start) or off (trusted scripts only).")
+    var sandbox = "auto"
+
     @Option(help: ArgumentHelp(
         "Benchmarks only: do not run Manim; sleep this many seconds per second of video, then emit blank frames.",
         valueName: "seconds"))
@@ -61,6 +64,8 @@ struct FarmAgentCommand: AsyncParsableCommand {
         }
         configuration.drainGrace = .seconds(drainGrace)
         configuration.warmWorkers = warmWorkers
+        guard let mode = SandboxMode(rawValue: sandbox) else { throw ValidationError("--sandbox takes auto, on or off") }
+        configuration.sandbox = mode
         if let simulateRender {
             guard simulateRender >= 0 else { throw ValidationError("--simulate-render takes seconds ≥ 0") }
             configuration.simulatedRender = SimulatedRender(secondsPerVideoSecond: simulateRender)

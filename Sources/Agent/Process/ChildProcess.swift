@@ -40,8 +40,9 @@ final class ChildProcess: ManimProcess, @unchecked Sendable {
 
     /// Starts `executable`. With `control`, that descriptor becomes the child's
     /// fd 3 and the child's output goes to this process's stderr instead of pipes.
+    /// Otherwise `inherit`ed descriptors become the child's fds 3, 4, ….
     init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
-         control: Int32? = nil) throws {
+         control: Int32? = nil, inherit: [Int32] = []) throws {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe2(&outPipe, O_CLOEXEC) == 0 else { throw SpawnError(code: errno, executable: executable) }
         guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
@@ -58,6 +59,9 @@ final class ChildProcess: ManimProcess, @unchecked Sendable {
         } else {
             posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
             posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+            for (index, fd) in inherit.enumerated() {
+                posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index))
+            }
         }
         posix_spawn_file_actions_addchdir_np(&actions, workingDirectory)
 

@@ -36,10 +36,13 @@ final class WarmForkServer: Sendable {
 
     private let changed = NSCondition()
 
-    init(python: String, shim: String, environment: [String: String]) {
+    private let sandbox: Sandbox?
+
+    init(python: String, shim: String, environment: [String: String], sandbox: Sandbox? = nil) {
         self.python = python
         self.shim = shim
         self.environment = environment
+        self.sandbox = sandbox
     }
 
     /// Starts the server now, so its import overlaps with registration.
@@ -48,7 +51,9 @@ final class WarmForkServer: Sendable {
     }
 
     /// Forks a child running `farm_shim.py` with `arguments` in `workingDirectory`.
-    func spawn(arguments: [String], environment extra: [String: String], workingDirectory: String) throws -> WarmProcess {
+    /// `descriptors` (at most 6) travel with the request; the child receives them after its two pipes.
+    func spawn(arguments: [String], environment extra: [String: String], workingDirectory: String,
+               descriptors: [Int32] = []) throws -> WarmProcess {
         let (socket, generation) = try connection()
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe2(&outPipe, O_CLOEXEC) == 0 else { throw ServerError(description: "pipe: \(String(cString: strerror(errno)))") }
@@ -62,9 +67,9 @@ final class WarmForkServer: Sendable {
         }
         let request: [String: Any] = ["id": id, "argv": arguments, "cwd": workingDirectory, "env": extra]
         let body = try JSONSerialization.data(withJSONObject: request)
-        let fds = [outPipe[1], errPipe[1]]
+        let fds = [outPipe[1], errPipe[1]] + descriptors
         let sent = body.withUnsafeBytes { raw in
-            fds.withUnsafeBufferPointer { farm_send_with_fds(socket, raw.baseAddress, raw.count, $0.baseAddress, 2) }
+            fds.withUnsafeBufferPointer { farm_send_with_fds(socket, raw.baseAddress, raw.count, $0.baseAddress, Int32($0.count)) }
         }
         close(outPipe[1])
         close(errPipe[1])
@@ -115,7 +120,9 @@ final class WarmForkServer: Sendable {
         }
         let server: ChildProcess
         do {
-            server = try ChildProcess(executable: python, arguments: [shim, "serve"], environment: environment,
+            // Sandboxed, the server runs in bubblewrap and each fork isolates itself further (farm_sandbox.py).
+            let command = sandbox?.command(python, [shim, "serve"]) ?? (executable: python, arguments: [shim, "serve"])
+            server = try ChildProcess(executable: command.executable, arguments: command.arguments, environment: environment,
                                       workingDirectory: "/", control: pair[1])
         } catch {
             close(pair[0]); close(pair[1])

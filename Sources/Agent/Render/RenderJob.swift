@@ -70,7 +70,8 @@ final class RenderJob: Sendable {
     func start(completion: @escaping @Sendable (FarmMessage) -> Void) {
         let thread = Thread { [self] in
             let outcome = checked(run())
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent("media"))
+            // Nothing of a task outlives it on the agent, whatever its outcome.
+            try? FileManager.default.removeItem(at: directory)
             completion(outcome)
         }
         thread.name = "render-\(assign.scene)"
@@ -216,6 +217,8 @@ final class RenderJob: Sendable {
             return failure(.agentError, "Manim was killed by signal \(signal)", log: log)
         case .exited(0):
             return failure(.agentError, "Manim exited without finishing the frame stream", log: log)
+        case .exited(Self.confinementFailed):
+            return failure(.agentError, "the agent could not confine the task (sandbox or control groups)", log: log)
         case .exited(let code):
             if log.contains("MemoryError") {
                 return failure(.outOfMemory, "the scene exceeded the memory limit of \(assign.limits.memoryBytes >> 20) MiB", log: log)
@@ -229,6 +232,9 @@ final class RenderJob: Sendable {
             return failure(.agentError, "Manim exited with status \(code)", log: log)
         }
     }
+
+    /// `farm_shim.py`'s exit status when it could not confine a task.
+    static let confinementFailed: Int32 = 71
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18

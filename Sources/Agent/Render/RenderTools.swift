@@ -14,6 +14,12 @@ struct RenderTools: Sendable {
     var warm: WarmForkServer?
     /// Renders only sleep and emit blank frames (fleet benchmarks).
     var simulation: SimulatedRender?
+    /// Where Manim runs; `nil` runs it as the agent's own user, unconfined.
+    var sandbox: Sandbox?
+    /// Where each task's control group is made; `nil` where this agent may not make them.
+    var cgroups: TaskCgroup.Layout?
+    /// Processes (threads included) one task may have.
+    static let taskProcessLimit = 512
 
     /// Starts Manim for `assign`: a render of its scene (or range) or a planning pass.
     func launch(_ assign: Assign, script: URL, directory: URL) throws -> any ManimProcess {
@@ -21,19 +27,41 @@ struct RenderTools: Sendable {
             return try SimulatedProcess(assign: assign, frameRate: assign.settings.quality.frameRate, settings: simulation)
         }
         let arguments = manimArguments(for: assign, script: script, directory: directory)
-        var extra = ["FARM_MEMORY_LIMIT_BYTES": String(assign.limits.memoryBytes)]
+        var extra = ["FARM_MEMORY_LIMIT_BYTES": String(assign.limits.memoryBytes),
+                     "FARM_FILE_LIMIT_BYTES": String(Self.fileLimitBytes)]
         if assign.taskKind == .plan { extra["FARM_PLAN"] = "1" }
+        if sandbox != nil {
+            extra["FARM_SANDBOX_TASK"] = directory.path
+            extra["FARM_TMP_BYTES"] = String(Self.scratchBytes)
+        }
+        let cgroup = try cgroups.map {
+            try TaskCgroup(layout: $0, name: directory.lastPathComponent, pids: Self.taskProcessLimit,
+                           memoryBytes: assign.limits.memoryBytes + Int64(Self.scratchBytes))
+        }
+        let descriptors = cgroup?.descriptors ?? []
         if let warm {
             do {
-                return try warm.spawn(arguments: arguments, environment: extra, workingDirectory: directory.path)
+                let process = try warm.spawn(arguments: arguments, environment: extra, workingDirectory: directory.path,
+                                             descriptors: descriptors)
+                return ConfinedProcess(process, cgroup: cgroup)
             } catch {
                 // A broken server costs speed, not the task: start this one cold.
             }
         }
-        return try ChildProcess(
-            executable: python, arguments: [shim] + arguments,
-            environment: environment().merging(extra) { $1 }, workingDirectory: directory.path)
+        if !descriptors.isEmpty {
+            extra["FARM_CGROUP_FDS"] = descriptors.indices.map { String(3 + $0) }.joined(separator: ",")
+        }
+        let command = sandbox?.command(python, [shim] + arguments) ?? (executable: python, arguments: [shim] + arguments)
+        let process = try ChildProcess(
+            executable: command.executable, arguments: command.arguments,
+            environment: environment().merging(extra) { $1 }, workingDirectory: directory.path, inherit: descriptors)
+        return ConfinedProcess(process, cgroup: cgroup)
     }
+
+    /// Largest file a render may write.
+    static let fileLimitBytes = 1 << 30
+    /// Size of a sandboxed task's private /tmp (its HOME and Manim's media folder live there).
+    static let scratchBytes = 2 << 30
 
     func manimArguments(for assign: Assign, script: URL, directory: URL) -> [String] {
         let scenes = assign.taskKind == .plan ? (assign.scenes ?? [assign.scene]) : [assign.scene]
@@ -44,7 +72,8 @@ struct RenderTools: Sendable {
             // No network: Manim otherwise asks PyPI for a newer version after each render.
             "--silent",
             "--progress_bar", "none",
-            "--media_dir", directory.appendingPathComponent("media").path,
+            // Sandboxed, the task folder is read-only: Manim's files go to the task's private /tmp.
+            "--media_dir", sandbox == nil ? directory.appendingPathComponent("media").path : "/tmp/media",
         ]
         if assign.taskKind == .plan {
             arguments += ["-n", "1000000000"]  // skip every animation: construct() runs, nothing is drawn
@@ -54,9 +83,10 @@ struct RenderTools: Sendable {
         return arguments
     }
 
-    /// The environment every Manim process starts with.
+    /// The environment every Manim process starts with: sandboxed, nothing of the agent's.
     func environment() -> [String: String] {
         let inherited = ProcessInfo.processInfo.environment
+        if sandbox != nil { return Sandbox.environment(path: inherited["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") }
         var environment: [String: String] = [
             "PATH": inherited["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
             "HOME": inherited["HOME"] ?? "/tmp",

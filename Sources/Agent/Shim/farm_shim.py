@@ -55,11 +55,41 @@ def _apply_limits():
         # An address-space limit turns runaway allocation into a MemoryError
         # instead of the kernel's OOM killer taking the whole machine down.
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    file_limit = int(os.environ.get("FARM_FILE_LIMIT_BYTES", "0"))
+    if file_limit > 0:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
+
+def _join_cgroups(fds):
+    """Moves this process into its task's control groups (the agent opened their cgroup.procs)."""
+    for fd in fds:
+        os.write(fd, b"0")
+        os.close(fd)
+
+
+# The exit status of a task the agent could not confine: an agent-side failure, never the script's.
+CONFINEMENT_FAILED = 71
+
+
+def _confine(cgroup_fds):
+    """Joins the task's control groups and isolates it inside the agent's sandbox (see farm_sandbox.py)."""
+    try:
+        _join_cgroups(cgroup_fds)
+        task = os.environ.pop("FARM_SANDBOX_TASK", None)
+        if task:
+            import farm_sandbox
+
+            farm_sandbox.isolate(task, int(os.environ.get("FARM_TMP_BYTES", str(2 << 30))))
+    except Exception as error:  # noqa: BLE001  (whatever went wrong, the script must not run unconfined)
+        print(f"farm_shim: could not confine the task: {error!r}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(CONFINEMENT_FAILED)
 
 
 if __name__ == "__main__" and sys.argv[1:2] != ["serve"]:
     _attach_streams(os.dup(1))
     _apply_limits()
+    _confine([int(fd) for fd in os.environ.pop("FARM_CGROUP_FDS", "").split(",") if fd])
 
 import numpy as np  # noqa: E402  (after the stdout swap, on purpose)
 from manim import config  # noqa: E402
@@ -254,7 +284,7 @@ def serve():
     while True:
         readable, _, _ = select.select([control], [], [], 0.02 if children else 1.0)
         if readable:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 8)
             if not message:
                 for pid in children:
                     try:
@@ -292,6 +322,7 @@ def _forked_child(request, fds):
         os.chdir(request["cwd"])
         os.environ.update(request.get("env", {}))
         _apply_limits()
+        _confine(fds[2:])
         sys.argv = ["manim"] + request["argv"]
         code = _run_manim(request["argv"])
     except BaseException as error:  # noqa: BLE001  (the child must never return into the server loop)
