@@ -97,7 +97,9 @@ def run_once(agents, work_per_agent, seed, keep_logs):
             fleet.append(subprocess.Popen(
                 [os.path.join(BIN, "farm-agent"), "--coordinator", zmq, "--id", f"sim-{index:03d}", "--slots", "1",
                  "--latex", "no", "--no-warm-workers", "--simulate-render", "1", "--log-level", "warning",
-                 "--work-dir", os.path.join(work, "agents", str(index))],
+                 "--work-dir", os.path.join(work, "agents", str(index)),
+                 "--enroll", os.path.join(work, "coordinator", "keys"),
+                 "--key-file", os.path.join(work, "agents", f"{index}.key")],
                 stdout=agent_log, stderr=subprocess.STDOUT))
         deadline = time.time() + 180
         while len(get(http + "/v1/agents")) < agents:

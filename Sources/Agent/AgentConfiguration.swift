@@ -25,6 +25,9 @@ public struct AgentConfiguration: Sendable {
     public var warmWorkers = true
     /// Whether Manim runs in the bubblewrap sandbox.
     public var sandbox: SandboxMode = .auto
+    /// CurveZMQ keys: the coordinator's public key this agent pins, and its own pair.
+    /// `nil` speaks the plain protocol (only to a coordinator started without CURVE).
+    public var curve: AgentCurve?
     /// Replace Manim with a renderer that sleeps for the planned run time and
     /// emits blank frames: for benchmarking the coordinator with large fleets.
     public var simulatedRender: SimulatedRender?
@@ -76,4 +79,17 @@ public enum SandboxMode: String, Sendable, CaseIterable {
     case on
     /// Unconfined: only for trusted scripts.
     case off
+}
+
+/// An agent's CurveZMQ identity and the coordinator key it trusts.
+public struct AgentCurve: Sendable {
+    public var coordinatorKey: String
+    public var publicKey: String
+    public var secretKey: String
+
+    public init(coordinatorKey: String, publicKey: String, secretKey: String) {
+        self.coordinatorKey = coordinatorKey
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
 }

@@ -56,7 +56,8 @@ public actor AgentService: Service {
         self.tools = tools
         defer { tools.warm?.shutdown() }
         let link = try CoordinatorLink(
-            context: context, endpoints: configuration.coordinators, identity: Data(configuration.agentID.utf8))
+            context: context, endpoints: configuration.coordinators, identity: Data(configuration.agentID.utf8),
+            curve: configuration.curve)
         self.link = link
         logger.info("agent starting", metadata: [
             "agent": "\(configuration.agentID)", "coordinators": "\(configuration.coordinators.joined(separator: ","))",

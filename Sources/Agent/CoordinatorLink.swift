@@ -14,9 +14,12 @@ final class CoordinatorLink: Sendable {
     private let identity: Data
     private let current: Mutex<(socket: ZMQSocket?, index: Int)>
 
-    init(context: ZMQContext, endpoints: [String], identity: Data) throws {
+    private let curve: AgentCurve?
+
+    init(context: ZMQContext, endpoints: [String], identity: Data, curve: AgentCurve?) throws {
         precondition(!endpoints.isEmpty, "at least one coordinator endpoint")
         self.context = context
+        self.curve = curve
         self.endpoints = endpoints
         self.identity = identity
         (messages, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
@@ -57,6 +60,9 @@ final class CoordinatorLink: Sendable {
         var options = SocketOptions(kind: .dealer)
         options.connect = [endpoints[index]]
         options.routingID = identity
+        if let curve {
+            options.security = .curveClient(serverKey: curve.coordinatorKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
+        }
         let socket = try ZMQSocket(context: context, options: options)
         let previous = current.withLock { state -> ZMQSocket? in
             defer { state = (socket, index) }
@@ -67,8 +73,8 @@ final class CoordinatorLink: Sendable {
             for await message in socket.incoming { continuation.yield(message.frames) }
         }
         if let previous {
-            // close() waits out the linger; keep that off the caller.
-            DispatchQueue.global().async { previous.close() }
+            // close() waits out the linger; keep that off the caller (and off Dispatch's shared pool).
+            Thread { previous.close() }.start()
         }
     }
 }

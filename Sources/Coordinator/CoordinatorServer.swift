@@ -20,6 +20,12 @@ public struct CoordinatorServer: Sendable {
         public var metrics = PrometheusCollectorRegistry()
         /// Drive an AWS auto-scaling group of agents from the scaling signal.
         public var autoscaling: AutoscalerConfiguration?
+        /// CurveZMQ for the agents' socket: on unless a test of the plain protocol turns it off.
+        public var curve = true
+        /// The coordinator's secret key file (default: generated under the data folder's `keys/`).
+        public var secretKeyFile: URL?
+        /// The admitted agents' keys (default: `keys/authorized_agents` under the data folder).
+        public var authorizedAgentsFile: URL?
 
         public init(dataDirectory: URL) {
             engine = EngineConfiguration(dataDirectory: dataDirectory)
@@ -56,8 +62,22 @@ public struct CoordinatorServer: Sendable {
         }
         let engine = FarmEngine(configuration: configuration.engine, store: store, logger: logger)
         try await engine.resume()
+        var security: [any Service] = []
+        var secretKey: String?
+        if configuration.curve {
+            let keys = try CoordinatorKeys.load(dataDirectory: dataDirectory, secretKeyFile: configuration.secretKeyFile,
+                                                authorizedAgents: configuration.authorizedAgentsFile)
+            // Bound before the gateway's socket: no handshake may happen without it.
+            security.append(try ZAPHandler(context: context, keyring: AgentKeyring(path: keys.authorizedAgents), logger: logger))
+            secretKey = keys.secretKey
+            logger.notice("agents authenticate with CurveZMQ", metadata: [
+                "coordinatorKey": "\(keys.publicKey)", "authorizedAgents": "\(keys.authorizedAgents.path)",
+            ])
+        } else {
+            logger.critical("CurveZMQ off: any process that reaches the ZeroMQ port can act as an agent")
+        }
         let gateway = try AgentGateway(
-            endpoints: configuration.zmqEndpoints, engine: engine, context: context, logger: logger)
+            endpoints: configuration.zmqEndpoints, engine: engine, context: context, secretKey: secretKey, logger: logger)
         let endpoints = gateway.socket.boundEndpoints
         let api = FarmAPI(engine: engine, metrics: configuration.metrics, publishedDirectory: configuration.engine.publishedDirectory,
                           maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536)
@@ -67,7 +87,7 @@ public struct CoordinatorServer: Sendable {
                                  serverName: "manimfarm"),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0, endpoints) },
             logger: logger)
-        var services: [any Service] = [gateway, EngineService(engine: engine), app]
+        var services: [any Service] = security + [gateway, EngineService(engine: engine), app]
         if let autoscaling = configuration.autoscaling {
             services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))
         }

@@ -113,6 +113,7 @@ final class SocketLoop: @unchecked Sendable {
             var received = 0
             var bytes = 0
             var oversized = false
+            var userID: String?
             var more = true
             while more {
                 var msg = zmq_msg_t()
@@ -125,6 +126,7 @@ final class SocketLoop: @unchecked Sendable {
                     continue
                 }
                 received += 1
+                if received == 1, let property = zmq_msg_gets(&msg, "User-Id") { userID = String(cString: property) }
                 bytes += Int(size)  // each part is bounded by ZMQ_MAXMSGSIZE
                 more = zmq_msg_more(&msg) == 1
                 // The routing identity a ROUTER prepends is not one of the peer's parts.
@@ -138,9 +140,9 @@ final class SocketLoop: @unchecked Sendable {
             }
             if kind == .router {
                 let peer = frames.removeFirst()
-                owner.deliver(ZMQMessage(peer: peer, frames: frames))
+                owner.deliver(ZMQMessage(peer: peer, frames: frames, userID: userID))
             } else {
-                owner.deliver(ZMQMessage(frames: frames))
+                owner.deliver(ZMQMessage(frames: frames, userID: userID))
             }
         }
     }

@@ -32,8 +32,21 @@ public struct SocketOptions: Sendable {
     /// messages are dropped whole (libzmq's own limit is per part).
     public var maxParts = 4
     public var maxTotalMessageBytes = 96 << 20
+    /// How peers authenticate and encrypt (CurveZMQ) or not.
+    public var security: SocketSecurity = .plain
 
     public init(kind: SocketKind) {
         self.kind = kind
     }
+}
+
+/// CurveZMQ settings of a socket. Keys are Z85 text, 40 characters.
+public enum SocketSecurity: Sendable, Equatable {
+    /// No authentication, no encryption: tests of the plain protocol only.
+    case plain
+    /// A CURVE server: encrypted; every client is authenticated by the ZAP
+    /// handler of the same context (`ZAPHandler`) under `zapDomain`.
+    case curveServer(secretKey: String, zapDomain: String)
+    /// A CURVE client that talks only to the server holding `serverKey`'s secret.
+    case curveClient(serverKey: String, publicKey: String, secretKey: String)
 }

@@ -8,12 +8,15 @@ public struct ZMQMessage: Sendable {
     /// The peer's routing identity: set on everything a ROUTER receives, and
     /// required on everything sent through one. Always `nil` for a DEALER.
     public var peer: Data?
+    /// The identity the ZAP handler gave the sending connection (under CURVE, from its key).
+    public var userID: String?
     /// The message's frames, without the routing identity.
     public var frames: [Data]
 
-    public init(peer: Data? = nil, frames: [Data]) {
+    public init(peer: Data? = nil, frames: [Data], userID: String? = nil) {
         self.peer = peer
         self.frames = frames
+        self.userID = userID
     }
 }
 
@@ -175,10 +178,34 @@ public final class ZMQSocket: Sendable {
         guard zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &maxSize, MemoryLayout<Int64>.size) == 0 else {
             throw ZMQError.last("zmq_setsockopt ZMQ_MAXMSGSIZE")
         }
+        func set(_ option: Int32, key: String) throws {
+            // Z85 keys are passed with their terminating NUL (41 bytes).
+            guard key.utf8.count == 40 else { throw ZMQError(code: EINVAL, operation: "CURVE key of \(key.utf8.count) characters") }
+            let status = key.withCString { zmq_setsockopt(socket, option, $0, 41) }
+            guard status == 0 else { throw ZMQError.last("zmq_setsockopt \(option)") }
+        }
+        switch options.security {
+        case .plain:
+            break
+        case .curveServer(let secretKey, let zapDomain):
+            try set(ZMQ_CURVE_SERVER, 1)
+            try set(ZMQ_CURVE_SECRETKEY, key: secretKey)
+            let status = zapDomain.withCString { zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, $0, zapDomain.utf8.count) }
+            guard status == 0 else { throw ZMQError.last("zmq_setsockopt ZMQ_ZAP_DOMAIN") }
+        case .curveClient(let serverKey, let publicKey, let secretKey):
+            try set(ZMQ_CURVE_SERVERKEY, key: serverKey)
+            try set(ZMQ_CURVE_PUBLICKEY, key: publicKey)
+            try set(ZMQ_CURVE_SECRETKEY, key: secretKey)
+        }
         if options.kind == .router {
             try set(ZMQ_ROUTER_MANDATORY, 1)
-            // An agent that reconnects with the same identity replaces its stale connection.
-            try set(ZMQ_ROUTER_HANDOVER, 1)
+            // Plain sockets only: an agent that reconnects with the same identity replaces its stale
+            // connection. Under CURVE the ROUTER names peers itself and identities come from keys,
+            // so no newcomer can take over another peer's connection.
+            if options.security == .plain { try set(ZMQ_ROUTER_HANDOVER, 1) }
+            // Dead connections are noticed (ZMTP heartbeats) rather than kept until TCP gives up.
+            try set(ZMQ_HEARTBEAT_IVL, 2_000)
+            try set(ZMQ_HEARTBEAT_TIMEOUT, 6_000)
         }
         if let id = options.routingID {
             let status = id.withUnsafeBytes { zmq_setsockopt(socket, ZMQ_ROUTING_ID, $0.baseAddress, id.count) }

@@ -35,6 +35,18 @@ struct FarmAgentCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fork each task from a pre-imported Manim (saves ~2 CPU-seconds of start-up per task).")
     var warmWorkers = true
 
+    @Option(help: "The coordinator's CurveZMQ public key, or @FILE holding it (its data folder's keys/coordinator.pub).")
+    var coordinatorKey: String?
+
+    @Option(help: "This agent's CurveZMQ secret key file; created (mode 0600) if missing, its public key logged.")
+    var keyFile = "farm-agent.key"
+
+    @Option(help: "Same-host setups only: the coordinator's keys folder; pins its key and admits this agent's key there.")
+    var enroll: String?
+
+    @Flag(help: "Speak plain ZeroMQ (only to a coordinator started with --insecure-plain-zmq; tests and trusted networks).")
+    var insecurePlainZmq = false
+
     @Option(help: "Run Manim in the bubblewrap sandbox: auto (when bwrap works here), on (or refuse to start) or off (trusted scripts only).")
     var sandbox = "auto"
 
@@ -66,6 +78,20 @@ struct FarmAgentCommand: AsyncParsableCommand {
         configuration.warmWorkers = warmWorkers
         guard let mode = SandboxMode(rawValue: sandbox) else { throw ValidationError("--sandbox takes auto, on or off") }
         configuration.sandbox = mode
+        let keyFile = URL(fileURLWithPath: self.keyFile)
+        if let enroll {
+            configuration.curve = try AgentEnrollment.enrollLocally(
+                keysFolder: URL(fileURLWithPath: enroll, isDirectory: true), keyFile: keyFile, name: configuration.agentID)
+        } else if let coordinatorKey {
+            configuration.curve = try AgentEnrollment.curve(coordinatorKey: try CurveKeys.publicKey(argument: coordinatorKey),
+                                                            keyFile: keyFile)
+        } else if !insecurePlainZmq {
+            throw ValidationError("give --coordinator-key (the coordinator's public key, in its data folder's keys/coordinator.pub), "
+                + "--enroll KEYS_FOLDER on the coordinator's host, or --insecure-plain-zmq")
+        }
+        if let curve = configuration.curve {
+            FileHandle.standardError.write(Data("farm-agent: public key \(curve.publicKey) (admit it with `farm-coordinator agents add \(curve.publicKey)`)\n".utf8))
+        }
         if let simulateRender {
             guard simulateRender >= 0 else { throw ValidationError("--simulate-render takes seconds ≥ 0") }
             configuration.simulatedRender = SimulatedRender(secondsPerVideoSecond: simulateRender)

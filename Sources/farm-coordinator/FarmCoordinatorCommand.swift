@@ -7,7 +7,13 @@ import Logging
 struct FarmCoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "farm-coordinator",
-        abstract: "Run the ManimFarm coordinator: the agents' ZeroMQ endpoint and the HTTP API.")
+        abstract: "The ManimFarm coordinator: the agents' ZeroMQ endpoint and the HTTP API.",
+        subcommands: [Serve.self, AgentKeysCommand.self, KeyCommand.self], defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the coordinator (the default subcommand).")
 
     @Option(name: .customLong("zmq"), help: "ZeroMQ endpoint(s) agents connect to.")
     var zmqEndpoints: [String] = ["tcp://*:5555"]
@@ -77,6 +83,15 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds between auto-scaling decisions.")
     var scaleInterval = 15.0
 
+    @Option(help: "The coordinator's CurveZMQ secret key file (default: generated in --data-dir's keys/). Every coordinator agents fail over to needs the same key.")
+    var secretKeyFile: String?
+
+    @Option(help: "File of admitted agents' public keys (default: --data-dir's keys/authorized_agents).")
+    var authorizedAgents: String?
+
+    @Flag(help: "Plain ZeroMQ without CurveZMQ: any process that reaches the port can act as an agent. Tests of the plain protocol only.")
+    var insecurePlainZmq = false
+
     @Option(help: "Write the listening HTTP port and ZeroMQ endpoints as JSON to this file once ready.")
     var readyFile: String?
 
@@ -114,6 +129,9 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
             autoscaling.interval = .milliseconds(Int(scaleInterval * 1_000))
             configuration.autoscaling = autoscaling
         }
+        configuration.curve = !insecurePlainZmq
+        configuration.secretKeyFile = secretKeyFile.map { URL(fileURLWithPath: $0) }
+        configuration.authorizedAgentsFile = authorizedAgents.map { URL(fileURLWithPath: $0) }
         configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
         configuration.engine.maxAttempts = maxAttempts
         configuration.engine.minimumPieceSeconds = minimumPieceSeconds

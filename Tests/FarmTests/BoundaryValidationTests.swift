@@ -5,6 +5,7 @@ import Foundation
 import FarmStorage
 import Packaging
 import Testing
+import ZeroMQ
 
 /// Everything that crosses a trust boundary is checked before it is used:
 /// forged numbers are errors with a reason, never traps.
@@ -151,5 +152,15 @@ import Testing
         #expect(before[0] == after[0], "A does not depend on B")
         #expect(before[1] != after[1])
         #expect(before[2] != after[2], "C derives from B")
+    }
+
+    @Test func admittedKeysMayContainHashSignsAndCommentsStartLines() throws {
+        let key = "!74<gxcU#g0$f25+q$2@AZF5^!mc!?4?I5^pm!z8"
+        #expect(CurveKeys.isKey(key))
+        let parsed = AuthorizedKeys.parse("# admitted agents\n\(key) agent-0\nnot-a-key\n  \n")
+        #expect(parsed == [key: "agent-0"])
+        let (publicKey, secretKey) = try CurveKeys.generate()
+        #expect(CurveKeys.publicKey(of: secretKey) == publicKey)
+        #expect(CurveKeys.publicKey(of: "too short") == nil)
     }
 }

@@ -1,6 +1,7 @@
 import Coordinator
 import FarmStorage
 import Foundation
+import ZeroMQ
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -149,8 +150,20 @@ final class FarmHarness: @unchecked Sendable {
         let agent = try Self.launch("farm-agent", [
             "--coordinator", endpoints.joined(separator: ","), "--id", "agent-\(index)", "--python", Self.python,
             "--work-dir", directory.appendingPathComponent("agent-\(index)").path,
+            "--enroll", keysFolder.path, "--key-file", directory.appendingPathComponent("agent-\(index).key").path,
         ] + extra, log: directory.appendingPathComponent("agent-\(index)-\(agents.count).log"), environment: environment)
         agents.append(agent)
+    }
+
+    /// The coordinator's CurveZMQ keys folder.
+    var keysFolder: URL { directory.appendingPathComponent("coordinator/keys") }
+
+    /// Security for a hand-driven agent socket: a fresh key pair, admitted unless `admitted` is false.
+    func curveClient(admitted: Bool = true) throws -> SocketSecurity {
+        let (publicKey, secretKey) = try CurveKeys.generate()
+        if admitted { try AuthorizedKeys.add(publicKey, name: "test-client", to: keysFolder.appendingPathComponent("authorized_agents")) }
+        let serverKey = try CurveKeys.publicKey(argument: "@" + keysFolder.appendingPathComponent("coordinator.pub").path)
+        return .curveClient(serverKey: serverKey, publicKey: publicKey, secretKey: secretKey)
     }
 
     func waitForAgents(_ count: Int) async throws {

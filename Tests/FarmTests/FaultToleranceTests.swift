@@ -147,6 +147,7 @@ import ZeroMQ
             var options = SocketOptions(kind: .dealer)
             options.connect = [farm.zmq]
             options.routingID = Data("fuzzer-\(index)".utf8)
+            options.security = try farm.curveClient()
             sockets.append(try ZMQSocket(context: context, options: options))
         }
         defer { sockets.forEach { $0.close() } }

@@ -26,6 +26,7 @@ import ZeroMQ
             var options = SocketOptions(kind: .dealer)
             options.connect = [farm.zmq]
             options.routingID = Data(id.utf8)
+            options.security = try farm.curveClient()
             socket = try ZMQSocket(context: context, options: options)
             iterator = socket.incoming.makeAsyncIterator()
             send(.register(Register(agentID: id, hostname: "forger", slots: 1, cores: 1, memoryBytes: 1 << 30,
@@ -117,6 +118,7 @@ import ZeroMQ
         let context = try ZMQContext()
         var options = SocketOptions(kind: .dealer)
         options.connect = [farm.zmq]
+        options.security = try farm.curveClient()
         let flooder = try ZMQSocket(context: context, options: options)
         defer { flooder.close() }
         // Eight parts of 24 MiB each: every part is under libzmq's per-part limit, the whole is not allowed.
@@ -129,5 +131,66 @@ import ZeroMQ
         let peak = try String(contentsOfFile: "/proc/\(farm.coordinator.processIdentifier)/status", encoding: .utf8)
             .split(separator: "\n").first { $0.hasPrefix("VmHWM") } ?? "?"
         print("coordinator peak memory after 3 × 8 × 24 MiB messages: \(peak)")
+    }
+
+    /// The first message `socket` receives within `timeout`, or `nil`.
+    static func firstMessage(_ socket: ZMQSocket, within timeout: Duration) async -> ZMQMessage? {
+        await withTaskGroup(of: ZMQMessage?.self) { group in
+            group.addTask {
+                var iterator = socket.incoming.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test func peersWithoutAnAdmittedKeyGetNothingAndCannotTakeAnAgentsIdentity() async throws {
+        let farm = try await FarmHarness(agents: [[]])
+        let context = try ZMQContext()
+        let register = FarmWire.encode(.register(Register(agentID: "agent-0", hostname: "impostor", slots: 1, cores: 1,
+                                                           memoryBytes: 1 << 30, manimVersion: "0.22.0", hasLaTeX: true)))
+        // A plaintext peer and a peer with a key nobody admitted: no handshake completes, nothing comes back.
+        for security in [SocketSecurity.plain, try farm.curveClient(admitted: false)] {
+            var options = SocketOptions(kind: .dealer)
+            options.connect = [farm.zmq]
+            options.routingID = Data("stranger".utf8)
+            options.security = security
+            let stranger = try ZMQSocket(context: context, options: options)
+            stranger.send(register)
+            let reply = await Self.firstMessage(stranger, within: .seconds(2))
+            #expect(reply == nil, "\(security) got \(reply.map { "\($0.frames.count) frames" } ?? "")")
+            stranger.close()
+        }
+        // An admitted key that claims another agent's id is refused, under its own identity or the agent's.
+        for identity in ["impostor", "agent-0"] {
+            var options = SocketOptions(kind: .dealer)
+            options.connect = [farm.zmq]
+            options.routingID = Data(identity.utf8)
+            options.security = try farm.curveClient()
+            let impostor = try ZMQSocket(context: context, options: options)
+            impostor.send(register)
+            if let reply = await Self.firstMessage(impostor, within: .seconds(3)) {
+                guard case .refused(let refusal) = try FarmWire.decode(reply.frames) else {
+                    Issue.record("an impostor under \(identity) was answered with something other than a refusal")
+                    impostor.close()
+                    continue
+                }
+                #expect(refusal.reason.contains("another key"), "\(refusal.reason)")
+            }  // else: the ROUTER refused a second connection under a live identity outright
+            impostor.close()
+        }
+        let agents: [AgentStatus] = try await farm.get("/v1/agents")
+        #expect(agents.map(\.id) == ["agent-0"])
+        #expect(agents.first?.hostname != "impostor")
+        // The real agent-0 still renders.
+        let status = try await farm.waitUntilFinal(try await Self.submit(farm))
+        try FaultToleranceTests.expectComplete(status, sceneFrames: [15])
+        #expect(status.scenes.first?.agent == "agent-0")
     }
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A Manim process and the control group it joined: once the process has
 /// ended, whatever it left in the group is killed and the group removed.
 final class ConfinedProcess: ManimProcess, @unchecked Sendable {
@@ -14,6 +16,7 @@ final class ConfinedProcess: ManimProcess, @unchecked Sendable {
 
     func signalGroup(_ signal: Int32) {
         process.signalGroup(signal)
+        if signal == SIGKILL { cgroup?.killAll() }  // reaches the task even if its server cannot
     }
 
     func wait() -> ChildProcess.Termination {

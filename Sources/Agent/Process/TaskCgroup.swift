@@ -95,17 +95,24 @@ final class TaskCgroup: @unchecked Sendable {
         descriptors.forEach { close($0) }
     }
 
+    /// Sends SIGKILL to every process in the groups (host pids, whatever namespaces they are in); how many.
+    @discardableResult
+    func killAll() -> Int {
+        var killed = 0
+        for folder in folders {
+            let members = (try? String(contentsOfFile: "\(folder)/cgroup.procs", encoding: .utf8)) ?? ""
+            for pid in members.split(separator: "\n").compactMap({ pid_t($0) }) {
+                kill(pid, SIGKILL)
+                killed += 1
+            }
+        }
+        return killed
+    }
+
     /// Kills every process left in the groups and removes them. Blocking; call it when the task has ended.
     func destroy() {
         for _ in 0..<50 {
-            var remaining = 0
-            for folder in folders {
-                let members = (try? String(contentsOfFile: "\(folder)/cgroup.procs", encoding: .utf8)) ?? ""
-                for pid in members.split(separator: "\n").compactMap({ pid_t($0) }) {
-                    kill(pid, SIGKILL)
-                    remaining += 1
-                }
-            }
+            let remaining = killAll()
             if remaining == 0, folders.allSatisfy({ rmdir($0) == 0 || errno == ENOENT }) { return }
             usleep(20_000)  // killed processes leave their group once the kernel has reaped them
         }

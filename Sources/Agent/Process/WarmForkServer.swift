@@ -88,6 +88,14 @@ final class WarmForkServer: Sendable {
         return WarmProcess(pid: pid, stdout: outPipe[0], stderr: errPipe[0], server: self)
     }
 
+    /// Sends `signal` to the process group of the child `pid`, through the server:
+    /// sandboxed, `pid` is a pid of the server's own namespace, meaningless here.
+    func signal(_ pid: pid_t, _ signal: Int32) {
+        guard let socket = state.withLock({ $0.failed == nil && $0.socket >= 0 ? $0.socket : nil }),
+              let body = try? JSONSerialization.data(withJSONObject: ["kill": Int(pid), "signal": Int(signal)]) else { return }
+        _ = body.withUnsafeBytes { farm_send_with_fds(socket, $0.baseAddress, $0.count, nil, 0) }
+    }
+
     /// Blocks until the server reports that `pid` ended; its raw wait status.
     func waitForExit(_ pid: pid_t) -> Int32 {
         waitFor(deadline: .distantFuture) { state -> Int32? in
@@ -176,7 +184,10 @@ final class WarmForkServer: Sendable {
             return (state.server, state.live)
         }
         // Nobody can reap or report these any more: stop them, their tasks fail and are retried.
-        for pid in orphans { kill(-pid, SIGKILL) }
+        // Sandboxed, their pids are the dead server's namespace's, and that namespace died with it.
+        if sandbox == nil {
+            for pid in orphans { kill(-pid, SIGKILL) }
+        }
         if let server {
             server.signalGroup(SIGKILL)
             _ = server.wait()
@@ -223,7 +234,7 @@ final class WarmProcess: ManimProcess, @unchecked Sendable {
     }
 
     func signalGroup(_ signal: Int32) {
-        kill(-pid, signal)
+        server.signal(pid, signal)
     }
 
     func wait() -> ChildProcess.Termination {

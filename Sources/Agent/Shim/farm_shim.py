@@ -271,7 +271,9 @@ def serve():
     """A warm fork server: Manim is imported once, each task runs in a fresh fork.
 
     Requests arrive on the SOCK_SEQPACKET socket at fd 3 as JSON
-    {"id", "argv", "cwd", "env"} carrying two descriptors (frame stream, log).
+    {"id", "argv", "cwd", "env"} carrying two descriptors (frame stream, log)
+    and the task's cgroup.procs descriptors, or {"kill": pid, "signal"} to
+    signal a child's process group.
     Replies: {"id", "pid"} once forked, {"pid", "status"} (a raw wait status)
     once that child has ended. The server exits when the agent closes the socket.
     """
@@ -293,6 +295,16 @@ def serve():
                         pass
                 return
             request = json.loads(message)
+            if "kill" in request:
+                # Sandboxed, the server's pids are its own namespace's: only it can signal its children.
+                if request["kill"] in children:
+                    try:
+                        os.killpg(request["kill"], request.get("signal", signal.SIGKILL))
+                    except ProcessLookupError:
+                        pass
+                for fd in fds:
+                    os.close(fd)
+                continue
             pid = os.fork()
             if pid == 0:
                 control.close()

@@ -14,9 +14,12 @@ public final class AgentGateway: Service {
     private let logger: Logger
 
     /// Binds `endpoints` (for example `tcp://*:5555`).
-    public init(endpoints: [String], engine: FarmEngine, context: ZMQContext, logger: Logger) throws {
+    /// With `secretKey`, the socket is a CURVE server: only agents whose keys the
+    /// ZAP handler admits can connect (create the `ZAPHandler` first). Without, it is plain.
+    public init(endpoints: [String], engine: FarmEngine, context: ZMQContext, secretKey: String?, logger: Logger) throws {
         var options = SocketOptions(kind: .router)
         options.bind = endpoints
+        if let secretKey { options.security = .curveServer(secretKey: secretKey, zapDomain: ZAPHandler.domain) }
         // A farm message is a header, a body and at most one blob, each bounded by FarmWire.
         options.maxParts = 3
         options.maxMessageSize = Int64(FarmWire.maxBodySize + 8)
@@ -30,6 +33,7 @@ public final class AgentGateway: Service {
         let socket = self.socket
         await engine.connect { message, peer in socket.send(FarmWire.encode(message), to: peer) }
         var malformed = MalformedCounter()
+        var bindings = KeyBindings()
         await withGracefulShutdownHandler {
             for await message in socket.incoming {
                 guard let peer = message.peer else { continue }
@@ -50,6 +54,14 @@ public final class AgentGateway: Service {
                     }
                     continue
                 }
+                if let refusal = bindings.check(decoded, from: peer, key: message.userID) {
+                    await engine.noteMalformed()
+                    if malformed.record(peer: peer) {
+                        logger.warning("refused an agent message", metadata: ["reason": "\(refusal)", "key": "\(message.userID ?? "none")"])
+                    }
+                    socket.send(FarmWire.encode(.refused(Refused(reason: refusal))), to: peer)
+                    continue
+                }
                 switch decoded {
                 case .result, .planned:
                     // Verifying and accepting a result waits on the disk; the next agents' messages
@@ -61,7 +73,7 @@ public final class AgentGateway: Service {
             }
         } onGracefulShutdown: {
             // close() waits for the socket thread; keep that wait off the cooperative pool.
-            DispatchQueue.global().async { socket.close() }
+            Thread { socket.close() }.start()
         }
     }
 }
@@ -78,5 +90,31 @@ struct MalformedCounter {
         if lastLogged.count > 10_000 { lastLogged.removeAll() }
         lastLogged[peer] = now
         return true
+    }
+}
+
+/// Ties identities to CURVE keys: a connection (its ROUTER identity) keeps the
+/// key it first spoke with, and an agent id belongs to the key that first
+/// registered it. So an admitted agent cannot speak for another: not by
+/// connecting under its identity, nor by registering its id.
+struct KeyBindings {
+    private var keyByPeer: [Data: String] = [:]
+    private var keyByAgent: [String: String] = [:]
+    static let capacity = 100_000
+
+    /// Why `message` from `peer` (authenticated as `key`) is refused, or `nil` to accept it.
+    mutating func check(_ message: FarmMessage, from peer: Data, key: String?) -> String? {
+        guard let key else { return nil }  // a plain socket: nothing to bind
+        if let bound = keyByPeer[peer], bound != key { return "this connection identity belongs to another key" }
+        if case .register(let register) = message {
+            if let bound = keyByAgent[register.agentID], bound != key {
+                return "agent id \(register.agentID) is registered with another key"
+            }
+            if keyByAgent.count >= Self.capacity { keyByAgent.removeAll() }
+            keyByAgent[register.agentID] = key
+        }
+        if keyByPeer.count >= Self.capacity { keyByPeer.removeAll() }
+        keyByPeer[peer] = key
+        return nil
     }
 }

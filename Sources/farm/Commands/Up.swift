@@ -61,13 +61,17 @@ struct Up: AsyncParsableCommand {
         let (_, coordinatorServices) = try await server.services(context: context) { httpPort, endpoints in
             print("farm up: http://\(host):\(httpPort)  agents: \(endpoints.joined(separator: ", "))")
         }
-        let agentServices: [any Service] = (0..<agents).map { index in
+        // Local agents get keys of their own, admitted in the coordinator's keys folder: nothing to set up by hand.
+        let keys = CoordinatorKeys.folder(dataDirectory: configuration.engine.dataDirectory)
+        let agentServices: [any Service] = try (0..<agents).map { index in
+            let id = "\(ProcessInfo.processInfo.hostName)-local-\(index + 1)"
             var agent = AgentConfiguration(
                 coordinators: [zmq], slots: slots,
-                workDirectory: data.appendingPathComponent("agent-\(index + 1)"), python: python,
-                agentID: "\(ProcessInfo.processInfo.hostName)-local-\(index + 1)")
+                workDirectory: data.appendingPathComponent("agent-\(index + 1)"), python: python, agentID: id)
             agent.drainGrace = .seconds(5)
             agent.warmWorkers = warmWorkers
+            agent.curve = try AgentEnrollment.enrollLocally(
+                keysFolder: keys, keyFile: keys.appendingPathComponent("local-agent-\(index + 1).key"), name: id)
             return AgentService(configuration: agent, context: context, logger: Logger(label: "farm.agent.\(index + 1)"))
         }
         let group = ServiceGroup(configuration: .init(
