@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench-store bench-farm bench-fleet bench-encode clean
+.PHONY: all deps test-deps build demo test bench-store bench-farm bench-fleet bench-encode bench-sandbox clean
 
 all: build
 
@@ -52,3 +52,7 @@ bench-fleet: deps
 bench-encode: test-deps
 	$(SWIFT) build -c release --product EncodeBenchmark
 	"$$($(SWIFT) build -c release --show-bin-path)/EncodeBenchmark" examples/explainer.py RiemannSums 2,6 3
+
+# What the sandbox adds to a task's warm start: isolation inside bubblewrap and per-task control groups.
+bench-sandbox: deps
+	FARM_PYTHON="$(CURDIR)/.venv/bin/python" bench/sandbox-cost.py 50

@@ -3,7 +3,8 @@
 # the same machine: `manim render -a` followed by ffmpeg producing the same 3-rendition HLS ladder with the same
 # x264 settings (veryfast, CRF 23, closed GOP, IDR every 2 s, no B-frames, 6 s segments).
 #   bench/farm-vs-manim.sh [script.py] [quality: low|medium|high] [runs] [agents]
-# Prints each run and the ratio of medians (farm / baseline).
+# Prints each run and the ratio of medians (farm / baseline). FARM_BENCH_UP_ARGS adds options to `farm up`
+# (for example `--sandbox off`, to measure what the sandbox costs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 script=$(realpath "${1:-$here/examples/lesson.py}")
@@ -48,7 +49,7 @@ baseline_once() {
 
 start_farm() {
   "$bin/farm" up --agents "$agents" --data-dir "$work/farm" --http 127.0.0.1:18080 --zmq tcp://127.0.0.1:15555 \
-    --python "$venv/bin/python" >"$work/farm.log" 2>&1 &
+    --python "$venv/bin/python" ${FARM_BENCH_UP_ARGS:-} >"$work/farm.log" 2>&1 &
   farm_pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null 2>&1 && return; sleep 0.2; done
   echo "farm did not start" >&2; cat "$work/farm.log" >&2; exit 1

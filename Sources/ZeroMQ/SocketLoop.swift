@@ -126,7 +126,8 @@ final class SocketLoop: @unchecked Sendable {
                     continue
                 }
                 received += 1
-                if received == 1, let property = zmq_msg_gets(&msg, "User-Id") { userID = String(cString: property) }
+                // The identity frame a ROUTER prepends carries no metadata: read it from the peer's own frames.
+                if userID == nil, let property = zmq_msg_gets(&msg, "User-Id") { userID = String(cString: property) }
                 bytes += Int(size)  // each part is bounded by ZMQ_MAXMSGSIZE
                 more = zmq_msg_more(&msg) == 1
                 // The routing identity a ROUTER prepends is not one of the peer's parts.

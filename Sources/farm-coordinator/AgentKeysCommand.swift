@@ -76,3 +76,32 @@ struct KeyCommand: ParsableCommand {
         print(keys.publicKey)
     }
 }
+
+/// `farm-coordinator fleet-keys --out DIR`: keys for a fleet whose agents are
+/// interchangeable (an auto-scaling group, `docker compose --scale`): one
+/// coordinator key pair and one key pair all agents share, as files and as the
+/// two secret-store documents the cloud-init scripts read.
+struct FleetKeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet-keys", abstract: "Generate a coordinator key pair and a shared agent key pair for a fleet.")
+    @Option(help: "Folder to write coordinator/ and agent/ (and their secret-store JSON) into; existing keys are kept.")
+    var out: String
+
+    func run() throws {
+        let folder = URL(fileURLWithPath: out, isDirectory: true)
+        let coordinator = folder.appendingPathComponent("coordinator"), agent = folder.appendingPathComponent("agent")
+        let coordinatorKeys = try CurveKeys.load(secretFile: coordinator.appendingPathComponent("coordinator.key"), create: true)
+        let agentKeys = try CurveKeys.load(secretFile: agent.appendingPathComponent("agent.key"), create: true)
+        try AuthorizedKeys.add(agentKeys.publicKey, name: "fleet", to: coordinator.appendingPathComponent("authorized_agents"))
+        try Data((coordinatorKeys.publicKey + "\n").utf8).write(to: agent.appendingPathComponent("coordinator.pub"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try CurveKeys.writePrivately(String(decoding: try encoder.encode([
+            "coordinator_key": coordinatorKeys.secretKey, "agent_public_key": agentKeys.publicKey,
+        ]), as: UTF8.self), to: folder.appendingPathComponent("coordinator-secret.json"))
+        try CurveKeys.writePrivately(String(decoding: try encoder.encode([
+            "agent_key": agentKeys.secretKey, "coordinator_public_key": coordinatorKeys.publicKey,
+        ]), as: UTF8.self), to: folder.appendingPathComponent("agent-secret.json"))
+        print("coordinator public key \(coordinatorKeys.publicKey)\nagent public key       \(agentKeys.publicKey)")
+    }
+}

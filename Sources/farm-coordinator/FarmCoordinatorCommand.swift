@@ -8,7 +8,7 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "farm-coordinator",
         abstract: "The ManimFarm coordinator: the agents' ZeroMQ endpoint and the HTTP API.",
-        subcommands: [Serve.self, AgentKeysCommand.self, KeyCommand.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, AgentKeysCommand.self, KeyCommand.self, FleetKeysCommand.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: AsyncParsableCommand {

@@ -177,7 +177,7 @@ import ZeroMQ
             impostor.send(register)
             if let reply = await Self.firstMessage(impostor, within: .seconds(3)) {
                 guard case .refused(let refusal) = try FarmWire.decode(reply.frames) else {
-                    Issue.record("an impostor under \(identity) was answered with something other than a refusal")
+                    Issue.record("an impostor under \(identity) was answered with \((try? FarmWire.decode(reply.frames)).map { "\($0)" } ?? "garbage")")
                     impostor.close()
                     continue
                 }

@@ -11,6 +11,8 @@ public final class AgentGateway: Service {
     /// The ZeroMQ socket; its `boundEndpoints` tell where agents can connect.
     public let socket: ZMQSocket
     private let engine: FarmEngine
+    /// Whether peers authenticate with CurveZMQ keys.
+    private let curve: Bool
     private let logger: Logger
 
     /// Binds `endpoints` (for example `tcp://*:5555`).
@@ -20,6 +22,7 @@ public final class AgentGateway: Service {
         var options = SocketOptions(kind: .router)
         options.bind = endpoints
         if let secretKey { options.security = .curveServer(secretKey: secretKey, zapDomain: ZAPHandler.domain) }
+        curve = secretKey != nil
         // A farm message is a header, a body and at most one blob, each bounded by FarmWire.
         options.maxParts = 3
         options.maxMessageSize = Int64(FarmWire.maxBodySize + 8)
@@ -33,7 +36,7 @@ public final class AgentGateway: Service {
         let socket = self.socket
         await engine.connect { message, peer in socket.send(FarmWire.encode(message), to: peer) }
         var malformed = MalformedCounter()
-        var bindings = KeyBindings()
+        var bindings = KeyBindings(keysRequired: curve)
         await withGracefulShutdownHandler {
             for await message in socket.incoming {
                 guard let peer = message.peer else { continue }
@@ -98,13 +101,19 @@ struct MalformedCounter {
 /// registered it. So an admitted agent cannot speak for another: not by
 /// connecting under its identity, nor by registering its id.
 struct KeyBindings {
+    /// Under CURVE every message must carry the key its connection authenticated with.
+    let keysRequired: Bool
     private var keyByPeer: [Data: String] = [:]
     private var keyByAgent: [String: String] = [:]
     static let capacity = 100_000
 
+    init(keysRequired: Bool) {
+        self.keysRequired = keysRequired
+    }
+
     /// Why `message` from `peer` (authenticated as `key`) is refused, or `nil` to accept it.
     mutating func check(_ message: FarmMessage, from peer: Data, key: String?) -> String? {
-        guard let key else { return nil }  // a plain socket: nothing to bind
+        guard let key else { return keysRequired ? "no authenticated key" : nil }  // plain: nothing to bind
         if let bound = keyByPeer[peer], bound != key { return "this connection identity belongs to another key" }
         if case .register(let register) = message {
             if let bound = keyByAgent[register.agentID], bound != key {

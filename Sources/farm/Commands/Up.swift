@@ -34,6 +34,9 @@ struct Up: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fork each render from a pre-imported Manim.")
     var warmWorkers = true
 
+    @Option(help: "Run Manim in the bubblewrap sandbox: auto, on or off (trusted scripts only).")
+    var sandbox = "auto"
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "notice"
 
@@ -48,6 +51,7 @@ struct Up: AsyncParsableCommand {
             throw ValidationError("--http must be HOST:PORT")
         }
         let host = String(http[..<colon])
+        guard let sandboxMode = SandboxMode(rawValue: sandbox) else { throw ValidationError("--sandbox takes auto, on or off") }
         let data = URL(fileURLWithPath: dataDir, isDirectory: true)
         var configuration = CoordinatorServer.Configuration(dataDirectory: data.appendingPathComponent("coordinator"))
         configuration.httpHost = host
@@ -70,6 +74,7 @@ struct Up: AsyncParsableCommand {
                 workDirectory: data.appendingPathComponent("agent-\(index + 1)"), python: python, agentID: id)
             agent.drainGrace = .seconds(5)
             agent.warmWorkers = warmWorkers
+            agent.sandbox = sandboxMode
             agent.curve = try AgentEnrollment.enrollLocally(
                 keysFolder: keys, keyFile: keys.appendingPathComponent("local-agent-\(index + 1).key"), name: id)
             return AgentService(configuration: agent, context: context, logger: Logger(label: "farm.agent.\(index + 1)"))

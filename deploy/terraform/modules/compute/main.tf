@@ -41,10 +41,10 @@ resource "aws_iam_role_policy" "coordinator" {
         Resource = "*"
       },
       {
-        Sid      = "DatabaseSecret"
+        Sid      = "Secrets"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = var.database_secret_arn
+        Resource = [var.database_secret_arn, aws_secretsmanager_secret.coordinator_curve.arn]
       },
       {
         Sid      = "Renders"
@@ -80,6 +80,45 @@ resource "aws_iam_role" "agent" {
   })
 }
 
+# Agents read only their CurveZMQ key (and the coordinator's public key); renders inside them reach nothing:
+# the sandbox has no network, and the metadata service's hop limit of 1 stops the agent's container too.
+resource "aws_iam_role_policy" "agent" {
+  role = aws_iam_role.agent.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "AgentKey"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = aws_secretsmanager_secret.agent_curve.arn
+      },
+      {
+        Sid      = "Encryption"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = var.kms_key_arn
+      },
+    ]
+  })
+}
+
+# --- CurveZMQ keys ---------------------------------------------------------------------------------------------
+# Filled once from `farm-coordinator fleet-keys` (docs/runbook.md § Deploy): the coordinator's secret key with the
+# admitted agent key, and the agents' shared secret key with the coordinator's public key they pin.
+
+resource "aws_secretsmanager_secret" "coordinator_curve" {
+  name       = "${var.name}-coordinator-curve"
+  kms_key_id = var.kms_key_arn
+  #checkov:skip=CKV2_AWS_57:A CurveZMQ key pair is rotated by re-keying coordinator and agents together (runbook), not by a rotation Lambda.
+}
+
+resource "aws_secretsmanager_secret" "agent_curve" {
+  name       = "${var.name}-agent-curve"
+  kms_key_id = var.kms_key_arn
+  #checkov:skip=CKV2_AWS_57:A CurveZMQ key pair is rotated by re-keying coordinator and agents together (runbook), not by a rotation Lambda.
+}
+
 resource "aws_iam_role_policy_attachment" "agent_ssm" {
   role       = aws_iam_role.agent.name
   policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -104,6 +143,7 @@ resource "aws_instance" "coordinator" {
     image               = var.coordinator_image
     database_host       = var.database_endpoint
     database_secret_arn = var.database_secret_arn
+    curve_secret_arn    = aws_secretsmanager_secret.coordinator_curve.arn
     region              = data.aws_region.current.name
     agent_group         = local.agent_group_name
     max_agents          = var.max_agents
@@ -211,6 +251,8 @@ resource "aws_launch_template" "agent" {
   user_data = base64encode(templatefile("${path.module}/agent-cloud-init.yaml.tftpl", {
     image            = var.agent_image
     coordinator_host = aws_route53_record.coordinator.fqdn
+    curve_secret_arn = aws_secretsmanager_secret.agent_curve.arn
+    region           = data.aws_region.current.name
     slots            = var.agent_slots
     drain_seconds    = var.agent_drain_seconds
   }))
