@@ -52,10 +52,15 @@ struct RenderTools: Sendable {
             extra["FARM_CGROUP_FDS"] = descriptors.indices.map { String(3 + $0) }.joined(separator: ",")
         }
         let command = sandbox?.command(python, [shim] + arguments) ?? (executable: python, arguments: [shim] + arguments)
-        let process = try ChildProcess(
-            executable: command.executable, arguments: command.arguments,
-            environment: environment().merging(extra) { $1 }, workingDirectory: directory.path, inherit: descriptors)
-        return ConfinedProcess(process, cgroup: cgroup)
+        do {
+            let process = try ChildProcess(
+                executable: command.executable, arguments: command.arguments,
+                environment: environment().merging(extra) { $1 }, workingDirectory: directory.path, inherit: descriptors)
+            return ConfinedProcess(process, cgroup: cgroup)
+        } catch {
+            cgroup?.destroy()  // nothing joined it: just remove it
+            throw error
+        }
     }
 
     /// Largest file a render may write.

@@ -22,6 +22,7 @@ with the namespace, and the task folder is read-only to it.
 
 import ctypes
 import os
+import re
 import signal
 
 CLONE_NEWNS = 0x00020000
@@ -77,21 +78,45 @@ def _drop_capabilities():
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
+def _mount_points_under(folder, excluded):
+    """Mount points strictly under `folder` (bubblewrap's read-only binds), outside `excluded`."""
+    points = set()
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            # Field 5 is the mount point, with spaces and the like as octal escapes.
+            point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), line.split()[4])
+            inside = point.startswith(folder.rstrip("/") + "/")
+            if inside and point != excluded and not point.startswith(excluded.rstrip("/") + "/"):
+                points.add(point)
+    return sorted(points, key=lambda point: point.count("/"))
+
+
 def _build_mounts(task, tmp_bytes):
     root = os.path.dirname(task.rstrip("/"))
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # Read-only binds that live under /tmp (a Manim environment or shim in a temporary folder, as in CI) must
+    # survive the fresh /tmp: they are held here while it is mounted, then bound back.
+    kept = _mount_points_under("/tmp", root)
     _mount("tmpfs", HOLDING, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
-    held = os.path.join(HOLDING, "task")
-    os.mkdir(held)
-    _mount(task, held, None, MS_BIND | MS_REC)
+    held_task = os.path.join(HOLDING, "task")
+    held_tmp = os.path.join(HOLDING, "tmp")
+    os.mkdir(held_task)
+    os.mkdir(held_tmp)
+    _mount(task, held_task, None, MS_BIND | MS_REC)
+    _mount("/tmp", held_tmp, None, MS_BIND | MS_REC)
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+    for point in kept:
+        os.makedirs(point, exist_ok=True)
+        _mount(os.path.join(held_tmp, os.path.relpath(point, "/tmp")), point, None, MS_BIND | MS_REC)
+        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if os.path.isdir(root):
         # Hide every other task's folder (unless /tmp's fresh tmpfs already did).
         _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
     os.makedirs(task, exist_ok=True)
-    _mount(held, task, None, MS_BIND | MS_REC)
+    _mount(held_task, task, None, MS_BIND | MS_REC)
     _mount(None, task, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    _check(_libc.umount2(held.encode(), MNT_DETACH), "umount the holding place")
+    # Nothing of the holding place stays reachable: not the task's other path, not the old /tmp.
+    _check(_libc.umount2(HOLDING.encode(), MNT_DETACH), "umount the holding place")
     os.makedirs("/tmp/home", mode=0o700)
 
 
