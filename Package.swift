@@ -42,11 +42,14 @@ let package = Package(
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         // Joining segments into HLS renditions and an MP4 (pure Swift, no libav).
         .target(name: "Packaging", dependencies: ["FarmProtocol", "CPosix"], swiftSettings: swiftSettings),
+        // The domain (videos, tasks, attempts, agents) and the HTTP API's types: what the stores,
+        // the coordinator and the `farm` CLI share.
+        .target(name: "FarmModel", dependencies: ["FarmProtocol"], swiftSettings: swiftSettings),
         // Durable coordinator state: the store contract, embedded SQLite and PostgreSQL.
         .target(
             name: "FarmStorage",
             dependencies: [
-                "FarmProtocol",
+                "FarmProtocol", "FarmModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "FarmProtocol", "ZeroMQ", "Packaging", "FarmStorage",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Packaging", "FarmStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "farm",
             dependencies: [
-                "Coordinator", "Agent", "FarmProtocol",
+                "FarmModel", "FarmProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -95,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "StoreBenchmark",
             dependencies: [
-                "FarmStorage", "FarmProtocol",
+                "FarmStorage", "FarmModel", "FarmProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,7 +114,7 @@ let package = Package(
 
         .testTarget(
             name: "FarmTests",
-            dependencies: ["FarmProtocol", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent"],
+            dependencies: ["FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent"],
             swiftSettings: swiftSettings),
     ]
 )

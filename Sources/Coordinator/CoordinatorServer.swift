@@ -1,3 +1,4 @@
+import FarmModel
 import FarmStorage
 import Foundation
 import Hummingbird

@@ -1,3 +1,4 @@
+import FarmModel
 /// Why the store refused or failed an operation.
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// The database could not be reached or the statement failed.

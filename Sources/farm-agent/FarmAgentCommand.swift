@@ -90,7 +90,8 @@ struct FarmAgentCommand: AsyncParsableCommand {
                 + "--enroll KEYS_FOLDER on the coordinator's host, or --insecure-plain-zmq")
         }
         if let curve = configuration.curve {
-            FileHandle.standardError.write(Data("farm-agent: public key \(curve.publicKey) (admit it with `farm-coordinator agents add \(curve.publicKey)`)\n".utf8))
+            let admission = enroll.map { "admitted in \($0)" } ?? "admit it with `farm-coordinator agents add \(curve.publicKey)`"
+            FileHandle.standardError.write(Data("farm-agent: public key \(curve.publicKey) (\(admission))\n".utf8))
         }
         if let simulateRender {
             guard simulateRender >= 0 else { throw ValidationError("--simulate-render takes seconds ≥ 0") }

@@ -2,6 +2,7 @@
 @testable import Coordinator
 import FarmProtocol
 import Foundation
+import FarmModel
 import FarmStorage
 import Packaging
 import Testing

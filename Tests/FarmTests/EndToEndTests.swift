@@ -1,5 +1,6 @@
 import Coordinator
 import FarmProtocol
+import FarmModel
 import FarmStorage
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import Coordinator
+import FarmModel
 import FarmStorage
 import Foundation
 import ZeroMQ

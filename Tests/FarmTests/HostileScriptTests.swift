@@ -1,4 +1,5 @@
 import Coordinator
+import FarmModel
 import FarmProtocol
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import FarmModel
 import Foundation
 
 /// Runs a command and returns its output; throws on a non-zero exit.

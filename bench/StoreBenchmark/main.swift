@@ -6,6 +6,7 @@
 // A "state change" is what the coordinator writes most: a task row update
 // together with its attempt-history upsert, in one transaction.
 import FarmProtocol
+import FarmModel
 import FarmStorage
 import Foundation
 import GRDB

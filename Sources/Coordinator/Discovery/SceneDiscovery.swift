@@ -1,3 +1,4 @@
+import FarmModel
 import Foundation
 
 /// A scene found in a script.

@@ -1,4 +1,5 @@
 import FarmProtocol
+import FarmModel
 import FarmStorage
 import Foundation
 

@@ -1,3 +1,4 @@
+import FarmModel
 import FarmProtocol
 import Foundation
 import Packaging

@@ -1,3 +1,4 @@
+import FarmModel
 import FarmProtocol
 
 /// Estimates how long a render takes on one agent slot, learning from results.

@@ -1,4 +1,5 @@
 import Crypto
+import FarmModel
 import FarmProtocol
 import Foundation
 

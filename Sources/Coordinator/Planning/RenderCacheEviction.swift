@@ -1,3 +1,4 @@
+import FarmModel
 import FarmStorage
 
 /// Which cached renders to drop so that the render cache fits its limit.

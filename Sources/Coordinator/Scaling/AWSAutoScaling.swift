@@ -1,4 +1,5 @@
 import Crypto
+import FarmModel
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -1,3 +1,4 @@
+import FarmModel
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

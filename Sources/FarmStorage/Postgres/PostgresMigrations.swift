@@ -1,3 +1,4 @@
+import FarmModel
 /// The PostgreSQL schema, as numbered migrations. Never edit an applied
 /// migration; add a new one.
 enum PostgresMigrations {

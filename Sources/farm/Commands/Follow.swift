@@ -1,5 +1,5 @@
 import ArgumentParser
-import Coordinator
+import FarmModel
 import Foundation
 
 /// Polls a video until it is final, drawing progress as it goes.

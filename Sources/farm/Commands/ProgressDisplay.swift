@@ -1,4 +1,4 @@
-import Coordinator
+import FarmModel
 import Foundation
 
 /// Shows per-scene progress: redrawn in place on a terminal, one line per

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Coordinator
+import FarmModel
 import Foundation
 
 struct Status: AsyncParsableCommand {

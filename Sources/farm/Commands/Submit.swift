@@ -1,5 +1,5 @@
 import ArgumentParser
-import Coordinator
+import FarmModel
 import FarmProtocol
 import Foundation
 

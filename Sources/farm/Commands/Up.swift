@@ -1,14 +1,13 @@
-import Agent
 import ArgumentParser
-import Coordinator
 import Foundation
-import Logging
-import ServiceLifecycle
-import ZeroMQ
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an embedded farm: a coordinator (SQLite, local storage) and local agents in one process.")
+        abstract: "Run an embedded farm: a coordinator (SQLite, local storage) and local agents, as child processes.",
+        discussion: """
+            Starts the farm-coordinator and farm-agent executables found beside this one (else on PATH), \
+            enrolls the agents' keys with the coordinator, and stops them all on Ctrl-C or when one of them dies.
+            """)
 
     @Option(help: "Local agents to start.")
     var agents = 2
@@ -40,48 +39,66 @@ struct Up: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "notice"
 
-    func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .notice
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]) else {
+    func validate() throws {
+        guard (1...64).contains(agents) else { throw ValidationError("--agents must be between 1 and 64") }
+        guard (1...64).contains(slots) else { throw ValidationError("--slots must be between 1 and 64") }
+        guard ["auto", "on", "off"].contains(sandbox) else { throw ValidationError("--sandbox takes auto, on or off") }
+        guard let colon = http.lastIndex(of: ":"), Int(http[http.index(after: colon)...]) != nil else {
             throw ValidationError("--http must be HOST:PORT")
         }
-        let host = String(http[..<colon])
-        guard let sandboxMode = SandboxMode(rawValue: sandbox) else { throw ValidationError("--sandbox takes auto, on or off") }
-        let data = URL(fileURLWithPath: dataDir, isDirectory: true)
-        var configuration = CoordinatorServer.Configuration(dataDirectory: data.appendingPathComponent("coordinator"))
-        configuration.httpHost = host
-        configuration.httpPort = port
-        configuration.zmqEndpoints = [zmq]
-        configuration.metrics = CoordinatorServer.bootstrapMetrics()
-        configuration.engine.minimumPieceSeconds = minimumPieceSeconds
-        let context = try ZMQContext()
-        let logger = Logger(label: "farm")
-        let server = CoordinatorServer(configuration: configuration, logger: logger)
-        let (_, coordinatorServices) = try await server.services(context: context) { httpPort, endpoints in
-            print("farm up: http://\(host):\(httpPort)  agents: \(endpoints.joined(separator: ", "))")
+    }
+
+    func run() async throws {
+        let data = URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL
+        let coordinatorData = data.appendingPathComponent("coordinator")
+        try FileManager.default.createDirectory(at: coordinatorData, withIntermediateDirectories: true)
+        let readyFile = coordinatorData.appendingPathComponent("ready.json")
+        try? FileManager.default.removeItem(at: readyFile)
+
+        let supervisor = ChildSupervisor()
+        var coordinatorArguments = [
+            "--data-dir", coordinatorData.path, "--http", http, "--zmq", zmq,
+            "--minimum-piece-seconds", "\(minimumPieceSeconds)", "--ready-file", readyFile.path, "--log-level", logLevel,
+        ]
+        if let python { coordinatorArguments += ["--python", python] }
+        try supervisor.start(name: "coordinator", executable: try Self.executable("farm-coordinator"), arguments: coordinatorArguments)
+
+        guard let ready = await supervisor.waitForFile(readyFile, timeout: .seconds(120)),
+              let endpoints = try? JSONDecoder().decode([String: String].self, from: ready), let url = endpoints["http"] else {
+            await supervisor.stopAll()
+            throw ValidationError("the coordinator did not start (its log is above)")
         }
+        print("farm up: \(url)  agents: \(endpoints["zmq"] ?? zmq)")
+
         // Local agents get keys of their own, admitted in the coordinator's keys folder: nothing to set up by hand.
-        let keys = CoordinatorKeys.folder(dataDirectory: configuration.engine.dataDirectory)
-        let agentServices: [any Service] = try (0..<agents).map { index in
-            let id = "\(ProcessInfo.processInfo.hostName)-local-\(index + 1)"
-            var agent = AgentConfiguration(
-                coordinators: [zmq], slots: slots,
-                workDirectory: data.appendingPathComponent("agent-\(index + 1)"), python: python, agentID: id)
-            agent.drainGrace = .seconds(5)
-            agent.warmWorkers = warmWorkers
-            agent.sandbox = sandboxMode
-            agent.curve = try AgentEnrollment.enrollLocally(
-                keysFolder: keys, keyFile: keys.appendingPathComponent("local-agent-\(index + 1).key"), name: id)
-            return AgentService(configuration: agent, context: context, logger: Logger(label: "farm.agent.\(index + 1)"))
+        let keys = coordinatorData.appendingPathComponent("keys")
+        let host = ProcessInfo.processInfo.hostName
+        for index in 1...agents {
+            var arguments = [
+                "--coordinator", zmq, "--slots", "\(slots)", "--work-dir", data.appendingPathComponent("agent-\(index)").path,
+                "--id", "\(host)-local-\(index)", "--drain-grace", "5", "--sandbox", sandbox, "--log-level", logLevel,
+                "--enroll", keys.path, "--key-file", keys.appendingPathComponent("local-agent-\(index).key").path,
+            ]
+            if let python { arguments += ["--python", python] }
+            if !warmWorkers { arguments.append("--no-warm-workers") }
+            try supervisor.start(name: "agent \(index)", executable: try Self.executable("farm-agent"), arguments: arguments)
         }
-        let group = ServiceGroup(configuration: .init(
-            services: (coordinatorServices + agentServices).map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        let ended = await supervisor.runUntilSignalOrExit()
+        await supervisor.stopAll()
+        if case .childExited(let name, let status) = ended {
+            throw ValidationError("\(name) exited with status \(status); the farm stopped")
+        }
+    }
+
+    /// `name` beside this executable (a build folder or an install's bin), else on PATH.
+    static func executable(_ name: String) throws -> URL {
+        let own = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let beside = own.deletingLastPathComponent().appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(folder)).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw ValidationError("\(name) is neither beside \(own.path) nor on PATH (build it with `swift build`)")
     }
 }

@@ -1,5 +1,4 @@
 import FarmProtocol
-import FarmStorage
 import Foundation
 
 /// `POST /v1/videos`: a script and how to render it.
@@ -63,6 +62,22 @@ public struct SceneStatus: Codable, Sendable, Equatable {
     public var estimatedSeconds: Double?
     /// Why the scene was rendered whole, or that it came from the render cache.
     public var note: String?
+
+    public init(name: String, state: TaskState, attempt: Int, retriesSpent: Int, agent: String? = nil, framesDone: Int, frames: Int? = nil, requiresLaTeX: Bool, error: TaskError? = nil, waitingFor: String? = nil, animations: AnimationRange? = nil, estimatedSeconds: Double? = nil, note: String? = nil) {
+        self.name = name
+        self.state = state
+        self.attempt = attempt
+        self.retriesSpent = retriesSpent
+        self.agent = agent
+        self.framesDone = framesDone
+        self.frames = frames
+        self.requiresLaTeX = requiresLaTeX
+        self.error = error
+        self.waitingFor = waitingFor
+        self.animations = animations
+        self.estimatedSeconds = estimatedSeconds
+        self.note = note
+    }
 }
 
 /// Where a finished video's outputs are.
@@ -74,6 +89,13 @@ public struct VideoOutputs: Codable, Sendable, Equatable {
     /// The master playlist on the coordinator's disk.
     public var masterPath: String
     public var mp4Path: String
+
+    public init(master: String, mp4: String, masterPath: String, mp4Path: String) {
+        self.master = master
+        self.mp4 = mp4
+        self.masterPath = masterPath
+        self.mp4Path = mp4Path
+    }
 }
 
 /// `GET /v1/videos/{id}`.
@@ -96,6 +118,25 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     public var frames: Int?
     public var seconds: Double?
     public var outputs: VideoOutputs?
+
+    public init(id: String, state: VideoState, scriptName: String, quality: Quality, seed: Int, renditions: [String], createdAt: Date, updatedAt: Date, error: String? = nil, priority: Int, submitter: String, plan: SceneStatus? = nil, scenes: [SceneStatus], frames: Int? = nil, seconds: Double? = nil, outputs: VideoOutputs? = nil) {
+        self.id = id
+        self.state = state
+        self.scriptName = scriptName
+        self.quality = quality
+        self.seed = seed
+        self.renditions = renditions
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.error = error
+        self.priority = priority
+        self.submitter = submitter
+        self.plan = plan
+        self.scenes = scenes
+        self.frames = frames
+        self.seconds = seconds
+        self.outputs = outputs
+    }
 }
 
 /// `GET /v1/stats`: counters an operator (and the tests) watch.
@@ -118,6 +159,19 @@ public struct FarmStats: Codable, Sendable, Equatable {
     /// choosing the first to sending the last, persisting included.
     public var largestDispatchRound: Int
     public var largestDispatchRoundSeconds: Double
+
+    public init(malformedMessages: Int, refusedReports: Int, queueDepth: Int, runningTasks: Int, agents: Int, activeVideos: Int, assignments: Int, dispatchSeconds: Double, largestDispatchRound: Int, largestDispatchRoundSeconds: Double) {
+        self.malformedMessages = malformedMessages
+        self.refusedReports = refusedReports
+        self.queueDepth = queueDepth
+        self.runningTasks = runningTasks
+        self.agents = agents
+        self.activeVideos = activeVideos
+        self.assignments = assignments
+        self.dispatchSeconds = dispatchSeconds
+        self.largestDispatchRound = largestDispatchRound
+        self.largestDispatchRoundSeconds = largestDispatchRoundSeconds
+    }
 }
 
 /// `GET /v1/agents`.
@@ -134,4 +188,17 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var hasLaTeX: Bool
     public var draining: Bool
     public var lastSeenSecondsAgo: Double
+
+    public init(id: String, hostname: String, slots: Int, running: Int, reportedRunning: Int, cores: Int, manimVersion: String, hasLaTeX: Bool, draining: Bool, lastSeenSecondsAgo: Double) {
+        self.id = id
+        self.hostname = hostname
+        self.slots = slots
+        self.running = running
+        self.reportedRunning = reportedRunning
+        self.cores = cores
+        self.manimVersion = manimVersion
+        self.hasLaTeX = hasLaTeX
+        self.draining = draining
+        self.lastSeenSecondsAgo = lastSeenSecondsAgo
+    }
 }
