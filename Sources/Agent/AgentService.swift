@@ -107,7 +107,7 @@ public actor AgentService: Service {
         case .assign(let assign):
             start(assign)
         case .cancel(let cancel):
-            jobs[cancel.ref]?.stop(.init(failureClass: .cancelled, message: "cancelled by the coordinator"))
+            jobs[cancel.ref]?.stop(.init(reason: .cancelled, message: "cancelled by the coordinator"))
         case .resultAck(let ack) where !ack.accepted:
             logger.warning("result refused", metadata: ["task": "\(ack.ref.taskID)", "reason": "\(ack.reason ?? "")"])
         case .refused(let refused):
@@ -143,8 +143,8 @@ public actor AgentService: Service {
     private func start(_ assign: Assign) {
         guard !draining, jobs.count < configuration.slots, jobs[assign.ref] == nil, let tools else {
             // Hand it straight back; the coordinator requeues without spending a retry.
-            send(.failure(TaskFailure(ref: assign.ref, failureClass: .cancelled,
-                                      message: draining ? "agent is draining" : TaskFailure.noFreeSlot, logTail: "")))
+            send(.failure(TaskFailure(ref: assign.ref, reason: draining ? .handedBack : .noFreeSlot,
+                                      message: draining ? "agent is draining" : "agent has no free slot", logTail: "")))
             return
         }
         let directory = configuration.workDirectory.appendingPathComponent("\(assign.ref.taskID)-\(assign.ref.attempt)")
@@ -163,7 +163,7 @@ public actor AgentService: Service {
         jobs[job.ref] = nil
         send(outcome)
         if case .failure(let failure) = outcome {
-            logger.warning("render failed", metadata: ["task": "\(job.ref.taskID)", "class": "\(failure.failureClass.rawValue)",
+            logger.warning("render failed", metadata: ["task": "\(job.ref.taskID)", "reason": "\(failure.reason.rawValue)",
                                                        "message": "\(failure.message)"])
         } else {
             try? FileManager.default.removeItem(at: job.directory)
@@ -179,9 +179,9 @@ public actor AgentService: Service {
             let (running, sinceFrame) = job.clocks
             let limits = job.assign.limits
             if running > .seconds(limits.wallSeconds) {
-                job.stop(.init(failureClass: .timeout, message: "exceeded the wall-clock limit of \(limits.wallSeconds) s"))
+                job.stop(.init(reason: .wallClockLimit, message: "exceeded the wall-clock limit of \(limits.wallSeconds) s"))
             } else if sinceFrame > .seconds(limits.noProgressSeconds) {
-                job.stop(.init(failureClass: .timeout, message: "produced no frame for \(limits.noProgressSeconds) s"))
+                job.stop(.init(reason: .noProgress, message: "produced no frame for \(limits.noProgressSeconds) s"))
             }
         }
     }
@@ -227,13 +227,14 @@ public actor AgentService: Service {
 
     private func handBackRunningRenders() {
         for job in jobs.values {
-            job.stop(.init(failureClass: .cancelled, message: "handed back: the agent is shutting down"))
+            job.stop(.init(reason: .handedBack, message: "handed back: the agent is shutting down"))
         }
     }
 
     static func detectManimVersion(python: String) async -> String {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            // Reading the pipe and waiting block: on a thread of our own, not the shared queues.
+            Thread {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = [python, "-c", "import importlib.metadata as m; print(m.version('manim'))"]
@@ -245,7 +246,7 @@ public actor AgentService: Service {
                 process.waitUntilExit()
                 let version = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 continuation.resume(returning: process.terminationStatus == 0 ? version : "unavailable")
-            }
+            }.start()
         }
     }
 }

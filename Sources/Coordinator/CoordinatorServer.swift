@@ -41,28 +41,45 @@ public struct CoordinatorServer: Sendable {
         self.logger = logger
     }
 
-    /// Builds the coordinator's services; `onReady` receives the HTTP port and
-    /// the bound ZeroMQ endpoints once both listen.
-    public func services(
+    /// Builds the coordinator's service group: the store's client and the leader lease (with
+    /// PostgreSQL), the store writer, and the active coordinator (migrations, resume, the
+    /// agents' gateway, the engine's clock and the HTTP API), which starts once this process
+    /// leads. Shutdown runs in reverse: the API and gateway stop, the writer writes what is
+    /// queued, then the lease and the store's client end. `onReady` receives the HTTP port
+    /// and the bound ZeroMQ endpoints once this coordinator serves.
+    public func serviceGroup(
         context: ZMQContext, onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void = { _, _ in }
-    ) async throws -> (engine: FarmEngine, services: [any Service]) {
+    ) throws -> ServiceGroup {
         let dataDirectory = configuration.engine.dataDirectory
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let leadership = Gate()
         let store: any FarmStore
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let url = configuration.engine.databaseURL {
             let postgres = try PostgresStore(url: url, logger: logger)
-            logger.notice("waiting to become the active coordinator (PostgreSQL leader lock)")
-            await PostgresLeaderLease(store: postgres, logger: logger).acquire { [logger] in
-                logger.critical("another coordinator took over; stopping at once")
-                exit(75)
-            }
-            logger.notice("active coordinator")
             store = postgres
+            services.append(.init(service: postgres))
+            // Losing the lock ends the group: two leaders must never act together.
+            services.append(.init(service: PostgresLeaderLease(store: postgres, logger: logger) { leadership.open() },
+                                  failureTerminationBehavior: .gracefullyShutdownGroup))
         } else {
             store = try SQLiteStore(path: configuration.engine.databasePath)
+            leadership.open()  // an embedded store has one coordinator
         }
         let engine = FarmEngine(configuration: configuration.engine, store: store, logger: logger)
-        try await engine.resume()
+        services.append(.init(service: engine.writer))
+        services.append(.init(service: ActiveCoordinator(
+            server: self, engine: engine, context: context, leadership: leadership, onReady: onReady)))
+        return ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+
+    /// The services that serve once the engine has started: the ZAP handler, the agents'
+    /// gateway, the engine's clock, the HTTP API and the autoscaler.
+    func servingServices(
+        engine: FarmEngine, context: ZMQContext, onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void
+    ) throws -> [any Service] {
+        let dataDirectory = configuration.engine.dataDirectory
         var security: [any Service] = []
         var secretKey: String?
         if configuration.curve {
@@ -92,7 +109,7 @@ public struct CoordinatorServer: Sendable {
         if let autoscaling = configuration.autoscaling {
             services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))
         }
-        return (engine, services)
+        return services
     }
 
     /// Routes this process's swift-metrics into a Prometheus registry and returns it,
@@ -106,11 +123,6 @@ public struct CoordinatorServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run(onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void = { _, _ in }) async throws {
         let context = try ZMQContext()
-        let (_, services) = try await services(context: context, onReady: onReady)
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+        try await serviceGroup(context: context, onReady: onReady).run()
     }
 }

@@ -165,13 +165,20 @@ public struct CachedPlan: Codable, Sendable, Equatable {
 /// What went wrong with a task, as shown to the user.
 public struct TaskError: Codable, Sendable, Equatable {
     public var failureClass: FailureClass
+    /// What ended the attempt; absent in records written before reasons were typed.
+    public var reason: FailureReason?
     public var message: String
     public var logTail: String
 
-    public init(failureClass: FailureClass, message: String, logTail: String) {
+    public init(failureClass: FailureClass, reason: FailureReason? = nil, message: String, logTail: String) {
         self.failureClass = failureClass
+        self.reason = reason
         self.message = message
         self.logTail = logTail
+    }
+
+    public init(_ failure: TaskFailure) {
+        self.init(failureClass: failure.failureClass, reason: failure.reason, message: failure.message, logTail: failure.logTail)
     }
 }
 
@@ -218,7 +225,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var agentID: String
     public var startedAt: Date
     public var endedAt: Date?
-    /// `done`, a `FailureClass` raw value, `lost` or `refused`; `nil` while running.
+    /// `done`, `cancelled` or a `FailureReason` raw value (`script-raised`, `lost-agent`, ...); `nil` while running.
     public var outcome: String?
     public var logTail: String?
 

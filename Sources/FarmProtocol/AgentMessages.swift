@@ -171,24 +171,68 @@ public enum FailureClass: String, Codable, Sendable {
     case cancelled
 }
 
+/// What ended an attempt, as its agent (or the coordinator) observed it. Decided from
+/// typed signals only (the shim's exit status, the agent's own limits and state, the
+/// coordinator's checks), never from text the script printed; the retry class follows from it.
+public enum FailureReason: String, Codable, Sendable, CaseIterable {
+    /// The script raised an exception (in its module or in `construct`).
+    case scriptRaised = "script-raised"
+    /// The script ran out of memory (Python's MemoryError under the task's limit).
+    case outOfMemory = "out-of-memory"
+    /// The render ran past its wall-clock limit.
+    case wallClockLimit = "wall-clock-limit"
+    /// The render produced no frame for the no-progress limit.
+    case noProgress = "no-progress"
+    /// Manim was killed by a signal the agent did not send.
+    case killed
+    /// Manim ended without finishing its frame stream and without a typed outcome.
+    case crashed
+    /// A tool the scene needs (LaTeX, dvisvgm) is not installed on the agent.
+    case toolMissing = "tool-missing"
+    /// The agent could not confine the task (sandbox, control groups).
+    case confinementFailed = "confinement-failed"
+    /// Manim could not be started.
+    case startFailed = "start-failed"
+    /// The frames could not be encoded, or the stream was malformed.
+    case encoderFailed = "encoder-failed"
+    /// The render's report was invalid, or the coordinator refused its uploads.
+    case invalidReport = "invalid-report"
+    /// Every slot of the agent was taken: handed back at once, no retry spent.
+    case noFreeSlot = "no-free-slot"
+    /// The agent is draining or shutting down: handed back, no retry spent.
+    case handedBack = "handed-back"
+    /// The coordinator cancelled the attempt.
+    case cancelled
+    /// The attempt's agent vanished while running it (coordinator-side).
+    case lostAgent = "lost-agent"
+
+    /// Whether the task is retried, and whose fault it is.
+    public var failureClass: FailureClass {
+        switch self {
+        case .scriptRaised: .scriptError
+        case .outOfMemory: .outOfMemory
+        case .wallClockLimit, .noProgress: .timeout
+        case .killed, .crashed, .toolMissing, .confinementFailed, .startFailed, .encoderFailed, .invalidReport, .lostAgent:
+            .agentError
+        case .noFreeSlot, .handedBack, .cancelled: .cancelled
+        }
+    }
+}
+
 /// An attempt that ended without a result.
 public struct TaskFailure: Codable, Sendable, Equatable {
     public var ref: AttemptRef
-    public var failureClass: FailureClass
+    public var reason: FailureReason
     public var message: String
     /// The last lines of Manim's output.
     public var logTail: String
 
-    /// The message of a hand-back because every slot is taken: the coordinator
-    /// then gives the agent nothing more until a heartbeat reports a free slot.
-    public static let noFreeSlot = "agent has no free slot"
+    /// Whether the task is retried, and whose fault it is (follows from `reason`).
+    public var failureClass: FailureClass { reason.failureClass }
 
-    /// True for a hand-back because every slot was taken.
-    public var isNoFreeSlot: Bool { failureClass == .cancelled && message == Self.noFreeSlot }
-
-    public init(ref: AttemptRef, failureClass: FailureClass, message: String, logTail: String) {
+    public init(ref: AttemptRef, reason: FailureReason, message: String, logTail: String) {
         self.ref = ref
-        self.failureClass = failureClass
+        self.reason = reason
         self.message = message
         self.logTail = logTail
     }

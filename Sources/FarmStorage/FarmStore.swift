@@ -63,6 +63,12 @@ public enum StoreChange: Sendable {
     case task(TaskRecord)
     case attempt(TaskRecord, AttemptRecord)
     case agent(AgentRecord)
-    /// A finished plan task and the render tasks it created.
+    /// A finished plan task and the render tasks it created (a task written again replaces the earlier one).
     case planned(TaskRecord, AttemptRecord, [TaskRecord])
+    /// A render kept in the cache (replacing one with the same content hash).
+    case cachedRender(CachedRender)
+    /// A plan kept in the cache (replacing one with the same key).
+    case cachedPlan(CachedPlan)
+    /// A render evicted from the cache.
+    case uncachedRender(contentHash: String)
 }

@@ -46,12 +46,9 @@ public final class SQLiteStore: FarmStore {
     }
 
     public func migrate() async throws {
-        // GRDB's migrator runs its own transaction on the pool's writer queue, off the cooperative pool.
-        let pool = self.pool
+        // On the pool's own writer queue (GRDB's serial queue), never the cooperative pool or the global queues.
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try Self.migrator.migrate(pool) })
-            }
+            Self.migrator.asyncMigrate(pool) { result in continuation.resume(with: result.map { _ in () }) }
         }
     }
 
@@ -233,6 +230,9 @@ public final class SQLiteStore: FarmStore {
                     try plan.update(db)
                     try attempt.save(db)
                     for task in tasks { try task.save(db) }
+                case .cachedRender(let render): try render.save(db)
+                case .cachedPlan(let plan): try plan.save(db)
+                case .uncachedRender(let contentHash): _ = try CachedRender.deleteOne(db, key: contentHash)
                 }
             }
         }

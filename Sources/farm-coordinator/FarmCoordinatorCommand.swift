@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import FarmStorage
 import Foundation
 import Logging
 
@@ -141,6 +142,15 @@ struct Serve: AsyncParsableCommand {
         configuration.engine.limits.wallSeconds = renderTimeout
         configuration.engine.limits.noProgressSeconds = noProgressTimeout
         configuration.engine.limits.memoryBytes = Int64(renderMemoryMib) << 20
+        do {
+            try await serve(configuration, host: host)
+        } catch is PostgresLeaderLease.LeadershipLost {
+            // Another coordinator leads now: exit so the supervisor restarts this one as a standby.
+            throw ExitCode(75)
+        }
+    }
+
+    private func serve(_ configuration: CoordinatorServer.Configuration, host: String) async throws {
         let readyFile = readyFile
         try await CoordinatorServer(configuration: configuration).run { httpPort, endpoints in
             let ready = ["http": "http://\(host):\(httpPort)", "zmq": endpoints.joined(separator: ",")]

@@ -118,11 +118,48 @@ import ZeroMQ
         let hogged = try await farm.waitUntilFinal(try await Self.submit(farm, hog))
         #expect(hogged.state == .failed)
         #expect(hogged.scenes[0].error?.failureClass == .outOfMemory, "\(hogged.scenes[0].error?.logTail ?? "")")
+        #expect(hogged.scenes[0].error?.reason == .outOfMemory)
+        #expect(hung.scenes[0].error?.reason == .noProgress)
         #expect(hogged.error?.contains("memory") == true)
         // The same, only agent takes the next video.
         let fine = try await farm.waitUntilFinal(try await Self.submit(farm, "from manim import *\n\nclass Fine(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.5)\n"))
         try Self.expectComplete(fine, sceneFrames: [8])
         #expect(fine.scenes[0].agent == "agent-0")
+    }
+
+    /// Whose fault a failure is comes from the shim's typed exit status, not from the log's words:
+    /// a render that prints a traceback and then dies is the agent's failure (retried), a raised
+    /// exception is the script's (not retried), and its message is the exception's own line.
+    @Test func failuresAreClassifiedFromTypedOutcomesNotFromLogText() async throws {
+        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: ["--max-attempts", "2", "--no-split-scenes"])
+        let dies = """
+            from manim import *
+            import os, sys
+
+            class Dies(Scene):
+                def construct(self):
+                    self.play(FadeIn(Dot()), run_time=0.25)
+                    print("Traceback (most recent call last):\\nValueError: Error everywhere", file=sys.stderr, flush=True)
+                    os._exit(3)
+            """
+        let raises = """
+            from manim import *
+
+            class Raises(Scene):
+                def construct(self):
+                    self.play(FadeIn(Dot()), run_time=0.25)
+                    raise KeyError("no such lemma")
+            """
+        let died = try await farm.waitUntilFinal(try await Self.submit(farm, dies))
+        #expect(died.state == .failed)
+        #expect(died.scenes[0].error?.reason == .crashed, "\(String(describing: died.scenes[0].error))")
+        #expect(died.scenes[0].error?.failureClass == .agentError)
+        #expect(died.scenes[0].attempt == 2, "an agent-side failure is retried")
+        let raised = try await farm.waitUntilFinal(try await Self.submit(farm, raises))
+        #expect(raised.state == .failed)
+        #expect(raised.scenes[0].error?.reason == .scriptRaised)
+        #expect(raised.scenes[0].error?.message == "KeyError: 'no such lemma'")
+        #expect(raised.scenes[0].attempt == 1, "a script error is not retried")
     }
 
     @Test func drainingAnAgentMidRenderHandsItsWorkBackWithoutSpendingRetries() async throws {

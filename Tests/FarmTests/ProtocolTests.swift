@@ -17,7 +17,7 @@ import Testing
                            renditions: [RenditionOutput(width: 854, height: 480, codecs: "avc1.64001e", initSize: 700,
                                                         initCRC32: 9, segments: [SegmentInfo(index: 0, frames: 90, size: 1_000, crc32: 1)])],
                            renderSeconds: 1.5)),
-        .failure(TaskFailure(ref: ref, failureClass: .scriptError, message: "ValueError: boom", logTail: "Traceback")),
+        .failure(TaskFailure(ref: ref, reason: .scriptRaised, message: "ValueError: boom", logTail: "Traceback")),
         .registered(Registered(coordinatorID: "c", heartbeatMilliseconds: 1_000, leaseMilliseconds: 5_000)),
         .assign(Assign(ref: ref, videoID: "v1", scriptName: "s.py", script: "from manim import *", scene: "A",
                        settings: RenderSettings(quality: .low, seed: 7),

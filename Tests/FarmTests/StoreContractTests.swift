@@ -21,10 +21,19 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             try await store.migrate()
             return store
         case .postgres:
-            let store = try PostgresStore(url: try await TestPostgres.freshDatabase(), logger: Logger(label: "test.postgres"))
+            let store = try PostgresStore.running(url: try await TestPostgres.freshDatabase(), logger: Logger(label: "test.postgres"))
             try await store.migrate()
             return store
         }
+    }
+}
+
+extension PostgresStore {
+    /// A store whose connection pool runs for the rest of the test process (a coordinator runs it in its service group).
+    static func running(url: String, logger: Logger) throws -> PostgresStore {
+        let store = try PostgresStore(url: url, logger: logger)
+        Task { await store.run() }
+        return store
     }
 }
 
@@ -246,8 +255,8 @@ enum TestPostgres {
 
     @Test func twoCoordinatorsMigratingOnePostgresDatabaseAtOnceBothSucceed() async throws {
         let url = try await TestPostgres.freshDatabase()
-        let first = try PostgresStore(url: url, logger: Logger(label: "a"))
-        let second = try PostgresStore(url: url, logger: Logger(label: "b"))
+        let first = try PostgresStore.running(url: url, logger: Logger(label: "a"))
+        let second = try PostgresStore.running(url: url, logger: Logger(label: "b"))
         async let a: Void = first.migrate()
         async let b: Void = second.migrate()
         _ = try await (a, b)

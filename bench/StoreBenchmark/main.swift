@@ -77,6 +77,8 @@ print(String(format: "  ratio store/baseline: %.2f", sqliteRate / rawRate))
 if let postgresURL {
     print("PostgreSQL, \(changes) changes, sequential and 8 concurrent writers")
     let postgres = try PostgresStore(url: postgresURL, logger: logger)
+    let pool = Task { await postgres.run() }
+    defer { pool.cancel() }
     try await postgres.migrate()
     let tasks = try await seed(postgres, tag: "p\(UUID().uuidString.prefix(6))")
     let sequential = try await measure("PostgresStore.update(task, attempt:)") {

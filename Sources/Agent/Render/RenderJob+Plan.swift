@@ -28,12 +28,12 @@ extension RenderJob {
         let (termination, tail, stopped) = end(process, stream: stream, log: log, logDone: logDone)
         if let stopped { return stopped }
         if let streamError {
-            return failure(.agentError, "planning failed: \(streamError)", log: tail)
+            return failure(.encoderFailed, "planning failed: \(streamError)", log: tail)
         }
         guard termination == .exited(0) else { return classify(termination, log: tail) }
         let expected = assign.scenes ?? [assign.scene]
         guard scenes.map(\.scene) == expected else {
-            return failure(.agentError, "the planning pass reported \(scenes.map(\.scene)) for \(expected)", log: tail)
+            return failure(.invalidReport, "the planning pass reported \(scenes.map(\.scene)) for \(expected)", log: tail)
         }
         return .planned(PlanResult(ref: ref, manimVersion: tools.manimVersion, scenes: scenes,
                                    seconds: Self.seconds(ContinuousClock.now - started)))

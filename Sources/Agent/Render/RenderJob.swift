@@ -11,7 +11,7 @@ import Synchronization
 final class RenderJob: Sendable {
     /// Why the agent stopped a render itself.
     struct Stop: Sendable {
-        var failureClass: FailureClass
+        var reason: FailureReason
         var message: String
     }
 
@@ -89,7 +89,7 @@ final class RenderJob: Sendable {
             try Data(assign.script.utf8).write(to: script)
             process = try tools.launch(assign, script: script, directory: directory)
         } catch {
-            return failure(.agentError, "could not start Manim: \(error)", log: "")
+            return failure(.startFailed, "could not start Manim: \(error)", log: "")
         }
         let stopped = state.withLock { state -> Bool in
             state.process = process
@@ -151,7 +151,7 @@ final class RenderJob: Sendable {
         let (termination, tail, stopOutcome) = end(process, stream: stream, log: log, logDone: logDone)
         if let stopOutcome { return stopOutcome }
         if let streamError {
-            return failure(.agentError, "encoding failed: \(streamError)", log: tail)
+            return failure(.encoderFailed, "encoding failed: \(streamError)", log: tail)
         }
         guard termination == .exited(0), finished else {
             return classify(termination, log: tail)
@@ -163,7 +163,7 @@ final class RenderJob: Sendable {
                 source: source, timescale: encoder?.timescale ?? 90_000,
                 seconds: Self.seconds(ContinuousClock.now - started)))
         } catch {
-            return failure(.agentError, "encoding failed: \(error)", log: tail)
+            return failure(.encoderFailed, "encoding failed: \(error)", log: tail)
         }
     }
 
@@ -176,7 +176,7 @@ final class RenderJob: Sendable {
         let termination = process.wait()
         logDone.wait()
         let tail = log.text()
-        let stopped = stopReason.map { failure($0.failureClass, $0.message, log: tail) }
+        let stopped = stopReason.map { failure($0.reason, $0.message, log: tail) }
         return (termination, tail, stopped)
     }
 
@@ -200,41 +200,43 @@ final class RenderJob: Sendable {
             try outcome.validate()
             return outcome
         } catch {
-            return failure(.agentError, "the render produced an invalid report: \(error)", log: "")
+            return failure(.invalidReport, "the render produced an invalid report: \(error)", log: "")
         }
     }
 
-    func failure(_ failureClass: FailureClass, _ message: String, log: String) -> FarmMessage {
-        .failure(TaskFailure(ref: ref, failureClass: failureClass, message: message, logTail: log))
+    func failure(_ reason: FailureReason, _ message: String, log: String) -> FarmMessage {
+        .failure(TaskFailure(ref: ref, reason: reason, message: message, logTail: log))
     }
 
-    /// Decides whose fault a failed render was from how Manim ended and what it printed.
+    /// Decides whose fault a failed render was from how Manim ended: the shim's exit
+    /// status says what happened (`ShimExit`); the log is only shown, never parsed.
     func classify(_ termination: ChildProcess.Termination, log: String) -> FarmMessage {
-        let lastLine = log.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         switch termination {
         case .signalled(let signal):
-            return failure(.agentError, "Manim was killed by signal \(signal)", log: log)
+            return failure(.killed, "Manim was killed by signal \(signal)", log: log)
         case .exited(0):
-            return failure(.agentError, "Manim exited without finishing the frame stream", log: log)
-        case .exited(Self.confinementFailed):
-            return failure(.agentError, "the agent could not confine the task (sandbox or control groups)", log: log)
+            return failure(.crashed, "Manim exited without finishing the frame stream", log: log)
         case .exited(let code):
-            if log.contains("MemoryError") {
+            switch ShimExit(rawValue: code) {
+            case .scriptRaised:
+                return failure(.scriptRaised, Self.lastLine(of: log) ?? "the script raised an exception", log: log)
+            case .outOfMemory:
                 return failure(.outOfMemory, "the scene exceeded the memory limit of \(assign.limits.memoryBytes >> 20) MiB", log: log)
+            case .toolMissing:
+                return failure(.toolMissing, Self.lastLine(of: log) ?? "a tool the scene needs is not installed on this agent", log: log)
+            case .confinementFailed:
+                return failure(.confinementFailed, "the agent could not confine the task (sandbox or control groups)", log: log)
+            case nil:
+                return failure(.crashed, "Manim exited with status \(code)", log: log)
             }
-            if log.contains("FileNotFoundError") && (log.contains("latex") || log.contains("dvisvgm")) {
-                return failure(.agentError, "LaTeX is not installed on this agent", log: log)
-            }
-            if log.contains("Traceback") || log.contains("Error") {
-                return failure(.scriptError, lastLine.isEmpty ? "the script raised (exit \(code))" : lastLine, log: log)
-            }
-            return failure(.agentError, "Manim exited with status \(code)", log: log)
         }
     }
 
-    /// `farm_shim.py`'s exit status when it could not confine a task.
-    static let confinementFailed: Int32 = 71
+    /// The last non-blank line of a log: the shim ends a failed run with a one-line summary.
+    static func lastLine(of log: String) -> String? {
+        log.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .map { String($0.trimmingCharacters(in: .whitespaces).prefix(500)) }
+    }
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18

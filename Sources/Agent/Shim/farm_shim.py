@@ -67,8 +67,15 @@ def _join_cgroups(fds):
         os.close(fd)
 
 
-# The exit status of a task the agent could not confine: an agent-side failure, never the script's.
+# Exit statuses that tell the agent how a run ended (Render/ShimExit.swift), so it never
+# classifies a failure from the log's text. A task the agent could not confine is the
+# agent's failure, never the script's.
 CONFINEMENT_FAILED = 71
+SCRIPT_RAISED = 72
+OUT_OF_MEMORY = 73
+TOOL_MISSING = 74
+# Programs Manim runs for LaTeX: a FileNotFoundError naming one means the agent lacks it.
+TOOLS = {"latex", "xelatex", "lualatex", "pdflatex", "dvisvgm"}
 
 
 def _confine(cgroup_fds):
@@ -245,11 +252,47 @@ def _scene_finished(self, scene):
 Scene.add_sound = _add_sound
 CairoRenderer.scene_finished = _scene_finished
 
+# ---------------------------------------------------------------- outcomes
+
+# The typed outcome of an exception the script raised, once Manim has caught it.
+OUTCOME = None
+
+
+def _outcome_of(error):
+    """The exit status and one-line summary of an exception raised while rendering."""
+    if isinstance(error, MemoryError):
+        return OUT_OF_MEMORY, "MemoryError"
+    if isinstance(error, FileNotFoundError) and os.path.basename(str(error.filename or "")) in TOOLS:
+        return TOOL_MISSING, f"{os.path.basename(str(error.filename))} is not installed on this agent"
+    summary = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    return SCRIPT_RAISED, summary[:500]
+
+
+def _note_exception(error):
+    global OUTCOME
+    if error is not None and OUTCOME is None:
+        OUTCOME = _outcome_of(error)
+
+
+# Manim's render command catches every exception from the script (module or construct), prints
+# it and exits 1: note what it was first, where it is still an object and not text.
+from manim.cli.render import commands as _render_commands  # noqa: E402
+
+_stock_print_exception = _render_commands.error_console.print_exception
+
+
+def _print_exception(*args, **kwargs):
+    _note_exception(sys.exc_info()[1])
+    return _stock_print_exception(*args, **kwargs)
+
+
+_render_commands.error_console.print_exception = _print_exception
+
 # ---------------------------------------------------------------- running
 
 
 def _run_manim(argv):
-    """Runs `manim ARGV` in this process; returns its exit status."""
+    """Runs `manim ARGV` in this process; returns its exit status (see the outcome statuses above)."""
     global PLANNING
     PLANNING = os.environ.get("FARM_PLAN") == "1"
     from manim.__main__ import main
@@ -259,11 +302,19 @@ def _run_manim(argv):
         main(args=argv, prog_name="manim", standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException as error:  # noqa: BLE001  (raised past Manim's own handler: still the script's)
+        _note_exception(error)
+        code = 1
     finally:
         try:
             FRAME_STREAM.flush()
         except (BrokenPipeError, ValueError):
             pass
+    if code != 0 and OUTCOME is not None:
+        code, summary = OUTCOME
+        # The log's last line is the failure's message on the coordinator.
+        print(summary, file=sys.stderr)
+        sys.stderr.flush()
     return code
 
 

@@ -85,22 +85,6 @@ extension FarmEngine {
         if !durable { await dispatch() }
     }
 
-    /// Asks for a dispatch round soon, without waiting for it: a handler that
-    /// freed a slot returns at once (the gateway handles messages in order, and
-    /// a round waits for its assignments to be durable). Requests coalesce.
-    func scheduleDispatch() {
-        guard !dispatchScheduled else { return }
-        dispatchScheduled = true
-        Task {
-            await self.runScheduledDispatch()
-        }
-    }
-
-    private func runScheduledDispatch() async {
-        dispatchScheduled = false
-        await dispatch()
-    }
-
     private func runningTasksBySubmitter() -> [String: Int] {
         var running: [String: Int] = [:]
         for task in tasks.values where task.state == .running {

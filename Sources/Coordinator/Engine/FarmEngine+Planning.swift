@@ -46,7 +46,7 @@ extension FarmEngine {
         }
         let scenes = video.options.scenes
         guard planned.scenes.map(\.scene) == scenes.map(\.name) else {
-            await handleFailure(TaskFailure(ref: planned.ref, failureClass: .agentError,
+            await handleFailure(TaskFailure(ref: planned.ref, reason: .invalidReport,
                                             message: "the plan does not match the video's scenes", logTail: ""), from: peer)
             return
         }
@@ -56,12 +56,8 @@ extension FarmEngine {
         guard configuration.renderCache, video.options.useCache else { return }
         let key = PlanCacheKey.make(script: video.script, scenes: scenes.map(\.name), settings: video.settings,
                                     manimVersion: planned.manimVersion)
-        do {
-            try await store.saveCachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,
-                                                      createdAt: Date()))
-        } catch {
-            logger.warning("could not keep a plan in the cache", metadata: ["video": "\(video.id)", "error": "\(error)"])
-        }
+        await writer.enqueue(.cachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,
+                                                    createdAt: Date())))
     }
 
     /// A video whose script, scenes, settings and Manim version were planned

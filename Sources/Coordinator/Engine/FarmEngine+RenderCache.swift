@@ -51,7 +51,7 @@ extension FarmEngine {
         do {
             try await staging.preserve(videoID: task.videoID, taskID: task.id, into: target)
             let render = CachedRender(contentHash: key, result: result, artifactPath: target.path, createdAt: Date())
-            try await store.saveCachedRender(render)
+            await writer.enqueue(.cachedRender(render))
             cacheBytes = cacheBytes.map { $0 + render.bytes }
             await trimCache()
         } catch {
@@ -72,7 +72,8 @@ extension FarmEngine {
             cacheBytes = total
             guard total > limit else { return }
             for render in RenderCacheEviction.victims(renders, totalBytes: total, targetBytes: limit / 10 * 9) {
-                try await store.removeCachedRender(contentHash: render.contentHash)
+                // Forgotten durably before its files go: the cache never points at missing files.
+                await writer.persist(.uncachedRender(contentHash: render.contentHash))
                 // Hard links: published videos that share these files keep theirs.
                 try? await offloaded { try FileManager.default.removeItem(atPath: render.artifactPath) }
                 cacheBytes = (cacheBytes ?? total) - render.bytes

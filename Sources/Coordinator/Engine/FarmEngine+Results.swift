@@ -35,7 +35,7 @@ extension FarmEngine {
         }
         guard task.work.kind == .render, let encoding = videos[task.videoID]?.encoding else {
             send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: "not a render task")), to: peer)
-            await handleFailure(TaskFailure(ref: result.ref, failureClass: .agentError,
+            await handleFailure(TaskFailure(ref: result.ref, reason: .invalidReport,
                                             message: "a render result for a plan task", logTail: ""), from: peer)
             return
         }
@@ -47,16 +47,17 @@ extension FarmEngine {
         }
         if let problem {
             send(.resultAck(ResultAck(ref: result.ref, accepted: false, reason: problem)), to: peer)
-            await handleFailure(TaskFailure(ref: result.ref, failureClass: .agentError,
+            await handleFailure(TaskFailure(ref: result.ref, reason: .invalidReport,
                                             message: "incomplete upload: \(problem)", logTail: ""), from: peer)
             return
         }
         task.result = result
         task.framesDone = result.frames
         let attempt = complete(&task, ref: result.ref)
+        let sequence: Int
         do {
             try await staging.accept(videoID: task.videoID, ref: result.ref)
-            await writer.enqueue(.attempt(task, attempt))
+            sequence = await writer.enqueue(.attempt(task, attempt))
         } catch {
             logger.error("could not commit a result", metadata: ["task": "\(task.id)", "error": "\(error)"])
             tasks[task.id]?.state = .running  // let requeue find it
@@ -65,6 +66,9 @@ extension FarmEngine {
             scheduleDispatch()
             return
         }
+        // Acknowledged only once durable: an agent told "accepted" forgets the attempt, so a
+        // coordinator restarted after the ack must find the task done.
+        guard await writer.waitDurable(sequence, timeout: nil) else { return }  // the writer stopped: shutting down
         send(.resultAck(ResultAck(ref: result.ref, accepted: true)), to: peer)
         recordRenderTime(result.renderSeconds)
         if let video = videos[task.videoID] {
@@ -111,7 +115,7 @@ extension FarmEngine {
     /// every agent that takes it fails its video instead of going round the fleet.
     func loseAttempt(_ ref: AttemptRef) async {
         guard let task = tasks[ref.taskID], task.state == .running, task.attempt == ref.attempt else { return }
-        await failAttempt(task, TaskFailure(ref: ref, failureClass: .agentError, message: Self.lostAgentMessage, logTail: ""))
+        await failAttempt(task, TaskFailure(ref: ref, reason: .lostAgent, message: Self.lostAgentMessage, logTail: ""))
     }
 
     /// Ends a current attempt that failed: retried elsewhere, or its video fails.
@@ -119,9 +123,9 @@ extension FarmEngine {
         var task = task
         guard var video = videos[task.videoID] else { return }
         let agentID = task.agentID ?? ""
-        if failure.isNoFreeSlot { agents[agentID]?.full = true }
-        let attempt = closeAttempt(failure.ref, agentID: agentID, outcome: failure.failureClass.rawValue, logTail: failure.logTail)
-        let error = TaskError(failureClass: failure.failureClass, message: failure.message, logTail: failure.logTail)
+        if failure.reason == .noFreeSlot { agents[agentID]?.full = true }
+        let attempt = closeAttempt(failure.ref, agentID: agentID, outcome: failure.reason.rawValue, logTail: failure.logTail)
+        let error = TaskError(failure)
         logger.warning("attempt failed", metadata: [
             "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)",
             "class": "\(failure.failureClass.rawValue)", "message": "\(failure.message)",

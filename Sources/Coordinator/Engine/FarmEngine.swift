@@ -51,8 +51,6 @@ public actor FarmEngine {
     var dispatchTime: Duration = .zero
     /// The dispatch round that assigned the most tasks (the first wave of a big video): how many, how long.
     var largestDispatchRound: (assignments: Int, time: Duration) = (0, .zero)
-    /// A dispatch round was requested and has not started yet.
-    var dispatchScheduled = false
     /// Tasks whose render-cache lookup is in flight: not dispatched meanwhile.
     var cacheLookups: Set<String> = []
     /// Videos being packaged: results that finish a video together must not package it twice.
@@ -62,6 +60,13 @@ public actor FarmEngine {
     var trimmingCache = false
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
+    /// Requests for a dispatch round; coalesced (a round takes everything pending). `EngineService` runs them.
+    let dispatchRequests: AsyncStream<Void>
+    private let requestDispatch: AsyncStream<Void>.Continuation
+    /// Slow work started by a handler (assembly, adopting a late insert): `EngineService` runs
+    /// each in its task group, so nothing outlives the engine's service.
+    let backgroundWork: AsyncStream<@Sendable () async -> Void>
+    private let startWork: AsyncStream<@Sendable () async -> Void>.Continuation
 
     /// Creates an engine over `store`; call `resume()` before serving.
     public init(configuration: EngineConfiguration, store: any FarmStore, logger: Logger) {
@@ -72,6 +77,26 @@ public actor FarmEngine {
         self.staging = SegmentStaging(root: configuration.stagingDirectory)
         self.writer = StoreWriter(store: store, logger: logger)
         self.logger = logger
+        (dispatchRequests, requestDispatch) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (backgroundWork, startWork) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+    }
+
+    /// Asks for a dispatch round soon, without waiting for it: a handler that
+    /// freed a slot returns at once (the gateway handles messages in order, and
+    /// a round waits for its assignments to be durable). Requests coalesce.
+    nonisolated func scheduleDispatch() {
+        requestDispatch.yield()
+    }
+
+    /// Runs `work` in the engine service's task group.
+    nonisolated func inBackground(_ work: @escaping @Sendable () async -> Void) {
+        startWork.yield(work)
+    }
+
+    /// Ends the streams `EngineService` consumes: no new dispatch rounds or background work.
+    nonisolated func stopIntake() {
+        requestDispatch.finish()
+        startWork.finish()
     }
 
     /// Sets how messages reach agents (the gateway's socket).
@@ -85,11 +110,11 @@ public actor FarmEngine {
 
     // MARK: Start-up
 
-    /// Loads unfinished videos from the store. Attempts that were running when
-    /// the coordinator stopped stay assigned for one lease: an agent that still
+    /// Migrates the store and loads unfinished videos. Attempts that were running
+    /// when the coordinator stopped stay assigned for one lease: an agent that still
     /// renders one re-registers and hands in its result; attempts whose agent
     /// does not come back go back to the queue.
-    public func resume() async throws {
+    public func start() async throws {
         try await store.migrate()
         for (video, videoTasks) in try await store.unfinished() {
             videos[video.id] = video
@@ -106,7 +131,7 @@ public actor FarmEngine {
             logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
             let renders = videoTasks.filter { $0.work.kind == .render }
             if video.state == .assembling || (!renders.isEmpty && renders.allSatisfy({ $0.state == .done })) {
-                Task { await self.assemble(videoID: video.id) }
+                inBackground { await self.assemble(videoID: video.id) }
             }
         }
     }
@@ -154,7 +179,7 @@ public actor FarmEngine {
             }
         } catch {
             // The insert may still commit after we gave up on it: adopt the video if it does.
-            Task { await self.adoptIfStored(videoID) }
+            inBackground { await self.adoptIfStored(videoID) }
             throw .notPersisted("\(error)")
         }
         if stored.id != video.id, let existing = await status(videoID: stored.id) {

@@ -2,29 +2,39 @@ import FarmModel
 import FarmStorage
 import Foundation
 import Logging
+import ServiceLifecycle
+import Synchronization
 
 /// Persists the engine's state changes in the order they were made, retrying
 /// through store outages (a PostgreSQL restart, a locked SQLite file) so the
 /// coordinator keeps running and nothing decided is lost while the store is away.
 ///
+/// A `Service`: its `run()` writes while the coordinator runs and, at shutdown,
+/// writes what is still queued before it returns (the store's client stops after it).
 /// Each change is a whole record, so replaying one after an outage is safe.
-actor StoreWriter {
+actor StoreWriter: Service {
     typealias Change = StoreChange
 
     /// Changes written together, in one transaction, when that many are waiting.
     static let batchLimit = 256
+    /// How long shutdown keeps retrying an unavailable store before giving up on what is queued.
+    static let shutdownPatience: Duration = .seconds(10)
 
     private let store: any FarmStore
     private let logger: Logger
     private var pending: [(sequence: Int, change: Change)] = []
     private var nextSequence = 0
-    private var durableThrough = -1
-    private var waiters: [UUID: (sequence: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
-    private var flushing = false
+    /// Callers waiting for their change to be durable. Behind a lock, not the actor, so a
+    /// cancelled wait (a deadline passed) can end synchronously in its cancellation handler.
+    private let waiters = Mutex(Waiters())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private var shuttingDown = false
 
     init(store: any FarmStore, logger: Logger) {
         self.store = store
         self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Changes not yet durable.
@@ -36,29 +46,66 @@ actor StoreWriter {
         let sequence = nextSequence
         nextSequence += 1
         pending.append((sequence, change))
-        if !flushing {
-            flushing = true
-            Task { await self.flush() }
-        }
+        wake.yield()
         return sequence
     }
 
+    /// Queues `change` and returns once it (and everything before it) is durable.
+    func persist(_ change: Change) async {
+        _ = await waitDurable(enqueue(change), timeout: nil)
+    }
+
     /// Waits until change `sequence` is durable; `false` if it is not within `timeout`
-    /// (it stays queued and lands later, after everything queued before it).
-    func waitDurable(_ sequence: Int, timeout: Duration) async -> Bool {
-        if durableThrough >= sequence { return true }
-        let id = UUID()
-        return await withCheckedContinuation { continuation in
-            waiters[id] = (sequence, continuation)
-            Task {
+    /// (it stays queued and lands later, after everything queued before it) or the writer stopped.
+    nonisolated func waitDurable(_ sequence: Int, timeout: Duration?) async -> Bool {
+        guard let timeout else { return await wait(for: sequence) }
+        // The deadline is a child of this call: nothing outlives the wait.
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await self.wait(for: sequence) }
+            group.addTask {
                 try? await Task.sleep(for: timeout)
-                self.expire(id)
+                return nil
             }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? false
         }
     }
 
-    private func expire(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.continuation.resume(returning: false)
+    private nonisolated func wait(for sequence: Int) async -> Bool {
+        let id = waiters.withLock { $0.nextID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let settled: Bool? = waiters.withLock { table in
+                    if table.durableThrough >= sequence { return true }
+                    if table.stopped || Task.isCancelled { return false }
+                    table.waiting[id] = (sequence, continuation)
+                    return nil
+                }
+                if let settled { continuation.resume(returning: settled) }
+            }
+        } onCancel: {
+            waiters.withLock { $0.waiting.removeValue(forKey: id) }?.continuation.resume(returning: false)
+        }
+    }
+
+    func run() async {
+        await withGracefulShutdownHandler {
+            for await _ in wakeups { await flush() }
+        } onGracefulShutdown: { [wake] in
+            wake.finish()
+        }
+        shuttingDown = true
+        await flush()
+        if !pending.isEmpty {
+            logger.critical("store unavailable at shutdown: changes not written", metadata: ["backlog": "\(pending.count)"])
+        }
+        let abandoned = waiters.withLock { table in
+            table.stopped = true
+            defer { table.waiting = [:] }
+            return Array(table.waiting.values)
+        }
+        for waiter in abandoned { waiter.continuation.resume(returning: false) }
     }
 
     /// Writes everything pending, oldest first, in batches of one transaction each:
@@ -75,6 +122,8 @@ actor StoreWriter {
                     failingSince = .now
                     logger.error("store unavailable; holding changes and retrying", metadata: ["error": "\(error)"])
                 }
+                if Task.isCancelled { return }  // a hard stop: what is queued stays unwritten
+                if shuttingDown, let since = failingSince, ContinuousClock.now - since > Self.shutdownPatience { return }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(2))
                 continue
@@ -88,12 +137,29 @@ actor StoreWriter {
             }
             let sequence = batch.last!.sequence
             pending.removeFirst(batch.count)
-            durableThrough = sequence
-            for (id, waiter) in waiters where waiter.sequence <= sequence {
-                waiters[id] = nil
-                waiter.continuation.resume(returning: true)
-            }
+            let satisfied = waiters.withLock { $0.markDurable(through: sequence) }
+            for continuation in satisfied { continuation.resume(returning: true) }
         }
-        flushing = false
+    }
+}
+
+/// Who waits for which change, and how far the store has caught up.
+private struct Waiters {
+    var durableThrough = -1
+    var waiting: [Int: (sequence: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    var stopped = false
+    private var lastID = 0
+
+    mutating func nextID() -> Int {
+        lastID += 1
+        return lastID
+    }
+
+    /// Notes that every change up to `sequence` is durable; returns the waits that ends.
+    mutating func markDurable(through sequence: Int) -> [CheckedContinuation<Bool, Never>] {
+        durableThrough = sequence
+        let done = waiting.filter { $0.value.sequence <= sequence }
+        for id in done.keys { waiting[id] = nil }
+        return done.values.map(\.continuation)
     }
 }

@@ -38,6 +38,9 @@ public final class AgentGateway: Service {
         await engine.connect { message, peer in socket.send(FarmWire.encode(message), to: peer) }
         var malformed = MalformedCounter()
         var bindings = KeyBindings(keysRequired: curve)
+        // Results wait on the disk and the store: each is handled in a child of this group
+        // (so the next agents' messages need not wait), and shutdown waits for them.
+        await withDiscardingTaskGroup { group in
         await withGracefulShutdownHandler {
             for await message in socket.incoming {
                 guard let peer = message.peer else { continue }
@@ -68,9 +71,8 @@ public final class AgentGateway: Service {
                 }
                 switch decoded {
                 case .result, .planned:
-                    // Verifying and accepting a result waits on the disk; the next agents' messages
-                    // need not wait for it. Its chunks were all handled (in order) before it.
-                    Task { await engine.handle(decoded, from: peer) }
+                    // Its chunks were all handled (in order) before it.
+                    group.addTask { await self.engine.handle(decoded, from: peer) }
                 default:
                     await engine.handle(decoded, from: peer)
                 }
@@ -78,6 +80,7 @@ public final class AgentGateway: Service {
         } onGracefulShutdown: {
             // close() waits for the socket thread; keep that wait off the cooperative pool.
             Thread { socket.close() }.start()
+        }
         }
     }
 }

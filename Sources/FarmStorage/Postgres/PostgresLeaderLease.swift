@@ -1,64 +1,80 @@
-import FarmModel
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// Leadership among coordinators that share one PostgreSQL database: the
 /// leader holds a session-level advisory lock on a pooled connection; a
 /// standby polls for the lock and takes over when the leader's session ends
 /// (its process died, or its connection dropped).
-public final class PostgresLeaderLease: Sendable {
+///
+/// A `Service` in the coordinator's group: `onLeader` runs once the lock is
+/// held (the engine starts then); if the session is lost and another coordinator
+/// holds the lock when it reconnects, `run()` throws `LeadershipLost`, which ends
+/// the group (two leaders must never act together).
+public struct PostgresLeaderLease: Service {
     /// Key of the advisory lock that marks the active coordinator.
     public static let lockKey: Int64 = 0x6D61_6E69_6D00_0002
 
-    private let client: PostgresClient
-    private let logger: Logger
-
-    public init(store: PostgresStore, logger: Logger) {
-        client = store.client
-        self.logger = logger
+    /// Another coordinator holds the lock this one had.
+    public struct LeadershipLost: Error, CustomStringConvertible {
+        public var description: String { "leadership lost to another coordinator" }
     }
 
-    /// Returns once this process is the leader. Keeps the lock's session alive
-    /// in the background; if that session is lost and another coordinator has
-    /// taken the lock meanwhile, `onLost` is called: the caller must stop
-    /// serving at once so two leaders never act together.
-    public func acquire(onLost: @escaping @Sendable () -> Void) async {
-        let (acquired, signal) = AsyncStream<Void>.makeStream()
-        let client = self.client, logger = self.logger
-        Task {
-            var leader = false
-            while !Task.isCancelled {
-                do {
-                    try await client.withConnection { connection in
-                        while true {
-                            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: logger)
-                            var got = false
-                            for try await value in rows.decode(Bool.self) { got = value }
-                            if got { break }
-                            if leader {
-                                logger.critical("leadership lost to another coordinator")
-                                onLost()
-                                return
-                            }
-                            try await Task.sleep(for: .seconds(1))
-                        }
-                        if !leader {
-                            leader = true
-                            signal.yield()
-                        }
-                        // Hold the session; a failed query means it is gone.
-                        while true {
-                            try await Task.sleep(for: .seconds(1))
-                            try await connection.query("SELECT 1", logger: logger)
-                        }
+    private let client: PostgresClient
+    private let logger: Logger
+    private let onLeader: @Sendable () -> Void
+
+    public init(store: PostgresStore, logger: Logger, onLeader: @escaping @Sendable () -> Void) {
+        client = store.client
+        self.logger = logger
+        self.onLeader = onLeader
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await hold() }
+        } catch is CancellationError {
+            // Shut down: the session ends with the client, and a standby takes over.
+        }
+    }
+
+    private func hold() async throws {
+        var leader = false
+        logger.notice("waiting to become the active coordinator (PostgreSQL leader lock)")
+        while true {
+            do {
+                try await client.withConnection { connection in
+                    while try await !tryLock(connection) {
+                        if leader { throw LeadershipLost() }
+                        try await Task.sleep(for: .seconds(1))
                     }
-                    return
-                } catch {
-                    logger.warning("leader lock session lost; reconnecting", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .milliseconds(500))
+                    if !leader {
+                        leader = true
+                        logger.notice("active coordinator")
+                        onLeader()
+                    }
+                    // Hold the session; a failed query means it is gone.
+                    while true {
+                        try await Task.sleep(for: .seconds(1))
+                        try await connection.query("SELECT 1", logger: logger)
+                    }
                 }
+            } catch let error as LeadershipLost {
+                logger.critical("leadership lost to another coordinator; stopping")
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.warning("leader lock session lost; reconnecting", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(500))
             }
         }
-        for await _ in acquired { return }
+    }
+
+    private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: logger)
+        var got = false
+        for try await value in rows.decode(Bool.self) { got = value }
+        return got
     }
 }

@@ -3,26 +3,28 @@ import FarmProtocol
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// The production store: PostgreSQL through PostgresNIO's pooled `PostgresClient`.
 /// Every statement binds its values as parameters; none is built from user data.
-public final class PostgresStore: FarmStore {
+///
+/// A `Service`: its connection pool runs in `run()`, which the coordinator's
+/// service group owns (queries wait until it runs).
+public final class PostgresStore: FarmStore, Service {
     let client: PostgresClient
     private let logger: Logger
-    private let runner: Task<Void, Never>
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`); the
-    /// pool reconnects by itself after the server restarts.
+    /// A store for `url` (`postgres://user:password@host:port/database`); the
+    /// pool connects once `run()` runs and reconnects by itself after the server restarts.
     public init(url: String, logger: Logger) throws {
         let configuration = try Self.configuration(from: url)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
-        let client = self.client
-        runner = Task { await client.run() }
     }
 
-    deinit {
-        runner.cancel()
+    /// Runs the connection pool until cancelled or shut down gracefully (after the services that write).
+    public func run() async {
+        await client.run()
     }
 
     /// Parses a `postgres://` URL into a client configuration (TLS off unless `sslmode=require`).
@@ -109,15 +111,34 @@ public final class PostgresStore: FarmStore {
         return result
     }
 
+    /// One consistent snapshot (a repeatable-read, read-only transaction): a video and its
+    /// tasks are never read from two different moments.
     public func unfinished() async throws -> [(VideoRecord, [TaskRecord])] {
-        var videos: [VideoRecord] = []
+        let logger = self.logger
         let finals = VideoState.allCases.filter(\.isFinal).map(\.rawValue)
-        let rows = try await client.query(
-            "\(unescaped: Self.videoColumns) WHERE NOT (state = ANY(\(finals))) ORDER BY created_at", logger: logger)
-        for try await row in rows { videos.append(try Self.video(row)) }
-        var result: [(VideoRecord, [TaskRecord])] = []
-        for video in videos { result.append((video, try await tasks(videoID: video.id))) }
-        return result
+        return try await client.withConnection { connection in
+            try await connection.query("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                var videos: [VideoRecord] = []
+                for try await row in try await connection.query(
+                    "\(unescaped: Self.videoColumns) WHERE NOT (state = ANY(\(finals))) ORDER BY created_at", logger: logger) {
+                    videos.append(try Self.video(row))
+                }
+                var tasksByVideo: [String: [TaskRecord]] = [:]
+                for try await row in try await connection.query("""
+                    \(unescaped: Self.taskColumns) WHERE video_id IN (SELECT id FROM videos WHERE NOT (state = ANY(\(finals))))
+                    ORDER BY video_id, ordinal
+                    """, logger: logger) {
+                    let task = try Self.task(row)
+                    tasksByVideo[task.videoID, default: []].append(task)
+                }
+                try await connection.query("COMMIT", logger: logger)
+                return videos.map { ($0, tasksByVideo[$0.id] ?? []) }
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
     }
 
     public func update(_ video: VideoRecord) async throws {
@@ -147,6 +168,10 @@ public final class PostgresStore: FarmStore {
                     try await connection.query(try Self.updateTask(plan), logger: logger)
                     try await connection.query(Self.upsertAttempt(attempt), logger: logger)
                     for task in tasks { try await connection.query(try Self.insertTask(task, replacing: true), logger: logger) }
+                case .cachedRender(let render): try await connection.query(try Self.upsertCachedRender(render), logger: logger)
+                case .cachedPlan(let plan): try await connection.query(try Self.upsertCachedPlan(plan), logger: logger)
+                case .uncachedRender(let contentHash):
+                    try await connection.query("DELETE FROM render_cache WHERE content_hash = \(contentHash)", logger: logger)
                 }
             }
         }
@@ -170,13 +195,17 @@ public final class PostgresStore: FarmStore {
     }
 
     public func saveCachedRender(_ render: CachedRender) async throws {
-        try await client.query("""
-            INSERT INTO render_cache (content_hash, result, artifact_path, created_at, last_used_at)
-            VALUES (\(render.contentHash), \(try Self.json(render.result))::jsonb, \(render.artifactPath),
-                    \(render.createdAt), \(render.lastUsedAt))
-            ON CONFLICT (content_hash) DO UPDATE SET result = EXCLUDED.result, artifact_path = EXCLUDED.artifact_path,
-                last_used_at = EXCLUDED.last_used_at
-            """, logger: logger)
+        try await client.query(try Self.upsertCachedRender(render), logger: logger)
+    }
+
+    static func upsertCachedRender(_ render: CachedRender) throws -> PostgresQuery {
+        """
+        INSERT INTO render_cache (content_hash, result, artifact_path, created_at, last_used_at)
+        VALUES (\(render.contentHash), \(try json(render.result))::jsonb, \(render.artifactPath),
+                \(render.createdAt), \(render.lastUsedAt))
+        ON CONFLICT (content_hash) DO UPDATE SET result = EXCLUDED.result, artifact_path = EXCLUDED.artifact_path,
+            last_used_at = EXCLUDED.last_used_at
+        """
     }
 
     public func cachedRendersByLastUse() async throws -> [CachedRender] {
@@ -204,11 +233,15 @@ public final class PostgresStore: FarmStore {
     }
 
     public func saveCachedPlan(_ plan: CachedPlan) async throws {
-        try await client.query("""
-            INSERT INTO plan_cache (plan_key, scenes, manim_version, created_at)
-            VALUES (\(plan.planKey), \(try Self.json(plan.scenes))::jsonb, \(plan.manimVersion), \(plan.createdAt))
-            ON CONFLICT (plan_key) DO UPDATE SET scenes = EXCLUDED.scenes, manim_version = EXCLUDED.manim_version
-            """, logger: logger)
+        try await client.query(try Self.upsertCachedPlan(plan), logger: logger)
+    }
+
+    static func upsertCachedPlan(_ plan: CachedPlan) throws -> PostgresQuery {
+        """
+        INSERT INTO plan_cache (plan_key, scenes, manim_version, created_at)
+        VALUES (\(plan.planKey), \(try json(plan.scenes))::jsonb, \(plan.manimVersion), \(plan.createdAt))
+        ON CONFLICT (plan_key) DO UPDATE SET scenes = EXCLUDED.scenes, manim_version = EXCLUDED.manim_version
+        """
     }
 
     public func removeCachedRender(contentHash: String) async throws {
@@ -336,9 +369,17 @@ public final class PostgresStore: FarmStore {
         VALUES (\(task.id), \(task.videoID), \(task.ordinal), \(task.scene), \(task.requiresLaTeX),
                 \(task.state.rawValue), \(task.attempt), \(task.failures), \(task.agentID), \(task.framesDone),
                 \(try json(task.error))::jsonb, \(try json(task.result))::jsonb, \(task.updatedAt), \(try json(task.work))::jsonb)
-        \(unescaped: replacing ? "ON CONFLICT (id) DO NOTHING" : "")
+        \(unescaped: replacing ? Self.replaceTask : "")
         """
     }
+
+    /// A planned task written again replaces the earlier row, as SQLite's `save` does.
+    static let replaceTask = """
+        ON CONFLICT (id) DO UPDATE SET video_id = EXCLUDED.video_id, ordinal = EXCLUDED.ordinal, scene = EXCLUDED.scene,
+            requires_latex = EXCLUDED.requires_latex, state = EXCLUDED.state, attempt = EXCLUDED.attempt,
+            failures = EXCLUDED.failures, agent_id = EXCLUDED.agent_id, frames_done = EXCLUDED.frames_done,
+            error = EXCLUDED.error, result = EXCLUDED.result, updated_at = EXCLUDED.updated_at, work = EXCLUDED.work
+        """
 
     static func json<T: Encodable>(_ value: T?) throws -> String? {
         guard let value else { return nil }

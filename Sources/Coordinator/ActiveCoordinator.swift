@@ -1,0 +1,26 @@
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// What runs while this process is the active coordinator: once it leads, the
+/// engine migrates the store and resumes unfinished videos, then the agents'
+/// gateway, the engine's clock and the HTTP API run as one inner service group.
+/// A standby waits here without binding any port, so agents and clients reach
+/// only the leader.
+struct ActiveCoordinator: Service {
+    let server: CoordinatorServer
+    let engine: FarmEngine
+    let context: ZMQContext
+    let leadership: Gate
+    let onReady: @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void
+
+    func run() async throws {
+        let leads = await cancelWhenGracefulShutdown { await leadership.wait() }
+        guard leads else { return }  // shut down while standing by
+        try await engine.start()
+        let services = try server.servingServices(engine: engine, context: context, onReady: onReady)
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) }, logger: server.logger))
+        try await group.run()
+    }
+}
