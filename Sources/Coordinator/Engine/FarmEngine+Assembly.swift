@@ -5,36 +5,19 @@ import Foundation
 import Packaging
 
 extension FarmEngine {
-    /// Joins a video's accepted scenes into its HLS ladder and MP4, then ends the video.
-    func assemble(videoID: String) async {
-        guard var video = videos[videoID], !assembling.contains(videoID) else { return }
-        assembling.insert(videoID)
-        defer { assembling.remove(videoID) }
-        let videoTasks = renderTasks(of: videoID)
-        guard !videoTasks.isEmpty, videoTasks.allSatisfy({ $0.state == .done }) else { return }
-        video.state = .assembling
-        video.updatedAt = Date()
-        videos[videoID] = video
-        await writer.enqueue(.video(video))
-
-        let results = videoTasks.compactMap(\.result)
-        let output = configuration.publishedDirectory.appendingPathComponent(videoID)
+    /// Packages a video's accepted renders into its HLS ladder and MP4 (off the
+    /// cooperative pool), then tells the core how it went.
+    func assemble(_ video: VideoRecord, _ renders: [TaskRecord]) async {
+        let output = configuration.publishedDirectory.appendingPathComponent(video.id)
+        let outcome: AssemblyOutcome
         do {
-            let (packager, inputs) = try packagingInputs(video, videoTasks, results)
+            let (packager, inputs) = try packagingInputs(video, renders, renders.compactMap(\.result))
             let report = try await offloaded { try packager.package(inputs, into: output) }
-            video.state = .done
-            video.frames = report.frames
-            video.seconds = report.seconds
-            video.error = nil
-            logger.info("video published", metadata: [
-                "video": "\(videoID)", "frames": "\(report.frames)", "master": "\(report.masterPlaylist.path)",
-            ])
+            outcome = .published(frames: report.frames, seconds: report.seconds)
         } catch {
-            video.state = .failed
-            video.error = "could not assemble the video: \(error)"
+            outcome = .failed("\(error)")
         }
-        guard videos[videoID] != nil else { return }  // cancelled while assembling
-        await finish(&video, cancelling: video.error ?? "done")
+        await apply(.assembled(videoID: video.id, outcome))
     }
 
     private func packagingInputs(_ video: VideoRecord, _ videoTasks: [TaskRecord], _ results: [TaskResult]) throws

@@ -7,9 +7,9 @@ extension FarmEngine {
     /// Estimated render seconds of the work not yet finished: pending tasks at
     /// the average observed render time, running ones at what is left of it.
     public func pendingWorkSeconds() -> Double {
-        let estimate = averageRenderSeconds ?? scaling.defaultTaskSeconds
+        let estimate = core.averageRenderSeconds ?? scaling.defaultTaskSeconds
         let now = Date()
-        return tasks.values.reduce(0) { total, task in
+        return core.tasks.values.reduce(0) { total, task in
             switch task.state {
             case .pending: total + estimate
             case .running: total + max(estimate - now.timeIntervalSince(task.updatedAt), estimate * 0.1)
@@ -28,40 +28,39 @@ extension FarmEngine {
     /// They are marked retiring: no new work goes to them.
     public func retireIdleAgents(count: Int, among instanceIDs: Set<String>) -> [(agentID: String, instanceID: String)] {
         guard count > 0 else { return [] }
-        let idle = agents.values.filter { agent in
+        let idle = core.agents.values.filter { agent in
             agent.running.isEmpty && agent.acceptsWork && agent.record.instanceID.map(instanceIDs.contains) == true
         }
             .sorted { $0.record.id < $1.record.id }.prefix(count)
-        for agent in idle { agents[agent.record.id]?.retiring = true }
+        for agent in idle { core.agents[agent.record.id]?.retiring = true }
         return idle.map { ($0.record.id, $0.record.instanceID!) }
     }
 
     /// Gives work to a retired agent again (its termination failed).
     public func unretire(agentID: String) {
-        agents[agentID]?.retiring = false
+        core.agents[agentID]?.retiring = false
+        scheduleDispatch()
     }
 
     /// Agents connected and not retiring.
     public var activeAgentCount: Int {
-        agents.values.filter(\.acceptsWork).count
-    }
-
-    func recordRenderTime(_ seconds: Double) {
-        // Exponentially weighted, so the estimate follows the current mix of scenes.
-        averageRenderSeconds = averageRenderSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
+        core.agents.values.filter(\.acceptsWork).count
     }
 
     /// Updates the gauges behind `/metrics`.
     func publishMetrics() async {
         metrics.queueDepth.record(queueDepth)
-        metrics.runningTasks.record(tasks.values.filter { $0.state == .running }.count)
-        metrics.agents.record(agents.count)
-        metrics.freeSlots.record(agents.values.filter(\.acceptsWork).reduce(0) { $0 + $1.freeSlots })
-        metrics.activeVideos.record(videos.count)
+        metrics.runningTasks.record(core.tasks.values.filter { $0.state == .running }.count)
+        metrics.agents.record(core.agents.count)
+        metrics.freeSlots.record(core.agents.values.filter(\.acceptsWork).reduce(0) { $0 + $1.freeSlots })
+        metrics.activeVideos.record(core.videos.count)
         metrics.pendingWorkSeconds.record(pendingWorkSeconds())
         metrics.desiredAgents.record(desiredAgents())
         metrics.malformedMessages.record(malformedMessages)
-        metrics.refusedReports.record(refusedReports)
-        metrics.storeBacklog.record(await writer.backlog)
+        metrics.refusedReports.record(core.refusedReports)
+        metrics.storeBacklog.record(writer.backlog)
+        metrics.cacheHits.increment(by: Int64(core.cacheHits - publishedCounts.cacheHits))
+        metrics.rangesRendered.increment(by: Int64(core.rangesRendered - publishedCounts.rangesRendered))
+        publishedCounts = (core.cacheHits, core.rangesRendered)
     }
 }

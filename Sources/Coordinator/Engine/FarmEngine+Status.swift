@@ -28,7 +28,7 @@ extension FarmEngine {
     /// Connected agents.
     public func agentStatuses() -> [AgentStatus] {
         let now = ContinuousClock.now
-        return agents.values.sorted { $0.record.id < $1.record.id }.map { agent in
+        return core.agents.values.sorted { $0.record.id < $1.record.id }.map { agent in
             AgentStatus(
                 id: agent.record.id, hostname: agent.record.hostname, slots: agent.record.slots,
                 running: agent.running.count, reportedRunning: agent.reportedRunning, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
@@ -39,26 +39,26 @@ extension FarmEngine {
 
     /// Counters for operators.
     public func stats() -> FarmStats {
-        FarmStats(malformedMessages: malformedMessages, refusedReports: refusedReports, queueDepth: queueDepth,
-                  runningTasks: tasks.values.filter { $0.state == .running }.count, agents: agents.count,
-                  activeVideos: videos.count, assignments: assignmentsMade,
+        FarmStats(malformedMessages: malformedMessages, refusedReports: core.refusedReports, queueDepth: queueDepth,
+                  runningTasks: core.tasks.values.filter { $0.state == .running }.count, agents: core.agents.count,
+                  activeVideos: core.videos.count, assignments: core.assignmentsMade,
                   dispatchSeconds: Self.seconds(dispatchTime), largestDispatchRound: largestDispatchRound.assignments,
                   largestDispatchRoundSeconds: Self.seconds(largestDispatchRound.time))
     }
 
     /// Tasks waiting for an agent, across all videos.
     public var queueDepth: Int {
-        tasks.values.filter { $0.state == .pending }.count
+        core.queueDepth
     }
 
     func currentStatus(_ videoID: String) -> VideoStatus? {
-        guard let video = videos[videoID] else { return nil }
-        return makeStatus(video, (taskIDsByVideo[videoID] ?? []).compactMap { tasks[$0] })
+        guard let video = core.videos[videoID] else { return nil }
+        return makeStatus(video, (core.taskIDsByVideo[videoID] ?? []).compactMap { core.tasks[$0] })
     }
 
     func makeStatus(_ video: VideoRecord, _ videoTasks: [TaskRecord]) -> VideoStatus {
-        let anyAgent = agents.values.contains(where: \.acceptsWork)
-        let latexAgent = agents.values.contains { $0.acceptsWork && $0.record.hasLaTeX }
+        let anyAgent = core.agents.values.contains(where: \.acceptsWork)
+        let latexAgent = core.agents.values.contains { $0.acceptsWork && $0.record.hasLaTeX }
         let ordered = videoTasks.sorted { $0.ordinal < $1.ordinal }
         let statuses = ordered.map { task in
             var waiting: String?

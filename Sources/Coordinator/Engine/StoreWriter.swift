@@ -12,7 +12,7 @@ import Synchronization
 /// A `Service`: its `run()` writes while the coordinator runs and, at shutdown,
 /// writes what is still queued before it returns (the store's client stops after it).
 /// Each change is a whole record, so replaying one after an outage is safe.
-actor StoreWriter: Service {
+final class StoreWriter: Service, Sendable {
     typealias Change = StoreChange
 
     /// Changes written together, in one transaction, when that many are waiting.
@@ -22,14 +22,15 @@ actor StoreWriter: Service {
 
     private let store: any FarmStore
     private let logger: Logger
-    private var pending: [(sequence: Int, change: Change)] = []
-    private var nextSequence = 0
+    /// Changes not yet durable, oldest first. Behind a lock so that `enqueue` is synchronous:
+    /// the engine queues all the changes of one decision without a suspension between them,
+    /// so two decisions' changes never interleave.
+    private let queue = Mutex(Queue())
     /// Callers waiting for their change to be durable. Behind a lock, not the actor, so a
     /// cancelled wait (a deadline passed) can end synchronously in its cancellation handler.
     private let waiters = Mutex(Waiters())
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    private var shuttingDown = false
 
     init(store: any FarmStore, logger: Logger) {
         self.store = store
@@ -38,14 +39,12 @@ actor StoreWriter: Service {
     }
 
     /// Changes not yet durable.
-    var backlog: Int { pending.count }
+    var backlog: Int { queue.withLock { $0.pending.count } }
 
     /// Queues `change` behind every earlier one; returns its sequence number.
     @discardableResult
     func enqueue(_ change: Change) -> Int {
-        let sequence = nextSequence
-        nextSequence += 1
-        pending.append((sequence, change))
+        let sequence = queue.withLock { $0.append(change) }
         wake.yield()
         return sequence
     }
@@ -57,7 +56,7 @@ actor StoreWriter: Service {
 
     /// Waits until change `sequence` is durable; `false` if it is not within `timeout`
     /// (it stays queued and lands later, after everything queued before it) or the writer stopped.
-    nonisolated func waitDurable(_ sequence: Int, timeout: Duration?) async -> Bool {
+    func waitDurable(_ sequence: Int, timeout: Duration?) async -> Bool {
         guard let timeout else { return await wait(for: sequence) }
         // The deadline is a child of this call: nothing outlives the wait.
         return await withTaskGroup(of: Bool?.self) { group in
@@ -72,7 +71,7 @@ actor StoreWriter: Service {
         }
     }
 
-    private nonisolated func wait(for sequence: Int) async -> Bool {
+    private func wait(for sequence: Int) async -> Bool {
         let id = waiters.withLock { $0.nextID() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -91,14 +90,13 @@ actor StoreWriter: Service {
 
     func run() async {
         await withGracefulShutdownHandler {
-            for await _ in wakeups { await flush() }
+            for await _ in wakeups { await flush(shuttingDown: false) }
         } onGracefulShutdown: { [wake] in
             wake.finish()
         }
-        shuttingDown = true
-        await flush()
-        if !pending.isEmpty {
-            logger.critical("store unavailable at shutdown: changes not written", metadata: ["backlog": "\(pending.count)"])
+        await flush(shuttingDown: true)
+        if backlog > 0 {
+            logger.critical("store unavailable at shutdown: changes not written", metadata: ["backlog": "\(backlog)"])
         }
         let abandoned = waiters.withLock { table in
             table.stopped = true
@@ -110,11 +108,12 @@ actor StoreWriter: Service {
 
     /// Writes everything pending, oldest first, in batches of one transaction each:
     /// a burst (a fleet's worth of assignments) costs one commit, not hundreds.
-    private func flush() async {
+    private func flush(shuttingDown: Bool) async {
         var backoff: Duration = .milliseconds(50)
         var failingSince: ContinuousClock.Instant?
-        while !pending.isEmpty {
-            let batch = pending.prefix(Self.batchLimit)
+        while true {
+            let batch = queue.withLock { $0.pending.prefix(Self.batchLimit) }
+            guard let sequence = batch.last?.sequence else { return }
             do {
                 try await store.apply(batch.map(\.change))
             } catch {
@@ -130,16 +129,27 @@ actor StoreWriter: Service {
             }
             if let since = failingSince {
                 logger.notice("store back; writing held changes", metadata: [
-                    "outageSeconds": "\(ContinuousClock.now - since)", "backlog": "\(pending.count)",
+                    "outageSeconds": "\(ContinuousClock.now - since)", "backlog": "\(backlog)",
                 ])
                 failingSince = nil
                 backoff = .milliseconds(50)
             }
-            let sequence = batch.last!.sequence
-            pending.removeFirst(batch.count)
+            queue.withLock { $0.pending.removeFirst(batch.count) }
             let satisfied = waiters.withLock { $0.markDurable(through: sequence) }
             for continuation in satisfied { continuation.resume(returning: true) }
         }
+    }
+}
+
+/// Changes waiting for the store, numbered in the order they were queued.
+private struct Queue {
+    var pending: [(sequence: Int, change: StoreChange)] = []
+    private var nextSequence = 0
+
+    mutating func append(_ change: StoreChange) -> Int {
+        defer { nextSequence += 1 }
+        pending.append((nextSequence, change))
+        return nextSequence
     }
 }
 

@@ -1,0 +1,320 @@
+import FarmModel
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+/// One video's life, in order: accepted (or resumed), planned (by an agent or from
+/// the plan cache), its scenes taken from the render cache where they can be,
+/// rendered (`FarmCore+Dispatch`, `FarmCore+Attempts`), assembled, and ended.
+extension FarmCore {
+    // MARK: Start
+
+    /// Loads unfinished videos. Attempts that were running when the coordinator stopped
+    /// stay assigned for one lease: an agent that still renders one re-registers and hands
+    /// in its result; attempts whose agent does not come back go back to the queue.
+    mutating func resume(_ unfinished: [(VideoRecord, [TaskRecord])], openAttempts open: [AttemptRecord],
+                         now: ContinuousClock.Instant) {
+        for attempt in open {
+            openAttempts[AttemptRef(taskID: attempt.taskID, attempt: attempt.attempt)] = attempt
+        }
+        for (video, videoTasks) in unfinished {
+            videos[video.id] = video
+            taskIDsByVideo[video.id] = videoTasks.map(\.id)
+            for task in videoTasks {
+                if task.state == .running { orphanedSince[task.id] = now }
+                tasks[task.id] = task
+            }
+            logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
+            let renders = videoTasks.filter { $0.work.kind == .render }
+            if video.state == .assembling || (!renders.isEmpty && renders.allSatisfy({ $0.state == .done })) {
+                startAssembly(video.id)
+            }
+        }
+        emit(.requestDispatch)
+    }
+
+    /// The tasks a new video starts with: one plan task, which an agent runs to learn
+    /// every scene's animations; or, without splitting, one render task per scene.
+    func initialTasks(for video: VideoRecord) -> [TaskRecord] {
+        let scenes = video.options.scenes
+        if video.options.split && configuration.splitScenes {
+            var plan = TaskRecord(id: "\(video.id)-plan", videoID: video.id, ordinal: -1, scene: scenes[0].name,
+                                  requiresLaTeX: scenes.contains(where: \.requiresLaTeX), createdAt: video.createdAt)
+            plan.work = TaskWork(kind: .plan, note: "plans \(scenes.map(\.name).joined(separator: ", "))")
+            return [plan]
+        }
+        let manimVersion = fleetManimVersion
+        return scenes.enumerated().map { ordinal, scene in
+            var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: scene.name,
+                                  requiresLaTeX: scene.requiresLaTeX, createdAt: video.createdAt)
+            task.work.cacheKey = manimVersion.map {
+                RenderCacheKey.make(source: scene.fingerprint ?? video.script, scene: scene.name, animations: nil,
+                                    settings: video.settings, encoding: video.encoding, manimVersion: $0)
+            }
+            return task
+        }
+    }
+
+    /// A durable new video: queued, its plan looked up in the plan cache, its scenes in the render cache.
+    mutating func accept(_ video: VideoRecord, _ videoTasks: [TaskRecord]) {
+        guard videos[video.id] == nil, !video.state.isFinal else { return }
+        videos[video.id] = video
+        taskIDsByVideo[video.id] = videoTasks.map(\.id)
+        for task in videoTasks { tasks[task.id] = task }
+        logger.info("accepted video", metadata: [
+            "video": "\(video.id)", "scenes": "\(video.options.scenes.map(\.name).joined(separator: ","))",
+            "quality": "\(video.settings.quality.rawValue)", "submitter": "\(video.options.submitter)",
+            "priority": "\(video.options.priority)",
+        ])
+        lookUpCachedPlan(video.id)
+        lookUpCachedRenders(video.id)
+        emit(.requestDispatch)
+    }
+
+    // MARK: Planning
+
+    /// A video whose script, scenes, settings and Manim version were planned before
+    /// takes that plan instead of running the planning pass again: look it up first.
+    mutating func lookUpCachedPlan(_ videoID: String) {
+        guard configuration.renderCache, let video = videos[videoID], video.options.useCache,
+              let manimVersion = fleetManimVersion,
+              let planID = taskIDsByVideo[videoID]?.first(where: { tasks[$0]?.work.kind == .plan && tasks[$0]?.state == .pending })
+        else { return }
+        let key = PlanCacheKey.make(script: video.script, scenes: video.options.scenes.map(\.name), settings: video.settings,
+                                    manimVersion: manimVersion)
+        cacheLookups.insert(planID)  // held back from dispatch: a cached plan must not also be run
+        emit(.lookUpCachedPlan(videoID: videoID, planTaskID: planID, key: key))
+    }
+
+    mutating func takePlanFromCache(videoID: String, planTaskID: String, _ cached: CachedPlan?) {
+        cacheLookups.remove(planTaskID)
+        emit(.requestDispatch)
+        guard let cached, let video = videos[videoID], cached.scenes.map(\.scene) == video.options.scenes.map(\.name),
+              var plan = tasks[planTaskID], plan.state == .pending else { return }
+        let now = Date()
+        plan.state = .done
+        plan.attempt += 1
+        plan.updatedAt = now
+        plan.work.note = "plan from the cache"
+        tasks[planTaskID] = plan
+        var attempt = AttemptRecord(taskID: planTaskID, attempt: plan.attempt, agentID: "plan-cache", startedAt: now)
+        attempt.endedAt = now
+        attempt.outcome = "done"
+        cacheHits += 1
+        createRenderTasks(video, plan: plan, attempt: attempt, plans: cached.scenes, planSeconds: 0,
+                          manimVersion: cached.manimVersion)
+    }
+
+    /// An agent planned a video: create its render tasks (ranges for long scenes), and
+    /// keep the plan for unchanged resubmissions.
+    mutating func plan(_ planned: PlanResult, from peer: Data) {
+        guard var plan = fenced(planned.ref, from: peer), plan.work.kind == .plan, let video = videos[plan.videoID] else { return }
+        let scenes = video.options.scenes
+        guard planned.scenes.map(\.scene) == scenes.map(\.name) else {
+            failAttempt(plan, TaskFailure(ref: planned.ref, reason: .invalidReport,
+                                          message: "the plan does not match the video's scenes", logTail: ""), now: .now)
+            return
+        }
+        let attempt = complete(&plan, ref: planned.ref)
+        createRenderTasks(video, plan: plan, attempt: attempt, plans: planned.scenes, planSeconds: planned.seconds,
+                          manimVersion: planned.manimVersion)
+        if configuration.renderCache && video.options.useCache {
+            let key = PlanCacheKey.make(script: video.script, scenes: scenes.map(\.name), settings: video.settings,
+                                        manimVersion: planned.manimVersion)
+            persist(.cachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,
+                                           createdAt: Date())))
+        }
+    }
+
+    /// Creates a planned video's render tasks (ranges for long scenes), commits them
+    /// with the finished plan, and looks up what the render cache has.
+    mutating func createRenderTasks(_ video: VideoRecord, plan: TaskRecord, attempt: AttemptRecord, plans: [ScenePlan],
+                                    planSeconds: Double, manimVersion: String) {
+        let planner = SplitPlanner(costModel: costModel, slots: fleetSlots, minimumPieceSeconds: configuration.minimumPieceSeconds)
+        let pieces = planner.pieces(scenes: video.options.scenes, plans: plans, quality: video.settings.quality,
+                                    split: video.options.split)
+        let renderTasks = pieces.enumerated().map { ordinal, piece in
+            var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: piece.scene.name,
+                                  requiresLaTeX: piece.scene.requiresLaTeX, createdAt: plan.updatedAt)
+            task.work = TaskWork(
+                kind: .render, animations: piece.animations, expectedFrames: piece.frames,
+                estimatedSeconds: piece.estimatedSeconds, dispatchRank: piece.rank,
+                cacheKey: RenderCacheKey.make(source: piece.scene.fingerprint ?? video.script, scene: piece.scene.name,
+                                              animations: piece.animations, settings: video.settings,
+                                              encoding: video.encoding, manimVersion: manimVersion),
+                note: piece.note)
+            return task
+        }
+        for task in renderTasks { tasks[task.id] = task }
+        taskIDsByVideo[video.id, default: []] += renderTasks.map(\.id)
+        persist(.planned(plan, attempt, renderTasks))
+        logger.info("video planned", metadata: [
+            "video": "\(video.id)", "tasks": "\(renderTasks.count)", "scenes": "\(video.options.scenes.count)",
+            "ranges": "\(pieces.filter { $0.animations != nil }.count)",
+            "planSeconds": "\(String(format: "%.2f", planSeconds))", "fromCache": "\(attempt.agentID == "plan-cache")",
+        ])
+        lookUpCachedRenders(video.id)
+        emit(.requestDispatch)
+    }
+
+    /// The plan task failed for good: render every scene whole, unestimated, so each
+    /// render fails (or not) on its own scene and the user learns which scene is broken.
+    mutating func planWithoutSplitting(_ plan: TaskRecord, attempt: AttemptRecord, because failure: TaskFailure) {
+        guard var video = videos[plan.videoID] else { return }
+        video.options.split = false
+        var renders = initialTasks(for: video)
+        let reason = "not split: planning failed (\(failure.failureClass.rawValue): \(failure.message))"
+        for index in renders.indices {
+            renders[index].work.note = reason
+            renders[index].updatedAt = Date()
+            tasks[renders[index].id] = renders[index]
+        }
+        taskIDsByVideo[video.id, default: []] += renders.map(\.id)
+        persist(.planned(plan, attempt, renders))
+        logger.warning("planning failed; rendering scenes whole", metadata: [
+            "video": "\(video.id)", "class": "\(failure.failureClass.rawValue)", "message": "\(failure.message)",
+        ])
+        lookUpCachedRenders(video.id)
+        emit(.requestDispatch)
+    }
+
+    // MARK: The render cache
+
+    /// Holds back every pending render task of the video with a content hash and asks
+    /// for the cache's renders of them: a cached scene must not also be rendered.
+    mutating func lookUpCachedRenders(_ videoID: String) {
+        guard configuration.renderCache, let video = videos[videoID], video.options.useCache else { return }
+        let candidates: [(taskID: String, key: String)] = (taskIDsByVideo[videoID] ?? []).compactMap { id in
+            guard let task = tasks[id], task.state == .pending, task.work.kind == .render, !cacheLookups.contains(id),
+                  let key = task.work.cacheKey else { return nil }
+            return (id, key)
+        }
+        guard !candidates.isEmpty else { return }
+        cacheLookups.formUnion(candidates.map(\.taskID))
+        emit(.lookUpCachedRenders(videoID: videoID, candidates))
+    }
+
+    /// Completes every looked-up task the cache had; assembles if nothing is left to render.
+    mutating func takeRendersFromCache(videoID: String, looked: [String], hits: [String: TaskResult]) {
+        cacheLookups.subtract(looked)
+        emit(.requestDispatch)
+        guard videos[videoID] != nil else {
+            if !hits.isEmpty { emit(.discardVideoFiles(videoID: videoID)) }  // adopted for a video that ended meanwhile
+            return
+        }
+        for id in looked {
+            guard var task = tasks[id], task.state == .pending, var result = hits[id] else { continue }
+            result.ref = AttemptRef(taskID: id, attempt: task.attempt)
+            task.state = .done
+            task.result = result
+            task.framesDone = result.frames
+            task.work.note = "from the render cache"
+            task.updatedAt = Date()
+            tasks[id] = task
+            persist(.task(task))
+            cacheHits += 1
+            logger.info("taken from the render cache", metadata: ["task": "\(id)", "scene": "\(task.scene)"])
+        }
+        startAssemblyIfRendered(videoID)
+    }
+
+    // MARK: Assembly and the end
+
+    mutating func startAssemblyIfRendered(_ videoID: String) {
+        let renders = renderTasks(of: videoID)
+        if !renders.isEmpty, renders.allSatisfy({ $0.state == .done }) { startAssembly(videoID) }
+    }
+
+    /// Joins a video's accepted scenes into its HLS ladder and MP4 (the runner packages).
+    mutating func startAssembly(_ videoID: String) {
+        guard var video = videos[videoID], !assembling.contains(videoID) else { return }
+        let renders = renderTasks(of: videoID)
+        guard !renders.isEmpty, renders.allSatisfy({ $0.state == .done }) else { return }
+        assembling.insert(videoID)
+        video.state = .assembling
+        video.updatedAt = Date()
+        videos[videoID] = video
+        persist(.video(video))
+        emit(.assemble(video, renders))
+    }
+
+    mutating func finishAssembly(videoID: String, _ outcome: AssemblyOutcome) {
+        assembling.remove(videoID)
+        guard var video = videos[videoID] else { return }  // cancelled while assembling
+        switch outcome {
+        case .published(let frames, let seconds):
+            video.state = .done
+            video.frames = frames
+            video.seconds = seconds
+            video.error = nil
+            logger.info("video published", metadata: ["video": "\(videoID)", "frames": "\(frames)"])
+        case .failed(let why):
+            video.state = .failed
+            video.error = "could not assemble the video: \(why)"
+        }
+        finish(video, reason: video.error ?? "done")
+    }
+
+    /// Cancels a video: running attempts are told to stop at once and their slots freed.
+    mutating func cancel(videoID: String) {
+        guard var video = videos[videoID] else { return }
+        video.state = .cancelled
+        video.error = "cancelled"
+        finish(video, reason: "cancelled by request")
+    }
+
+    /// Ends a video (its final state already set): marks its unfinished tasks cancelled,
+    /// stops their attempts, persists, and forgets it.
+    mutating func finish(_ video: VideoRecord, reason: String) {
+        var video = video
+        video.updatedAt = Date()
+        for id in taskIDsByVideo[video.id] ?? [] {
+            guard var task = tasks[id], !task.state.isFinal else { continue }
+            let ref = AttemptRef(taskID: id, attempt: task.attempt)
+            if task.state == .running, let agentID = task.agentID {
+                if let agent = agents[agentID] {
+                    agents[agentID]?.running.remove(ref)
+                    emit(.send(.cancel(Cancel(ref: ref)), to: agent.peer))
+                }
+            }
+            task.state = .cancelled
+            task.updatedAt = Date()
+            tasks[id] = task
+            if openAttempts[ref] != nil {
+                persist(.attempt(task, closeAttempt(ref, agentID: task.agentID, outcome: "cancelled")))
+            } else {
+                persist(.task(task))
+            }
+        }
+        forget(videoID: video.id)
+        emit(.discardVideoFiles(videoID: video.id))
+        persist(.video(video))
+        logger.info("video ended", metadata: ["video": "\(video.id)", "state": "\(video.state)", "reason": "\(video.error ?? reason)"])
+        emit(.requestDispatch)
+    }
+
+    private mutating func forget(videoID: String) {
+        for id in taskIDsByVideo[videoID] ?? [] {
+            if let task = tasks[id] { openAttempts[AttemptRef(taskID: id, attempt: task.attempt)] = nil }
+            tasks[id] = nil
+            retryNotBefore[id] = nil
+            lastFailedAgent[id] = nil
+            orphanedSince[id] = nil
+            cacheLookups.remove(id)
+        }
+        taskIDsByVideo[videoID] = nil
+        agentFailures[videoID] = nil
+        videos[videoID] = nil
+        assembling.remove(videoID)
+    }
+
+    /// Ends an attempt's history record with `outcome`.
+    mutating func closeAttempt(_ ref: AttemptRef, agentID: String?, outcome: String, logTail: String? = nil) -> AttemptRecord {
+        var attempt = openAttempts.removeValue(forKey: ref)
+            ?? AttemptRecord(taskID: ref.taskID, attempt: ref.attempt, agentID: agentID ?? "", startedAt: Date())
+        attempt.endedAt = Date()
+        attempt.outcome = outcome
+        attempt.logTail = logTail
+        return attempt
+    }
+}

@@ -1,0 +1,104 @@
+import FarmModel
+import FarmProtocol
+import FarmStorage
+import Foundation
+
+/// Requests from the HTTP API: submissions (validated, parsed and durable before
+/// the core hears of them) and cancellations.
+extension FarmEngine {
+    /// Validates, stores and queues a video. Returns only once it is durable.
+    /// - Throws: `SubmissionError`.
+    public func submit(_ request: SubmitRequest) async throws(SubmissionError) -> VideoStatus {
+        let size = request.script.utf8.count
+        guard size <= configuration.maxScriptBytes else {
+            throw .scriptTooLarge(bytes: size, limit: configuration.maxScriptBytes)
+        }
+        guard !request.script.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyScript }
+        if let key = request.idempotencyKey, let existing = await existingVideo(idempotencyKey: key) {
+            return existing
+        }
+        let selected: [DiscoveredScene]
+        do {
+            selected = try SceneDiscovery.select(request.scenes, from: try await discovery.scenes(in: request.script))
+        } catch let error as ScriptError {
+            throw .invalidScript(error)
+        } catch {
+            throw .invalidScript(.parserFailed("\(error)"))
+        }
+        let settings = RenderSettings(quality: request.quality ?? .high, seed: request.seed ?? 0)
+        let renditions = try Self.ladder(request.ladder, renderHeight: settings.quality.height)
+
+        let videoID = "v" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        var video = VideoRecord(
+            id: videoID, state: .queued, scriptName: ScriptName.safe(request.scriptName ?? ScriptName.fallback), script: request.script,
+            settings: settings, encoding: EncodingPlan(renditions: renditions),
+            idempotencyKey: request.idempotencyKey, createdAt: Date())
+        video.options = VideoOptions(
+            priority: request.priority ?? 0, submitter: request.submitter ?? "anonymous",
+            scenes: selected.map { SceneSpec(name: $0.name, requiresLaTeX: $0.requiresLaTeX, fingerprint: $0.fingerprint) },
+            split: request.split ?? true, useCache: request.cache ?? true)
+        let videoTasks = core.initialTasks(for: video)
+        let newVideo = video
+        let stored: VideoRecord
+        do {
+            stored = try await withDeadline(configuration.submitTimeout) { [store] in
+                try await store.insert(newVideo, tasks: videoTasks)
+            }
+        } catch {
+            // The insert may still commit after we gave up on it: adopt the video if it does.
+            inBackground { await self.adoptIfStored(videoID) }
+            throw .notPersisted("\(error)")
+        }
+        if stored.id != video.id, let existing = await status(videoID: stored.id) {
+            return existing  // a concurrent submit with the same key won
+        }
+        await apply(.submitted(video, videoTasks))
+        if let live = currentStatus(videoID) { return live }
+        return await status(videoID: videoID)!  // taken whole from the cache and already published
+    }
+
+    /// Loads a video whose submission was refused for a slow store, if the
+    /// insert committed after all; waits for the store to answer.
+    func adoptIfStored(_ videoID: String) async {
+        var delay: Duration = .milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                guard let video = try await store.video(id: videoID), core.videos[videoID] == nil, !video.state.isFinal else { return }
+                let videoTasks = try await store.tasks(videoID: videoID)
+                logger.notice("adopted a video whose submission was answered with 503 but did commit", metadata: ["video": "\(videoID)"])
+                await apply(.submitted(video, videoTasks))
+                return
+            } catch {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    private func existingVideo(idempotencyKey key: String) async -> VideoStatus? {
+        if let video = core.videos.values.first(where: { $0.idempotencyKey == key }) {
+            return currentStatus(video.id)
+        }
+        guard let recent = try? await store.videos(limit: 1_000),
+              let video = recent.first(where: { $0.idempotencyKey == key }) else { return nil }
+        return await status(videoID: video.id)
+    }
+
+    static func ladder(_ heights: [Int]?, renderHeight: Int) throws(SubmissionError) -> [Rendition] {
+        guard let heights else { return Rendition.defaultLadder(forRenderHeight: renderHeight) }
+        guard (1...8).contains(heights.count) else { throw .invalidLadder("between 1 and 8 rungs") }
+        guard Set(heights).count == heights.count else { throw .invalidLadder("heights repeat") }
+        for height in heights where !(144...4320).contains(height) || height % 2 != 0 {
+            throw .invalidLadder("\(height) is not an even height between 144 and 4320")
+        }
+        return heights.sorted(by: >).map { Rendition(height: $0) }
+    }
+
+    /// Cancels a video: running attempts are told to stop at once and their
+    /// slots freed. Returns `false` if the video is unknown or already final.
+    public func cancel(videoID: String) async -> Bool {
+        guard core.videos[videoID] != nil else { return false }
+        await apply(.cancelRequested(videoID: videoID))
+        return true
+    }
+}

@@ -1,0 +1,178 @@
+@testable import Coordinator
+import FarmModel
+import FarmProtocol
+import FarmStorage
+import Foundation
+import Testing
+
+/// The state machine one event at a time: what it decides, and in which order.
+@Suite struct FarmCoreTests {
+    static func index(of effects: [FarmEffect], _ matches: (FarmEffect) -> Bool) -> Int? {
+        effects.firstIndex(where: matches)
+    }
+
+    static func isAttemptPersist(_ effect: FarmEffect, _ ref: AttemptRef, state: TaskState) -> Bool {
+        if case .persist(.attempt(let task, let attempt)) = effect {
+            return task.id == ref.taskID && attempt.attempt == ref.attempt && task.state == state
+        }
+        return false
+    }
+
+    /// One agent, one one-scene video, dispatched: returns the simulation and the assignment's ref.
+    static func assigned() -> (FarmSimulation, AttemptRef) {
+        var sim = FarmSimulation()
+        sim.join("a0")
+        sim.submit(scenes: 1, split: false)
+        sim.send(.dispatchRound)
+        sim.flush()
+        let ref = sim.agents["a0"]!.running.first!
+        return (sim, ref)
+    }
+
+    @Test func anAssignmentIsSentOnlyAfterItsFreshAttemptIsPersisted() {
+        var sim = FarmSimulation()
+        sim.join("a0")
+        sim.submit(scenes: 1, split: false)
+        let effects = sim.core.handle(.dispatchRound, now: sim.now)
+        let ref = AttemptRef(taskID: "v1-0", attempt: 1)
+        let persisted = Self.index(of: effects) { Self.isAttemptPersist($0, ref, state: .running) }
+        let sent = Self.index(of: effects) { if case .assign(let assign, _) = $0 { assign.ref == ref } else { false } }
+        #expect(persisted != nil && sent != nil && persisted! < sent!)
+        #expect(effects[sent!].needsDurability)
+        #expect(sim.core.tasks["v1-0"]?.state == .running)
+        #expect(sim.core.agents["a0"]?.freeSlots == 0)
+    }
+
+    @Test func aResultIsAcknowledgedOnlyOnceTheTaskIsDurablyDone() {
+        var (sim, ref) = Self.assigned()
+        let effects = sim.core.handle(.resultStaged(FarmSimulation.result(ref), peer: Data("a0".utf8)), now: sim.now)
+        let persisted = Self.index(of: effects) { Self.isAttemptPersist($0, ref, state: .done) }
+        let ack = Self.index(of: effects) {
+            if case .sendWhenDurable(.resultAck(let ack), _) = $0 { ack.ref == ref && ack.accepted } else { false }
+        }
+        #expect(persisted != nil && ack != nil && persisted! < ack!)
+        #expect(!effects.contains { if case .send(.resultAck, _) = $0 { true } else { false } }, "never acknowledged before durable")
+        // The last scene done: assembly starts, after the video is persisted as assembling.
+        let assembling = Self.index(of: effects) { if case .persist(.video(let video)) = $0 { video.state == .assembling } else { false } }
+        let assemble = Self.index(of: effects) { if case .assemble = $0 { true } else { false } }
+        #expect(assembling != nil && assemble != nil && assembling! < assemble!)
+    }
+
+    @Test func aLateResultFromALostAgentIsRefusedAndCostsTheTaskOneRetry() {
+        var (sim, ref) = Self.assigned()
+        sim.advance(sim.configuration.lease + .seconds(1))  // a0 silent: lost
+        #expect(sim.core.agents["a0"] == nil)
+        #expect(sim.core.tasks[ref.taskID]?.state == .pending)
+        #expect(sim.core.tasks[ref.taskID]?.failures == 1)
+        #expect(sim.core.tasks[ref.taskID]?.error?.reason == .lostAgent)
+        let refused = sim.core.refusedReports
+        let effects = sim.core.handle(.resultStaged(FarmSimulation.result(ref), peer: Data("a0".utf8)), now: sim.now)
+        #expect(sim.core.refusedReports == refused + 1)
+        #expect(effects.contains { if case .send(.resultAck(let ack), _) = $0 { !ack.accepted } else { false } })
+        #expect(sim.core.tasks[ref.taskID]?.state == .pending)
+    }
+
+    @Test func aHeartbeatWithinTheLeaseKeepsTheAgentsWork() {
+        var (sim, ref) = Self.assigned()
+        sim.advance(.seconds(4))
+        sim.beat("a0")
+        sim.advance(.seconds(4))
+        #expect(sim.core.agents["a0"] != nil)
+        #expect(sim.core.tasks[ref.taskID]?.state == .running)
+        #expect(sim.core.tasks[ref.taskID]?.failures == 0)
+    }
+
+    @Test func aScriptErrorFailsTheVideoAtOnceAndAnAgentErrorIsRetriedElsewhereAfterABackoff() throws {
+        var sim = FarmSimulation()
+        sim.join("a0")
+        sim.join("a1", slots: 2)
+        sim.submit(scenes: 2, split: false)
+        sim.send(.dispatchRound)
+        sim.flush()
+        let onA0 = try #require(sim.agents["a0"]!.running.first)
+        sim.finish("a0", onA0, failing: .crashed)
+        #expect(sim.core.tasks[onA0.taskID]?.state == .pending)
+        #expect(sim.core.tasks[onA0.taskID]?.failures == 1)
+        #expect(sim.core.retryNotBefore[onA0.taskID] != nil)
+        sim.send(.dispatchRound)
+        #expect(sim.core.tasks[onA0.taskID]?.state == .pending, "not before its backoff")
+        sim.now += sim.configuration.retryBackoff
+        sim.send(.dispatchRound)
+        sim.flush()
+        #expect(sim.core.tasks[onA0.taskID]?.state == .running)
+        #expect(sim.core.tasks[onA0.taskID]?.attempt == 2)
+        #expect(sim.core.tasks[onA0.taskID]?.agentID == "a1", "retried on another agent than the one it failed on")
+        let other = try #require(sim.agents["a1"]!.running.first { $0.taskID != onA0.taskID })
+        sim.finish("a1", other, failing: .scriptRaised)
+        sim.flush()
+        #expect(sim.durable.videos["v1"]?.state == .failed)
+        #expect(sim.durable.videos["v1"]?.error?.contains("raised an error") == true)
+        #expect(sim.durable.tasks[other.taskID]?.attempt == 1, "a script error is not retried")
+        #expect(sim.core.videos["v1"] == nil)
+        #expect(sim.agents.values.allSatisfy { $0.running.isEmpty }, "the other attempt was cancelled on its agent")
+    }
+
+    @Test func aHandBackForLackOfASlotCostsNoRetryAndPausesTheAgent() {
+        var (sim, ref) = Self.assigned()
+        sim.finish("a0", ref, failing: .noFreeSlot)
+        #expect(sim.core.tasks[ref.taskID]?.state == .pending)
+        #expect(sim.core.tasks[ref.taskID]?.failures == 0)
+        #expect(sim.core.agents["a0"]?.full == true)
+        sim.send(.dispatchRound)
+        #expect(sim.core.tasks[ref.taskID]?.state == .pending, "no work for a full agent until it reports a free slot")
+        sim.beat("a0")
+        sim.send(.dispatchRound)
+        #expect(sim.core.tasks[ref.taskID]?.state == .running)
+    }
+
+    @Test func cancellingStopsTheAgentsRenderAndEndsTheVideoOnce() {
+        var (sim, _) = Self.assigned()
+        sim.send(.cancelRequested(videoID: "v1"))
+        sim.flush()
+        #expect(sim.agents["a0"]!.running.isEmpty)
+        #expect(sim.durable.videos["v1"]?.state == .cancelled)
+        #expect(sim.core.videos["v1"] == nil)
+        sim.send(.cancelRequested(videoID: "v1"))
+        sim.flush()
+        #expect(sim.violations.isEmpty, "\(sim.violations)")
+    }
+
+    @Test func aPlanBecomesRenderTasksThatWaitForTheirCacheLookup() {
+        var sim = FarmSimulation(configuration: {
+            var configuration = EngineConfiguration(dataDirectory: FileManager.default.temporaryDirectory)
+            configuration.renderCache = true
+            return configuration
+        }())
+        sim.join("a0", slots: 4)
+        sim.submit(scenes: 2, split: true)
+        sim.send(.dispatchRound)
+        sim.flush()
+        let plan = try! #require(sim.agents["a0"]!.running.first)
+        #expect(plan.taskID == "v1-plan")
+        sim.finish("a0", plan)
+        #expect(sim.core.renderTasks(of: "v1").count == 2)
+        #expect(sim.core.cacheLookups.isEmpty, "a video submitted with cache off looks nothing up")
+    }
+
+    @Test func aRestartedCoordinatorAdoptsAnAttemptWhoseAgentComesBackAndLosesOneWhoseAgentDoesNot() {
+        var sim = FarmSimulation()
+        sim.join("a0")
+        sim.join("a1")
+        sim.submit(scenes: 2, split: false)
+        sim.send(.dispatchRound)
+        sim.flush()
+        let onA0 = sim.agents["a0"]!.running.first!, onA1 = sim.agents["a1"]!.running.first!
+        sim.restart()
+        #expect(sim.core.tasks[onA0.taskID]?.state == .running)
+        sim.join("a0")  // comes back still rendering its attempt
+        sim.kill("a1")
+        sim.advance(.seconds(3))
+        sim.beat("a0")
+        sim.advance(.seconds(3))
+        #expect(sim.core.tasks[onA0.taskID]?.state == .running)
+        #expect(sim.core.tasks[onA0.taskID]?.attempt == onA0.attempt)
+        #expect(sim.core.tasks[onA1.taskID]?.state == .pending)
+        #expect(sim.core.tasks[onA1.taskID]?.failures == 1)
+        #expect(sim.violations.isEmpty, "\(sim.violations)")
+    }
+}
