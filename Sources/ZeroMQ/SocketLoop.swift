@@ -4,6 +4,8 @@ import Foundation
 /// The body of a `ZMQSocket`'s thread: the only code that touches the socket.
 final class SocketLoop: @unchecked Sendable {
     private let socket: UnsafeMutableRawPointer
+    /// The PAIR end of the socket's monitor, when it watches its connections.
+    private let monitor: UnsafeMutableRawPointer?
     private let kind: SocketKind
     private let wakeFD: Int32
     // Strong on purpose: the socket lives until `close()` ends this loop.
@@ -14,8 +16,10 @@ final class SocketLoop: @unchecked Sendable {
     private let maxParts: Int
     private let maxMessageBytes: Int
 
-    init(socket: SocketHandle, options: SocketOptions, wakeFD: Int32, owner: ZMQSocket, context: ZMQContext) {
+    init(socket: SocketHandle, monitor: SocketHandle?, options: SocketOptions, wakeFD: Int32, owner: ZMQSocket,
+         context: ZMQContext) {
         self.socket = socket.raw
+        self.monitor = monitor?.raw
         self.kind = options.kind
         self.maxParts = options.maxParts
         self.maxMessageBytes = options.maxTotalMessageBytes
@@ -37,9 +41,10 @@ final class SocketLoop: @unchecked Sendable {
                 zmq_pollitem_t(socket: socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
                 zmq_pollitem_t(socket: nil, fd: wakeFD, events: Int16(ZMQ_POLLIN), revents: 0),
             ]
+            if let monitor { items.append(zmq_pollitem_t(socket: monitor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)) }
             // Messages held back by a full peer are retried every few milliseconds.
             let timeout: Int = waiting.isEmpty ? -1 : 5
-            let ready = zmq_poll(&items, 2, timeout)
+            let ready = zmq_poll(&items, Int32(items.count), timeout)
             if ready < 0 {
                 if zmq_errno() == EINTR { continue }
                 break
@@ -48,9 +53,18 @@ final class SocketLoop: @unchecked Sendable {
                 var counter: UInt64 = 0
                 _ = read(wakeFD, &counter, 8)
             }
+            // Closed connections first: a message on a new connection that reuses a closed one's
+            // descriptor must not be mistaken for the old peer's.
+            if items.count > 2, items[2].revents & Int16(ZMQ_POLLIN) != 0 {
+                readMonitorEvents()
+            }
             if items[0].revents & Int16(ZMQ_POLLIN) != 0 {
                 receiveAvailable()
             }
+        }
+        if let monitor {
+            zmq_socket_monitor(socket, nil, 0)
+            zmq_close(monitor)
         }
         zmq_close(socket)
         owner.didFinish()
@@ -104,6 +118,34 @@ final class SocketLoop: @unchecked Sendable {
         return .sent
     }
 
+    /// Reads the monitor's events: two frames each, the first a 16-bit event and a 32-bit
+    /// value (the connection's descriptor), the second the endpoint.
+    private func readMonitorEvents() {
+        guard let monitor else { return }
+        while true {
+            var event = zmq_msg_t()
+            zmq_msg_init(&event)
+            defer { zmq_msg_close(&event) }
+            guard zmq_msg_recv(&event, monitor, ZMQ_DONTWAIT) >= 0 else { return }
+            var kind: UInt16 = 0, value: UInt32 = 0
+            if zmq_msg_size(&event) >= 6 {
+                let bytes = zmq_msg_data(&event)!
+                memcpy(&kind, bytes, 2)
+                memcpy(&value, bytes + 2, 4)
+            }
+            // The endpoint frame.
+            while zmq_msg_more(&event) == 1 {
+                var rest = zmq_msg_t()
+                zmq_msg_init(&rest)
+                let size = zmq_msg_recv(&rest, monitor, 0)
+                let more = size >= 0 && zmq_msg_more(&rest) == 1
+                zmq_msg_close(&rest)
+                if !more { break }
+            }
+            if Int32(kind) == ZMQ_EVENT_DISCONNECTED { owner.reportClosed(Int32(bitPattern: value)) }
+        }
+    }
+
     /// Reads every complete message. One with more parts or bytes than the
     /// options allow is read to its end and dropped, counted in `oversizedDropped`:
     /// libzmq bounds each part only, not their number or sum.
@@ -114,6 +156,7 @@ final class SocketLoop: @unchecked Sendable {
             var bytes = 0
             var oversized = false
             var userID: String?
+            var connection: Int32?
             var more = true
             while more {
                 var msg = zmq_msg_t()
@@ -128,6 +171,10 @@ final class SocketLoop: @unchecked Sendable {
                 received += 1
                 // The identity frame a ROUTER prepends carries no metadata: read it from the peer's own frames.
                 if userID == nil, let property = zmq_msg_gets(&msg, "User-Id") { userID = String(cString: property) }
+                if monitor != nil, connection == nil {
+                    let descriptor = zmq_msg_get(&msg, ZMQ_SRCFD)
+                    if descriptor >= 0 { connection = descriptor }
+                }
                 bytes += Int(size)  // each part is bounded by ZMQ_MAXMSGSIZE
                 more = zmq_msg_more(&msg) == 1
                 // The routing identity a ROUTER prepends is not one of the peer's parts.
@@ -141,7 +188,7 @@ final class SocketLoop: @unchecked Sendable {
             }
             if kind == .router {
                 let peer = frames.removeFirst()
-                owner.deliver(ZMQMessage(peer: peer, frames: frames, userID: userID))
+                owner.deliver(ZMQMessage(peer: peer, frames: frames, userID: userID, connection: connection))
             } else {
                 owner.deliver(ZMQMessage(frames: frames, userID: userID))
             }

@@ -34,6 +34,9 @@ public struct SocketOptions: Sendable {
     public var maxTotalMessageBytes = 96 << 20
     /// How peers authenticate and encrypt (CurveZMQ) or not.
     public var security: SocketSecurity = .plain
+    /// A ROUTER watches its connections (libzmq's socket monitor) and reports each one
+    /// that closes through `ZMQSocket.closedConnections`; messages carry their connection.
+    public var watchConnections = false
 
     public init(kind: SocketKind) {
         self.kind = kind

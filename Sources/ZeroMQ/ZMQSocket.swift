@@ -12,11 +12,15 @@ public struct ZMQMessage: Sendable {
     public var userID: String?
     /// The message's frames, without the routing identity.
     public var frames: [Data]
+    /// The connection (its file descriptor) a ROUTER received the message on, when it
+    /// watches connections: what `closedConnections` later names.
+    public var connection: Int32?
 
-    public init(peer: Data? = nil, frames: [Data], userID: String? = nil) {
+    public init(peer: Data? = nil, frames: [Data], userID: String? = nil, connection: Int32? = nil) {
         self.peer = peer
         self.frames = frames
         self.userID = userID
+        self.connection = connection
     }
 }
 
@@ -39,11 +43,15 @@ public final class ZMQSocket: Sendable {
     public let undeliverable: AsyncStream<ZMQMessage>
     /// The endpoints actually bound (wildcard ports resolved).
     public let boundEndpoints: [String]
+    /// Connections (as `ZMQMessage.connection`) that closed: a peer's process ended or
+    /// its link dropped. Only with `SocketOptions.watchConnections`.
+    public let closedConnections: AsyncStream<Int32>
 
     private let state: Mutex<Outbox>
     private let wakeFD: Int32
     private let incomingContinuation: AsyncStream<ZMQMessage>.Continuation
     private let undeliverableContinuation: AsyncStream<ZMQMessage>.Continuation
+    private let closedContinuation: AsyncStream<Int32>.Continuation
     private let finished = DispatchSemaphore(value: 0)
     private let oversized = Atomic<Int>(0)
 
@@ -66,8 +74,19 @@ public final class ZMQSocket: Sendable {
             throw ZMQError(code: errno, operation: "eventfd")
         }
         var bound: [String] = []
+        var monitor: UnsafeMutableRawPointer?
         do {
             try Self.configure(socket, options)
+            if options.watchConnections {
+                // Before any bind: no connection goes unwatched. The monitor's PAIR is read by the socket's own thread.
+                let endpoint = "inproc://farm-monitor-\(UUID().uuidString)"
+                guard zmq_socket_monitor(socket, endpoint, ZMQ_EVENT_DISCONNECTED) == 0 else {
+                    throw ZMQError.last("zmq_socket_monitor")
+                }
+                guard let pair = zmq_socket(context.handle, ZMQ_PAIR) else { throw ZMQError.last("zmq_socket PAIR") }
+                monitor = pair
+                guard zmq_connect(pair, endpoint) == 0 else { throw ZMQError.last("zmq_connect \(endpoint)") }
+            }
             for endpoint in options.bind {
                 guard zmq_bind(socket, endpoint) == 0 else { throw ZMQError.last("zmq_bind \(endpoint)") }
                 bound.append(Self.lastEndpoint(socket) ?? endpoint)
@@ -76,6 +95,7 @@ public final class ZMQSocket: Sendable {
                 guard zmq_connect(socket, endpoint) == 0 else { throw ZMQError.last("zmq_connect \(endpoint)") }
             }
         } catch {
+            if let monitor { zmq_close(monitor) }
             zmq_close(socket)
             Glibc.close(fd)
             throw error
@@ -85,9 +105,11 @@ public final class ZMQSocket: Sendable {
         state = Mutex(Outbox())
         (incoming, incomingContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         (undeliverable, undeliverableContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1_000))
+        (closedConnections, closedContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
 
         let loop = SocketLoop(
-            socket: SocketHandle(raw: socket), options: options, wakeFD: fd, owner: self, context: context)
+            socket: SocketHandle(raw: socket), monitor: monitor.map(SocketHandle.init(raw:)), options: options, wakeFD: fd,
+            owner: self, context: context)
         let thread = Thread { loop.run() }
         thread.name = "zmq-\(options.kind)"
         thread.start()
@@ -156,9 +178,14 @@ public final class ZMQSocket: Sendable {
         undeliverableContinuation.yield(message)
     }
 
+    func reportClosed(_ connection: Int32) {
+        closedContinuation.yield(connection)
+    }
+
     func didFinish() {
         incomingContinuation.finish()
         undeliverableContinuation.finish()
+        closedContinuation.finish()
         finished.signal()
     }
 

@@ -175,4 +175,35 @@ import Testing
         #expect(sim.core.tasks[onA1.taskID]?.failures == 1)
         #expect(sim.violations.isEmpty, "\(sim.violations)")
     }
+
+    @Test func anAgentWhoseConnectionClosesWhileTalkingIsLostWithinAGraceUnlessItSpeaksAgain() {
+        var (sim, ref) = Self.assigned()
+        let peer = Data("a0".utf8)
+        sim.send(.disconnected(peer: peer))
+        sim.advance(.milliseconds(300))
+        #expect(sim.core.tasks[ref.taskID]?.state == .running, "within the grace")
+        sim.advance(.milliseconds(500))
+        #expect(sim.core.agents["a0"] == nil)
+        #expect(sim.core.tasks[ref.taskID]?.state == .pending, "requeued long before the lease")
+        #expect(sim.core.tasks[ref.taskID]?.error?.reason == .lostAgent)
+
+        // Reconnected at once: it keeps its work.
+        var (again, kept) = Self.assigned()
+        again.send(.disconnected(peer: peer))
+        again.send(.progress(RenderProgress(ref: kept, framesDone: 3), peer: peer))
+        again.advance(.seconds(1))
+        #expect(again.core.tasks[kept.taskID]?.state == .running)
+        #expect(again.core.agents["a0"]?.disconnectedAt == nil)
+    }
+
+    @Test func aConnectionThatClosesAfterALongSilenceIsLeftToTheLease() {
+        var (sim, ref) = Self.assigned()
+        sim.now += .seconds(4)  // silent, as behind a network blip
+        sim.send(.disconnected(peer: Data("a0".utf8)))
+        sim.advance(.milliseconds(700))
+        #expect(sim.core.tasks[ref.taskID]?.state == .running, "a blip shorter than the lease costs nothing")
+        sim.beat("a0")
+        sim.advance(.seconds(4))
+        #expect(sim.core.tasks[ref.taskID]?.state == .running)
+    }
 }

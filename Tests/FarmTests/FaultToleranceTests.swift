@@ -78,6 +78,27 @@ import ZeroMQ
         #expect(status.scenes.filter { $0.name != victim }.allSatisfy { $0.retriesSpent == 0 })
     }
 
+    /// A killed agent's connection closes at once: its work goes back to the queue within about a
+    /// second, although its lease (30 s here) would take much longer to expire.
+    @Test func aKilledAgentsWorkIsRequeuedWithinASecondLongBeforeItsLease() async throws {
+        let farm = try await FarmHarness(agents: [[], []], leaseSeconds: 30)
+        let id = try await Self.submit(farm)
+        let victim = try await farm.waitFor(id) { status in
+            status.scenes.contains { $0.state == .running && $0.agent == "agent-0" && $0.framesDone >= 10 }
+        }.scenes.first { $0.agent == "agent-0" }!.name
+        farm.signalAgent(0, SIGKILL)
+        let killedAt = ContinuousClock.now
+        _ = try await farm.waitFor(id, timeout: .seconds(10)) { status in
+            status.scenes.contains { $0.name == victim && !($0.state == .running && $0.agent == "agent-0") }
+        }
+        let requeued = ContinuousClock.now - killedAt
+        print("agent killed → its scene requeued after \(requeued) (lease 30 s)")
+        #expect(requeued < .seconds(3))
+        let status = try await farm.waitUntilFinal(id)
+        try Self.expectComplete(status)
+        #expect(status.scenes.first { $0.name == victim }?.retriesSpent == 1)
+    }
+
     @Test func killingTheCoordinatorMidVideoLosesNothing() async throws {
         let farm = try await FarmHarness(agents: [[], []])
         // Twice as long as the other tests' scenes: warm renders finish a 6 s scene so fast

@@ -36,6 +36,40 @@ import ZeroMQ
         #expect(replies == count)
     }
 
+    @Test func aRouterWatchingItsConnectionsNamesTheOneThatClosed() async throws {
+        let context = try ZMQContext()
+        var routerOptions = SocketOptions(kind: .router)
+        routerOptions.bind = ["tcp://127.0.0.1:*"]
+        routerOptions.watchConnections = true
+        let router = try ZMQSocket(context: context, options: routerOptions)
+        defer { router.close() }
+        var dealers: [ZMQSocket] = []
+        for name in ["first", "second"] {
+            var options = SocketOptions(kind: .dealer)
+            options.connect = router.boundEndpoints
+            options.routingID = Data(name.utf8)
+            options.lingerMilliseconds = 0
+            let dealer = try ZMQSocket(context: context, options: options)
+            dealer.send([Data("hello".utf8)])
+            dealers.append(dealer)
+        }
+        var connections: [Data: Int32] = [:]
+        for await message in router.incoming {
+            connections[message.peer!] = message.connection
+            if connections.count == 2 { break }
+        }
+        let first = try #require(connections[Data("first".utf8)])
+        #expect(connections[Data("second".utf8)] != nil && connections[Data("second".utf8)] != first)
+        dealers[0].close()
+        var closed: Int32?
+        for await connection in router.closedConnections {
+            closed = connection
+            break
+        }
+        #expect(closed == first)
+        dealers[1].close()
+    }
+
     @Test func aMessageToAnUnknownPeerIsReportedNotSilentlyDropped() async throws {
         let context = try ZMQContext()
         var options = SocketOptions(kind: .router)

@@ -15,6 +15,10 @@ struct AgentState: Sendable {
     /// Chosen for scale-in: takes no new work; its instance is being terminated.
     var retiring = false
 
+    /// When its connection closed while it was talking (a crash, most likely); cleared by
+    /// anything it sends. Past `EngineConfiguration.disconnectGrace` it is lost.
+    var disconnectedAt: ContinuousClock.Instant?
+
     /// Whether new work may go to it.
     var acceptsWork: Bool { !draining && !retiring }
     /// Renders the agent itself said it runs, in its last heartbeat.

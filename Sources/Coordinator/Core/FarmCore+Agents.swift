@@ -14,6 +14,7 @@ extension FarmCore {
         agent.record = AgentRecord(register, lastSeen: Date())
         agent.peer = peer
         agent.lastSeen = now
+        agent.disconnectedAt = nil
         agents[register.agentID] = agent
         agentIDsByPeer[peer] = register.agentID
         emit(.send(.registered(Registered(
@@ -36,12 +37,31 @@ extension FarmCore {
         }
         let wasDraining = agent.draining, wasFull = agent.full
         agent.lastSeen = now
+        agent.disconnectedAt = nil
         agent.draining = heartbeat.draining
         agent.reportedRunning = heartbeat.running.count
         if wasFull && heartbeat.freeSlots > 0 { agent.full = false }
         agents[agentID] = agent
         emit(.send(.heartbeat(Heartbeat()), to: peer))
         if (wasDraining && !heartbeat.draining) || (wasFull && heartbeat.freeSlots > 0) { emit(.requestDispatch) }
+    }
+
+    /// An agent's connection closed. If it was talking until now (its last message within a
+    /// few heartbeats), its process most likely died: unless it speaks again within the grace,
+    /// it is lost at the next tick. A connection that closed after a long silence (ZeroMQ's own
+    /// heartbeat timed out) is left to the lease, so a network blip does not cost the agent its work.
+    mutating func disconnected(_ peer: Data, now: ContinuousClock.Instant) {
+        guard let agentID = agentIDsByPeer[peer], let agent = agents[agentID], agent.peer == peer else { return }
+        guard now - agent.lastSeen < configuration.heartbeat * 3 else { return }
+        agents[agentID]?.disconnectedAt = now
+        logger.notice("agent disconnected", metadata: ["agent": "\(agentID)", "running": "\(agent.running.count)"])
+    }
+
+    /// Anything an agent sends proves its connection is back.
+    mutating func heardFrom(_ peer: Data) {
+        if let agentID = agentIDsByPeer[peer], agents[agentID]?.disconnectedAt != nil {
+            agents[agentID]?.disconnectedAt = nil
+        }
     }
 
     /// Aligns what an agent runs with what the coordinator believes: attempts
@@ -68,7 +88,10 @@ extension FarmCore {
     /// Declares agents silent for longer than the lease lost; each attempt they
     /// ran spends a retry of its task (see `loseAttempt`).
     mutating func expireLeases(now: ContinuousClock.Instant) {
-        let lost = agents.values.filter { now - $0.lastSeen > configuration.lease }.sorted { $0.record.id < $1.record.id }
+        let lost = agents.values.filter { agent in
+            now - agent.lastSeen > configuration.lease
+                || agent.disconnectedAt.map { now - $0 > configuration.disconnectGrace } ?? false
+        }.sorted { $0.record.id < $1.record.id }
         var abandoned: [AttemptRef] = []
         // Attempts inherited from before a restart whose agent did not come back.
         for (taskID, since) in orphanedSince where now - since > configuration.lease {

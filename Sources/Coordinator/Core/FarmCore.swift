@@ -86,6 +86,7 @@ struct FarmCore {
         case .heartbeat(let heartbeat, let peer):
             beat(heartbeat, from: peer, now: now)
         case .progress(let progress, let peer):
+            heardFrom(peer)
             if fenced(progress.ref, from: peer) != nil { tasks[progress.ref.taskID]?.framesDone = progress.framesDone }
         case .planned(let planned, let peer):
             plan(planned, from: peer)
@@ -98,6 +99,8 @@ struct FarmCore {
         case .failed(let failure, let peer):
             if let task = fenced(failure.ref, from: peer) { failAttempt(task, failure, now: now) }
 
+        case .disconnected(let peer):
+            disconnected(peer, now: now)
         case .tick:
             expireLeases(now: now)
         case .dispatchRound:
@@ -193,7 +196,9 @@ enum FarmEvent {
     case resultUnstorable(TaskResult, peer: Data)
     case failed(TaskFailure, peer: Data)
 
-    /// The clock: leases and orphaned attempts expire.
+    /// The connection behind `peer` closed (the gateway's socket monitor).
+    case disconnected(peer: Data)
+    /// The clock: leases, disconnected agents' grace and orphaned attempts expire.
     case tick
     /// Hand pending tasks to free slots.
     case dispatchRound

@@ -10,6 +10,10 @@ public struct EngineConfiguration: Sendable {
     public var heartbeat: Duration = .seconds(1)
     /// An agent silent this long is lost; its tasks go back to the queue.
     public var lease: Duration = .seconds(5)
+    /// An agent whose connection closed while it was talking is lost after this long unless
+    /// it speaks again: a crashed agent's work goes back to the queue within a second, and
+    /// an agent that reconnects at once keeps its work.
+    public var disconnectGrace: Duration = .milliseconds(600)
     /// Agent-side failures a task may have before its video fails.
     public var maxAttempts = 3
     /// Wait before retrying a task that failed on an agent; doubles with each failure.

@@ -233,6 +233,11 @@ public actor FarmEngine {
         }
     }
 
+    /// The gateway saw the connection behind `peer` close.
+    func connectionClosed(peer: Data) async {
+        await apply(.disconnected(peer: peer))
+    }
+
     func expireLeases() async {
         await apply(.tick)
     }

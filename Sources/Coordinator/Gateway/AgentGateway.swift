@@ -3,6 +3,7 @@ import FarmProtocol
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import ZeroMQ
 
 /// The coordinator's ZeroMQ side: a ROUTER socket that agents' DEALERs connect
@@ -28,6 +29,8 @@ public final class AgentGateway: Service {
         options.maxParts = 3
         options.maxMessageSize = Int64(FarmWire.maxBodySize + 8)
         options.maxTotalMessageBytes = FarmWire.maxBodySize + FarmWire.maxBlobSize + 64
+        // A crashed agent's connection closes at once: noticed in well under a second, not after the lease.
+        options.watchConnections = true
         socket = try ZMQSocket(context: context, options: options)
         self.engine = engine
         self.logger = logger
@@ -38,12 +41,20 @@ public final class AgentGateway: Service {
         await engine.connect { message, peer in socket.send(FarmWire.encode(message), to: peer) }
         var malformed = MalformedCounter()
         var bindings = KeyBindings(keysRequired: curve)
+        let connections = ConnectionTable()
+        let engine = self.engine
         // Results wait on the disk and the store: each is handled in a child of this group
         // (so the next agents' messages need not wait), and shutdown waits for them.
         await withDiscardingTaskGroup { group in
+        group.addTask {
+            for await connection in socket.closedConnections {
+                if let peer = connections.closed(connection) { await engine.connectionClosed(peer: peer) }
+            }
+        }
         await withGracefulShutdownHandler {
             for await message in socket.incoming {
                 guard let peer = message.peer else { continue }
+                if let connection = message.connection { connections.note(connection, peer: peer) }
                 let decoded: FarmMessage
                 do {
                     decoded = try FarmWire.decode(message.frames)
@@ -82,6 +93,22 @@ public final class AgentGateway: Service {
             Thread { socket.close() }.start()
         }
         }
+    }
+}
+
+/// Which peer each open connection carries, so a closed connection names its agent.
+final class ConnectionTable: Sendable {
+    private let peers = Mutex<[Int32: Data]>([:])
+
+    func note(_ connection: Int32, peer: Data) {
+        peers.withLock { table in
+            if table[connection] != peer { table[connection] = peer }
+        }
+    }
+
+    /// Forgets a closed connection; the peer it carried, if it carried one.
+    func closed(_ connection: Int32) -> Data? {
+        peers.withLock { $0.removeValue(forKey: connection) }
     }
 }
 

@@ -219,10 +219,12 @@ struct FarmSimulation {
                          peer: agent.peer))
     }
 
-    /// The agent's process dies: it stops beating and forgets its renders.
+    /// The agent's process dies: it stops beating, forgets its renders, and its connection closes.
     mutating func kill(_ id: String) {
+        guard let agent = agents[id], agent.alive else { return }
         agents[id]?.alive = false
         agents[id]?.running = []
+        send(.disconnected(peer: agent.peer))
     }
 
     mutating func beat(_ id: String) {
