@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench-store bench-farm bench-fleet bench-encode bench-sandbox clean
+.PHONY: all deps test-deps build demo test bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox clean
 
 all: build
 
@@ -35,6 +35,13 @@ bench-store: test-deps
 	$(SWIFT) build $(BUILD_FLAGS) --product StoreBenchmark
 	@url=$$(scripts/test-postgres.sh start) && \
 	"$(BIN)/StoreBenchmark" "$$url" 3000; status=$$?; scripts/test-postgres.sh stop; exit $$status
+
+# The coordinator's state machine alone (events/s against wire decoding) and the engine with SQLite and a
+# throwaway PostgreSQL (assignments/s persisted and sent, against the store alone), 500 simulated agents.
+bench-core: test-deps
+	$(SWIFT) build -c release --product CoreBenchmark
+	@url=$$(scripts/test-postgres.sh start) && \
+	"$$($(SWIFT) build -c release --show-bin-path)/CoreBenchmark" "$$url" 500; status=$$?; scripts/test-postgres.sh stop; exit $$status
 
 # Benchmark 1: `farm submit --wait` (2 local agents) against manim + an ffmpeg ladder, 1080p60, on the bundled
 # example with one long scene; medians of 3 runs and their ratio.

@@ -110,6 +110,16 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .executableTarget(
+            name: "CoreBenchmark",
+            dependencies: [
+                "Coordinator", "FarmStorage", "FarmModel", "FarmProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/CoreBenchmark",
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
             name: "EncodeBenchmark",
             dependencies: ["Media"],
             path: "bench/EncodeBenchmark",

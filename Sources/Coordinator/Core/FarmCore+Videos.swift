@@ -35,7 +35,7 @@ extension FarmCore {
 
     /// The tasks a new video starts with: one plan task, which an agent runs to learn
     /// every scene's animations; or, without splitting, one render task per scene.
-    func initialTasks(for video: VideoRecord) -> [TaskRecord] {
+    public func initialTasks(for video: VideoRecord) -> [TaskRecord] {
         let scenes = video.options.scenes
         if video.options.split && configuration.splitScenes {
             var plan = TaskRecord(id: "\(video.id)-plan", videoID: video.id, ordinal: -1, scene: scenes[0].name,

@@ -18,7 +18,7 @@ import Logging
 /// finish), `FarmCore+Dispatch` (assigning tasks to slots), `FarmCore+Attempts`
 /// (results, failures, retries, lost agents) and `FarmCore+Agents` (registration,
 /// heartbeats, leases).
-struct FarmCore {
+@_spi(Benchmark) public struct FarmCore {
     let configuration: EngineConfiguration
     /// Told to agents when they register: a new id tells them the coordinator restarted.
     let coordinatorID: String
@@ -52,21 +52,21 @@ struct FarmCore {
     /// Reports refused because they came from a superseded attempt or an unknown agent.
     var refusedReports = 0
     /// Tasks assigned since start.
-    var assignmentsMade = 0
+    public internal(set) var assignmentsMade = 0
     var cacheHits = 0
     var rangesRendered = 0
 
     /// Effects of the event being handled, in the order they were decided.
     private var effects: [FarmEffect] = []
 
-    init(configuration: EngineConfiguration, coordinatorID: String = UUID().uuidString, logger: Logger) {
+    public init(configuration: EngineConfiguration, coordinatorID: String = UUID().uuidString, logger: Logger) {
         self.configuration = configuration
         self.coordinatorID = coordinatorID
         self.logger = logger
     }
 
     /// Takes one event; returns what the runner must do, in order.
-    mutating func handle(_ event: FarmEvent, now: ContinuousClock.Instant = .now) -> [FarmEffect] {
+    public mutating func handle(_ event: FarmEvent, now: ContinuousClock.Instant = .now) -> [FarmEffect] {
         switch event {
         case .resumed(let unfinished, let open):
             resume(unfinished, openAttempts: open, now: now)
@@ -164,14 +164,21 @@ struct FarmCore {
         max(agents.values.filter(\.acceptsWork).reduce(0) { $0 + $1.record.slots }, 1)
     }
 
-    var queueDepth: Int {
+    public var queueDepth: Int {
         tasks.values.filter { $0.state == .pending }.count
     }
+
+    public var runningCount: Int {
+        tasks.values.filter { $0.state == .running }.count
+    }
+
+    /// Videos whose packaging is in flight.
+    public var videosAssembling: [String] { assembling.sorted() }
 }
 
 /// What happens to the coordinator: messages from agents, requests from the API,
 /// answers to the effects it asked for, and the clock.
-enum FarmEvent {
+@_spi(Benchmark) public enum FarmEvent {
     /// Unfinished videos read from the store at start-up, with the history records of running attempts.
     case resumed([(VideoRecord, [TaskRecord])], openAttempts: [AttemptRecord])
     /// A video and its first tasks, already durable.
@@ -207,13 +214,13 @@ enum FarmEvent {
 }
 
 /// How packaging a video ended.
-enum AssemblyOutcome: Sendable {
+@_spi(Benchmark) public enum AssemblyOutcome: Sendable {
     case published(frames: Int, seconds: Double)
     case failed(String)
 }
 
 /// What the runner does for the core.
-enum FarmEffect {
+@_spi(Benchmark) public enum FarmEffect {
     /// Queue a change for the store, behind every earlier one.
     case persist(StoreChange)
     /// Send a message now (it depends on nothing unwritten).
@@ -239,7 +246,7 @@ enum FarmEffect {
     case discardVideoFiles(videoID: String)
 
     /// Whether the runner must wait for earlier changes to be durable before performing it.
-    var needsDurability: Bool {
+    public var needsDurability: Bool {
         switch self {
         case .sendWhenDurable, .assign: true
         default: false

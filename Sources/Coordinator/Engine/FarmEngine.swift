@@ -3,6 +3,7 @@ import FarmProtocol
 import FarmStorage
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// The runner of the coordinator's state machine (`FarmCore`): it turns agents'
 /// messages and API requests into events, and performs the effects the core
@@ -72,6 +73,9 @@ public actor FarmEngine {
     }
 
     /// Ends the streams `EngineService` consumes: no new dispatch rounds or background work.
+    /// The store writer, for a runner outside a coordinator's service group (benchmarks).
+    @_spi(Benchmark) public nonisolated var storeWriter: some Service { writer }
+
     nonisolated func stopIntake() {
         requestDispatch.finish()
         startWork.finish()
@@ -80,7 +84,7 @@ public actor FarmEngine {
     // MARK: Events in, effects out
 
     /// Hands `event` to the core and performs what it decided.
-    func apply(_ event: FarmEvent) async {
+    @_spi(Benchmark) public func apply(_ event: FarmEvent) async {
         let effects = core.handle(event)
         await perform(effects)
     }
@@ -219,7 +223,7 @@ public actor FarmEngine {
     }
 
     /// A dispatch round (the core decides; this persists and sends).
-    func dispatch() async {
+    @_spi(Benchmark) public func dispatch() async {
         let started = ContinuousClock.now
         let before = core.assignmentsMade
         await apply(.dispatchRound)

@@ -153,27 +153,14 @@ public final class PostgresStore: FarmStore, Service {
         try await apply([.attempt(task, attempt)])
     }
 
+    /// One transaction: the burst's task and attempt rows in one multi-row upsert each
+    /// (`PostgresBatch`), the rare changes one statement each.
     public func apply(_ changes: [StoreChange]) async throws {
         let logger = self.logger
+        let batch = try PostgresBatch(changes)
+        let statements = [try batch.taskStatement(), try batch.attemptStatement()].compactMap { $0 } + batch.others
         try await client.withTransaction(logger: logger) { connection in
-            for change in changes {
-                switch change {
-                case .video(let video): try await connection.query(Self.updateVideo(video), logger: logger)
-                case .task(let task): try await connection.query(try Self.updateTask(task), logger: logger)
-                case .attempt(let task, let attempt):
-                    try await connection.query(try Self.updateTask(task), logger: logger)
-                    try await connection.query(Self.upsertAttempt(attempt), logger: logger)
-                case .agent(let agent): try await connection.query(Self.upsertAgent(agent), logger: logger)
-                case .planned(let plan, let attempt, let tasks):
-                    try await connection.query(try Self.updateTask(plan), logger: logger)
-                    try await connection.query(Self.upsertAttempt(attempt), logger: logger)
-                    for task in tasks { try await connection.query(try Self.insertTask(task, replacing: true), logger: logger) }
-                case .cachedRender(let render): try await connection.query(try Self.upsertCachedRender(render), logger: logger)
-                case .cachedPlan(let plan): try await connection.query(try Self.upsertCachedPlan(plan), logger: logger)
-                case .uncachedRender(let contentHash):
-                    try await connection.query("DELETE FROM render_cache WHERE content_hash = \(contentHash)", logger: logger)
-                }
-            }
+            for statement in statements { try await connection.query(statement, logger: logger) }
         }
     }
 

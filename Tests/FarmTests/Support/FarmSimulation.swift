@@ -1,4 +1,4 @@
-@testable import Coordinator
+@_spi(Benchmark) @testable import Coordinator
 import FarmModel
 import FarmProtocol
 import FarmStorage
