@@ -73,7 +73,7 @@ extension FarmCore {
         task.state = .done
         task.error = nil
         task.updatedAt = Date()
-        tasks[task.id] = task
+        put(task)
         return closeAttempt(ref, agentID: task.agentID, outcome: "done")
     }
 
@@ -109,7 +109,7 @@ extension FarmCore {
                 retryNotBefore[task.id] = now + configuration.retryBackoff * (1 << min(task.failures - 1, 5))
             }
             task.error = spendsRetry ? error : nil
-            tasks[task.id] = task
+            put(task)
             persist(.attempt(task, attempt))
             emit(.requestDispatch)
         case .agentError, .scriptError, .timeout, .outOfMemory:
@@ -119,7 +119,7 @@ extension FarmCore {
             task.error = error
             task.updatedAt = Date()
             if failure.failureClass == .agentError { task.failures += 1 }
-            tasks[task.id] = task
+            put(task)
             if task.work.kind == .plan {
                 // Render the scenes whole instead: each render then fails (or not) on its
                 // own scene, so the user learns which scene is broken and how.

@@ -14,36 +14,43 @@ extension FarmCore {
     /// A LaTeX scene goes only to an agent that has LaTeX. Each assignment's
     /// fresh attempt number is persisted before the agent hears of it.
     mutating func dispatch(now: ContinuousClock.Instant) {
-        guard agents.values.contains(where: { $0.acceptsWork && $0.freeSlots > 0 }) else { return }
+        // The round's view of the fleet, in id order: free slots are counted down here, so
+        // choosing an agent touches small values, not the agents' whole state.
+        var slots = agents.values.filter(\.acceptsWork).map {
+            SlotCandidate(id: $0.record.id, peer: $0.peer, free: $0.freeSlots, hasLaTeX: $0.record.hasLaTeX)
+        }.sorted { $0.id < $1.id }
+        var freeSlots = slots.reduce(0) { $0 + $1.free }
+        guard freeSlots > 0 else { return }
         var queues = DispatchQueues(pending: tasks.values.filter { $0.state == .pending && !cacheLookups.contains($0.id) },
                                     videos: videos, running: runningTasksBySubmitter())
-        var freeSlots = agents.values.reduce(0) { $0 + ($1.acceptsWork ? $1.freeSlots : 0) }
         var assignments: [(Assign, Data)] = []
         while freeSlots > 0, var task = queues.next() {
             if let notBefore = retryNotBefore[task.id], notBefore > now { continue }
-            guard let video = videos[task.videoID], let agent = pickAgent(for: task) else { continue }
+            guard let video = videos[task.videoID], let chosen = pickSlot(for: task, among: slots) else { continue }
             queues.started(task)
             freeSlots -= 1
+            slots[chosen].free -= 1
+            let (agentID, peer) = (slots[chosen].id, slots[chosen].peer)
             task.attempt += 1
             task.state = .running
-            task.agentID = agent.record.id
+            task.agentID = agentID
             task.framesDone = 0
             task.updatedAt = Date()
-            tasks[task.id] = task
+            put(task)
             let ref = AttemptRef(taskID: task.id, attempt: task.attempt)
-            agents[agent.record.id]?.running.insert(ref)
+            agents[agentID]?.running.insert(ref)
             if video.state == .queued {
                 videos[video.id]?.state = .rendering
                 persist(.video(videos[video.id]!))
             }
-            let attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agent.record.id, startedAt: task.updatedAt)
+            let attempt = AttemptRecord(taskID: task.id, attempt: task.attempt, agentID: agentID, startedAt: task.updatedAt)
             openAttempts[ref] = attempt
             persist(.attempt(task, attempt))
             assignments.append((Assign(
                 ref: ref, videoID: video.id, scriptName: video.scriptName, script: video.script, scene: task.scene,
                 settings: video.settings, encoding: video.encoding, limits: configuration.limits, kind: task.work.kind,
                 animations: task.work.animations,
-                scenes: task.work.kind == .plan ? video.options.scenes.map(\.name) : nil), agent.peer))
+                scenes: task.work.kind == .plan ? video.options.scenes.map(\.name) : nil), peer))
         }
         // After every change of the round: one wait for durability covers the whole round.
         for (assign, peer) in assignments { emit(.assign(assign, to: peer)) }
@@ -68,19 +75,23 @@ extension FarmCore {
         return running
     }
 
-    /// The agent with the most free slots that can run `task`: not blocklisted
-    /// for its video, and not the agent it last failed on while another
-    /// connected agent could take it (even if that one is busy now).
-    func pickAgent(for task: TaskRecord) -> AgentState? {
-        let failures = agentFailures[task.videoID] ?? [:]
-        let eligible = agents.values.filter {
-            $0.acceptsWork && (!task.requiresLaTeX || $0.record.hasLaTeX)
-                && failures[$0.record.id, default: 0] < configuration.blocklistAfter
-        }
+    /// The agent with the most free slots that can run `task`: not blocklisted for its
+    /// video, and not the agent it last failed on while another connected agent could take
+    /// it (even if that one is busy now). Ties go to the first by id. One pass, no copies.
+    func pickSlot(for task: TaskRecord, among slots: [SlotCandidate]) -> Int? {
+        let failures = agentFailures[task.videoID]
         let failedOn = lastFailedAgent[task.id]
-        let others = eligible.filter { $0.record.id != failedOn }
-        let pool = others.isEmpty ? eligible : others
-        return pool.filter { $0.freeSlots > 0 }.max { ($0.freeSlots, $1.record.id) < ($1.freeSlots, $0.record.id) }
+        var best: Int?, bestOther: Int?, otherEligible = false
+        for index in slots.indices {
+            if task.requiresLaTeX && !slots[index].hasLaTeX { continue }
+            if let failures, failures[slots[index].id, default: 0] >= configuration.blocklistAfter { continue }
+            let isOther = slots[index].id != failedOn
+            if isOther { otherEligible = true }
+            guard slots[index].free > 0 else { continue }
+            if best.map({ slots[index].free > slots[$0].free }) ?? true { best = index }
+            if isOther, bestOther.map({ slots[index].free > slots[$0].free }) ?? true { bestOther = index }
+        }
+        return otherEligible ? bestOther : best
     }
 
     /// Puts a running attempt's task back in the queue; callers persist it.
@@ -93,8 +104,16 @@ extension FarmCore {
         task.framesDone = 0
         if spendingRetry { task.failures += 1 }
         task.updatedAt = Date()
-        tasks[task.id] = task
+        put(task)
         emit(.discardAttemptFiles(videoID: task.videoID, ref))
         return task
     }
+}
+
+/// An agent as a dispatch round sees it.
+struct SlotCandidate {
+    let id: String
+    let peer: Data
+    var free: Int
+    let hasLaTeX: Bool
 }

@@ -22,7 +22,7 @@ extension FarmCore {
             taskIDsByVideo[video.id] = videoTasks.map(\.id)
             for task in videoTasks {
                 if task.state == .running { orphanedSince[task.id] = now }
-                tasks[task.id] = task
+                put(task)
             }
             logger.info("resumed video", metadata: ["video": "\(video.id)", "state": "\(video.state)"])
             let renders = videoTasks.filter { $0.work.kind == .render }
@@ -60,7 +60,7 @@ extension FarmCore {
         guard videos[video.id] == nil, !video.state.isFinal else { return }
         videos[video.id] = video
         taskIDsByVideo[video.id] = videoTasks.map(\.id)
-        for task in videoTasks { tasks[task.id] = task }
+        for task in videoTasks { put(task) }
         logger.info("accepted video", metadata: [
             "video": "\(video.id)", "scenes": "\(video.options.scenes.map(\.name).joined(separator: ","))",
             "quality": "\(video.settings.quality.rawValue)", "submitter": "\(video.options.submitter)",
@@ -96,7 +96,7 @@ extension FarmCore {
         plan.attempt += 1
         plan.updatedAt = now
         plan.work.note = "plan from the cache"
-        tasks[planTaskID] = plan
+        put(plan)
         var attempt = AttemptRecord(taskID: planTaskID, attempt: plan.attempt, agentID: "plan-cache", startedAt: now)
         attempt.endedAt = now
         attempt.outcome = "done"
@@ -145,7 +145,7 @@ extension FarmCore {
                 note: piece.note)
             return task
         }
-        for task in renderTasks { tasks[task.id] = task }
+        for task in renderTasks { put(task) }
         taskIDsByVideo[video.id, default: []] += renderTasks.map(\.id)
         persist(.planned(plan, attempt, renderTasks))
         logger.info("video planned", metadata: [
@@ -167,7 +167,7 @@ extension FarmCore {
         for index in renders.indices {
             renders[index].work.note = reason
             renders[index].updatedAt = Date()
-            tasks[renders[index].id] = renders[index]
+            put(renders[index])
         }
         taskIDsByVideo[video.id, default: []] += renders.map(\.id)
         persist(.planned(plan, attempt, renders))
@@ -210,7 +210,7 @@ extension FarmCore {
             task.framesDone = result.frames
             task.work.note = "from the render cache"
             task.updatedAt = Date()
-            tasks[id] = task
+            put(task)
             persist(.task(task))
             cacheHits += 1
             logger.info("taken from the render cache", metadata: ["task": "\(id)", "scene": "\(task.scene)"])
@@ -221,8 +221,7 @@ extension FarmCore {
     // MARK: Assembly and the end
 
     mutating func startAssemblyIfRendered(_ videoID: String) {
-        let renders = renderTasks(of: videoID)
-        if !renders.isEmpty, renders.allSatisfy({ $0.state == .done }) { startAssembly(videoID) }
+        if rendersLeft[videoID] == 0 { startAssembly(videoID) }
     }
 
     /// Joins a video's accepted scenes into its HLS ladder and MP4 (the runner packages).
@@ -279,7 +278,7 @@ extension FarmCore {
             }
             task.state = .cancelled
             task.updatedAt = Date()
-            tasks[id] = task
+            put(task)
             if openAttempts[ref] != nil {
                 persist(.attempt(task, closeAttempt(ref, agentID: task.agentID, outcome: "cancelled")))
             } else {
@@ -303,6 +302,7 @@ extension FarmCore {
             cacheLookups.remove(id)
         }
         taskIDsByVideo[videoID] = nil
+        rendersLeft[videoID] = nil
         agentFailures[videoID] = nil
         videos[videoID] = nil
         assembling.remove(videoID)

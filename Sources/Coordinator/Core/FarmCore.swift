@@ -44,6 +44,9 @@ import Logging
     var cacheLookups: Set<String> = []
     /// Videos being packaged: results that finish a video together must not package it twice.
     var assembling: Set<String> = []
+    /// Render tasks per video not yet done (kept by `put`): whether a finished scene was the
+    /// video's last is answered without walking its tasks.
+    var rendersLeft: [String: Int] = [:]
     /// Render-time estimates for planning and longest-first scheduling.
     var costModel = CostModel()
     /// Observed render time of a task (moving average), for the scaling signal.
@@ -118,6 +121,19 @@ import Logging
 
     mutating func persist(_ change: StoreChange) {
         effects.append(.persist(change))
+    }
+
+    /// Stores a task's new state, keeping `rendersLeft`.
+    mutating func put(_ task: TaskRecord) {
+        let previous = tasks.updateValue(task, forKey: task.id)
+        let delta = (Self.isRenderLeft(task) ? 1 : 0) - (previous.map(Self.isRenderLeft) == true ? 1 : 0)
+        if delta != 0 || (task.work.kind == .render && rendersLeft[task.videoID] == nil) {
+            rendersLeft[task.videoID, default: 0] += delta
+        }
+    }
+
+    static func isRenderLeft(_ task: TaskRecord) -> Bool {
+        task.work.kind == .render && task.state != .done
     }
 
     // MARK: Queries the runner and the status pages use

@@ -89,6 +89,16 @@ public final class PostgresStore: FarmStore, Service {
         }
     }
 
+    /// Every (table, column) of the public schema, for checks that the two stores agree.
+    public func columns() async throws -> [(table: String, column: String)] {
+        var result: [(String, String)] = []
+        let rows = try await client.query("""
+            SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'
+            """, logger: logger)
+        for try await (table, column) in rows.decode((String, String).self) { result.append((table, column)) }
+        return result
+    }
+
     public func video(id: String) async throws -> VideoRecord? {
         for try await row in try await client.query("\(unescaped: Self.videoColumns) WHERE id = \(id)", logger: logger) {
             return try Self.video(row)

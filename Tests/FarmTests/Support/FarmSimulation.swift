@@ -290,6 +290,14 @@ struct FarmSimulation {
                 violations.append("\(task.id) runs attempt \(task.attempt) on \(task.agentID ?? "none") but no slot holds it")
             }
         }
+        // The count of render tasks left per video matches the tasks themselves.
+        for videoID in core.videos.keys {
+            let left = (core.taskIDsByVideo[videoID] ?? []).compactMap { core.tasks[$0] }.filter(FarmCore.isRenderLeft).count
+            let hasRenders = (core.taskIDsByVideo[videoID] ?? []).contains { core.tasks[$0]?.work.kind == .render }
+            if core.rendersLeft[videoID] != (hasRenders ? left : nil) {
+                violations.append("\(videoID): rendersLeft \(String(describing: core.rendersLeft[videoID])), counted \(left)")
+            }
+        }
         // An acknowledged result is durable: the task is done, or its video ended.
         for ref in ackedRefs {
             guard let task = durable.tasks[ref.taskID] else { continue }
