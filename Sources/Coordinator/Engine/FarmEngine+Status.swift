@@ -7,6 +7,9 @@ extension FarmEngine {
     /// The status of any video, live or finished; `nil` if unknown.
     public func status(videoID: String) async -> VideoStatus? {
         if let live = currentStatus(videoID) { return live }
+        // A video the core just ended may not be written yet: read after the writes, not before.
+        _ = await writer.waitForQueued(timeout: .seconds(2))
+        if let live = currentStatus(videoID) { return live }
         guard let video = try? await store.video(id: videoID),
               let videoTasks = try? await store.tasks(videoID: videoID) else { return nil }
         return makeStatus(video, videoTasks)
@@ -15,6 +18,7 @@ extension FarmEngine {
     /// Recent videos, newest first.
     public func recentVideos(limit: Int = 50) async throws -> [VideoStatus] {
         var result: [VideoStatus] = []
+        _ = await writer.waitForQueued(timeout: .seconds(2))
         for video in try await store.videos(limit: limit) {
             if let live = currentStatus(video.id) {
                 result.append(live)

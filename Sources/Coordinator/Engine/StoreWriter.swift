@@ -49,6 +49,13 @@ final class StoreWriter: Service, Sendable {
         return sequence
     }
 
+    /// Waits until every change queued so far is durable (a read after the writes it should see);
+    /// `false` if that takes longer than `timeout`.
+    func waitForQueued(timeout: Duration) async -> Bool {
+        guard let last = queue.withLock({ $0.lastSequence }) else { return true }
+        return await waitDurable(last, timeout: timeout)
+    }
+
     /// Queues `change` and returns once it (and everything before it) is durable.
     func persist(_ change: Change) async {
         _ = await waitDurable(enqueue(change), timeout: nil)
@@ -145,6 +152,9 @@ final class StoreWriter: Service, Sendable {
 private struct Queue {
     var pending: [(sequence: Int, change: StoreChange)] = []
     private var nextSequence = 0
+
+    /// The sequence number of the last change queued, if any was.
+    var lastSequence: Int? { nextSequence == 0 ? nil : nextSequence - 1 }
 
     mutating func append(_ change: StoreChange) -> Int {
         defer { nextSequence += 1 }
