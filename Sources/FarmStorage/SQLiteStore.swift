@@ -52,109 +52,13 @@ public final class SQLiteStore: FarmStore {
         }
     }
 
+    /// `FarmSchema`'s migrations rendered for SQLite, under the names GRDB recorded them by.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("1-initial") { db in
-            try db.execute(sql: """
-                CREATE TABLE videos (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    state TEXT NOT NULL,
-                    scriptName TEXT NOT NULL,
-                    script TEXT NOT NULL,
-                    settings TEXT NOT NULL,
-                    encoding TEXT NOT NULL,
-                    idempotencyKey TEXT UNIQUE,
-                    error TEXT,
-                    createdAt DATETIME NOT NULL,
-                    updatedAt DATETIME NOT NULL,
-                    frames INTEGER,
-                    seconds DOUBLE
-                );
-                CREATE INDEX videos_by_state ON videos(state, createdAt);
-                CREATE TABLE tasks (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    videoID TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-                    ordinal INTEGER NOT NULL,
-                    scene TEXT NOT NULL,
-                    requiresLaTeX BOOLEAN NOT NULL,
-                    state TEXT NOT NULL,
-                    attempt INTEGER NOT NULL,
-                    failures INTEGER NOT NULL,
-                    agentID TEXT,
-                    framesDone INTEGER NOT NULL,
-                    error TEXT,
-                    result TEXT,
-                    updatedAt DATETIME NOT NULL,
-                    UNIQUE (videoID, ordinal)
-                );
-                CREATE INDEX tasks_by_state ON tasks(state, videoID);
-                CREATE INDEX tasks_by_agent ON tasks(agentID) WHERE state = 'running';
-                CREATE TABLE attempts (
-                    taskID TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
-                    attempt INTEGER NOT NULL,
-                    agentID TEXT NOT NULL,
-                    startedAt DATETIME NOT NULL,
-                    endedAt DATETIME,
-                    outcome TEXT,
-                    logTail TEXT,
-                    PRIMARY KEY (taskID, attempt)
-                );
-                CREATE TABLE agents (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    hostname TEXT NOT NULL,
-                    slots INTEGER NOT NULL,
-                    cores INTEGER NOT NULL,
-                    memoryBytes INTEGER NOT NULL,
-                    manimVersion TEXT NOT NULL,
-                    hasLaTeX BOOLEAN NOT NULL,
-                    lastSeen DATETIME NOT NULL
-                );
-                """)
-        }
-        migrator.registerMigration("2-artifacts-cache-access") { db in
-            try db.execute(sql: """
-                CREATE TABLE artifacts (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    videoID TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-                    taskID TEXT REFERENCES tasks(id) ON DELETE CASCADE,
-                    kind TEXT NOT NULL,
-                    path TEXT NOT NULL,
-                    bytes INTEGER NOT NULL,
-                    crc32 INTEGER NOT NULL,
-                    createdAt DATETIME NOT NULL
-                );
-                CREATE INDEX artifacts_by_video ON artifacts(videoID);
-                CREATE TABLE render_cache (
-                    contentHash TEXT PRIMARY KEY NOT NULL,
-                    result TEXT NOT NULL,
-                    artifactPath TEXT NOT NULL,
-                    createdAt DATETIME NOT NULL,
-                    lastUsedAt DATETIME NOT NULL
-                );
-                CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, createdAt DATETIME NOT NULL);
-                CREATE TABLE api_keys (
-                    keyHash TEXT PRIMARY KEY NOT NULL,
-                    userID TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    createdAt DATETIME NOT NULL,
-                    revokedAt DATETIME
-                );
-                """)
-        }
-        migrator.registerMigration("3-planning-scheduling") { db in
-            try db.execute(sql: """
-                ALTER TABLE videos ADD COLUMN options TEXT NOT NULL DEFAULT '\(VideoOptions.legacyJSON)';
-                ALTER TABLE tasks ADD COLUMN work TEXT NOT NULL DEFAULT '\(TaskWork.legacyJSON)';
-                """)
-        }
-        migrator.registerMigration("4-plan-cache") { db in
-            try db.execute(sql: """
-                CREATE TABLE plan_cache (
-                    planKey TEXT PRIMARY KEY NOT NULL,
-                    scenes TEXT NOT NULL,
-                    manimVersion TEXT NOT NULL,
-                    createdAt DATETIME NOT NULL
-                );
-                """)
+        for migration in FarmSchema.migrations {
+            migrator.registerMigration("\(migration.version)-\(migration.name)") { db in
+                for statement in SchemaSQL.statements(migration, for: .sqlite) { try db.execute(sql: statement) }
+            }
         }
         return migrator
     }

@@ -5,9 +5,9 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// The two stores' schemas are written separately (SQLite through GRDB's migrator,
-/// PostgreSQL as numbered SQL); this fails when they drift: every table and column of
-/// one must exist in the other (names compared without case or underscores).
+/// Both stores' schemas are rendered from one source (`FarmSchema`); this checks the
+/// result: every table and column of one exists in the other with the same nullability
+/// (names compared without case or underscores).
 @Suite struct SchemaParityTests {
     static func normalized(_ name: String) -> String {
         name.lowercased().replacingOccurrences(of: "_", with: "")
@@ -21,8 +21,10 @@ import Testing
         let sqlite: [String: Set<String>] = try await DatabaseQueue(path: path).read { db in
             var tables: [String: Set<String>] = [:]
             for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") {
-                let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table.quotedDatabaseIdentifier))").map { $0["name"] as String }
-                tables[Self.normalized(table)] = Set(columns.map(Self.normalized))
+                let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table.quotedDatabaseIdentifier))").map { row in
+                    Self.normalized(row["name"] as String) + ((row["notnull"] as Int) == 1 ? "" : "?")
+                }
+                tables[Self.normalized(table)] = Set(columns)
             }
             return tables
         }
@@ -31,8 +33,8 @@ import Testing
         let store = try PostgresStore.running(url: try await TestPostgres.freshDatabase(), logger: Logger(label: "test.schema"))
         try await store.migrate()
         var postgres: [String: Set<String>] = [:]
-        for (table, column) in try await store.columns() {
-            postgres[Self.normalized(table), default: []].insert(Self.normalized(column))
+        for (table, column, nullable) in try await store.columns() {
+            postgres[Self.normalized(table), default: []].insert(Self.normalized(column) + (nullable ? "?" : ""))
         }
         let sqliteTables = Set(sqlite.keys).subtracting(Self.bookkeeping)
         let postgresTables = Set(postgres.keys).subtracting(Self.bookkeeping)

@@ -89,13 +89,16 @@ public final class PostgresStore: FarmStore, Service {
         }
     }
 
-    /// Every (table, column) of the public schema, for checks that the two stores agree.
-    public func columns() async throws -> [(table: String, column: String)] {
-        var result: [(String, String)] = []
+    /// Every (table, column, nullable) of the public schema, for checks that the two stores agree.
+    public func columns() async throws -> [(table: String, column: String, nullable: Bool)] {
+        var result: [(String, String, Bool)] = []
         let rows = try await client.query("""
-            SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'
+            SELECT table_name::text, column_name::text, is_nullable::text FROM information_schema.columns
+            WHERE table_schema = 'public'
             """, logger: logger)
-        for try await (table, column) in rows.decode((String, String).self) { result.append((table, column)) }
+        for try await (table, column, nullable) in rows.decode((String, String, String).self) {
+            result.append((table, column, nullable == "YES"))
+        }
         return result
     }
 
