@@ -21,11 +21,19 @@ public actor AgentService: Service {
     private var manimVersion = "unknown"
     private var tools: RenderTools?
     private var drained: CheckedContinuation<Void, Never>?
+    /// Renders that ended, from their threads to the service's task group.
+    private let outcomes: AsyncStream<(RenderJob, FarmMessage)>
+    private let reportOutcome: AsyncStream<(RenderJob, FarmMessage)>.Continuation
+    /// A graceful shutdown, from its handler to the service's task group (which drains).
+    private let shutdownRequests: AsyncStream<Void>
+    private let requestShutdown: AsyncStream<Void>.Continuation
 
     public init(configuration: AgentConfiguration, context: ZMQContext, logger: Logger = Logger(label: "farm.agent")) {
         self.configuration = configuration
         self.context = context
         self.logger = logger
+        (outcomes, reportOutcome) = AsyncStream.makeStream()
+        (shutdownRequests, requestShutdown) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     public func run() async throws {
@@ -65,23 +73,38 @@ public actor AgentService: Service {
         ])
         register()
 
+        let (outcomes, shutdownRequests) = (self.outcomes, self.shutdownRequests)
+        let (reportOutcome, requestShutdown) = (self.reportOutcome, self.requestShutdown)
+        // Everything the agent runs is a child of this group: nothing outlives `run()`.
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
+                group.addTask { await link.run() }
                 group.addTask {
                     for await frames in link.messages { await self.receive(frames) }
+                }
+                group.addTask {
+                    for await (job, outcome) in outcomes { await self.finished(job, outcome) }
+                }
+                group.addTask {
+                    for await _ in shutdownRequests {
+                        await self.drain()
+                        return
+                    }
                 }
                 group.addTask {
                     while await !self.isFinished() {
                         await self.tick()
                         try? await Task.sleep(for: .milliseconds(250))
                     }
-                    // Let the last reports leave before the socket closes.
+                    // Let the last reports leave before the socket closes; then the other children end.
                     link.close()
+                    reportOutcome.finish()
+                    requestShutdown.finish()
                 }
                 await group.waitForAll()
             }
         } onGracefulShutdown: {
-            Task { await self.drain() }
+            requestShutdown.yield()
         }
         logger.info("agent stopped", metadata: ["agent": "\(configuration.agentID)"])
     }
@@ -154,9 +177,8 @@ public actor AgentService: Service {
         }
         jobs[assign.ref] = job
         logger.info("rendering", metadata: ["task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "attempt": "\(assign.ref.attempt)"])
-        job.start { outcome in
-            Task { await self.finished(job, outcome) }
-        }
+        let reportOutcome = self.reportOutcome
+        job.start { outcome in reportOutcome.yield((job, outcome)) }
     }
 
     private func finished(_ job: RenderJob, _ outcome: FarmMessage) {
@@ -214,12 +236,15 @@ public actor AgentService: Service {
         logger.info("draining", metadata: ["running": "\(jobs.count)"])
         if !jobs.isEmpty {
             let grace = configuration.drainGrace
-            let timer = Task {
-                try await Task.sleep(for: grace)
-                self.handBackRunningRenders()
+            await withTaskGroup(of: Void.self) { group in
+                // Renders still running when the grace ends are handed back.
+                group.addTask {
+                    guard (try? await Task.sleep(for: grace)) != nil else { return }
+                    await self.handBackRunningRenders()
+                }
+                await withCheckedContinuation { drained = $0 }
+                group.cancelAll()
             }
-            await withCheckedContinuation { drained = $0 }
-            timer.cancel()
         }
         try? await Task.sleep(for: .milliseconds(200))
         stopped = true

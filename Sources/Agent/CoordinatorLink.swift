@@ -47,6 +47,16 @@ final class CoordinatorLink: Sendable {
     }
 
     /// Closes the socket after its last messages had their linger to leave.
+    /// Forwards what the current socket receives to `messages`, moving to the next socket
+    /// when a failover replaces it; returns once the link is closed. Run it in the agent's task group.
+    func run() async {
+        while let socket = current.withLock({ $0.socket }) {
+            for await message in socket.incoming { continuation.yield(message.frames) }
+            // That socket closed: a failover replaced it (go on with the new one), or the link closed.
+            if current.withLock({ $0.socket }) === socket { return }
+        }
+    }
+
     func close() {
         let socket = current.withLock { state -> ZMQSocket? in
             defer { state.socket = nil }
@@ -67,10 +77,6 @@ final class CoordinatorLink: Sendable {
         let previous = current.withLock { state -> ZMQSocket? in
             defer { state = (socket, index) }
             return state.socket
-        }
-        let continuation = self.continuation
-        Task {
-            for await message in socket.incoming { continuation.yield(message.frames) }
         }
         if let previous {
             // close() waits out the linger; keep that off the caller (and off Dispatch's shared pool).
