@@ -47,15 +47,17 @@ public struct PostgresLeaderLease: Service {
                     while try await !tryLock(connection) {
                         if leader { throw LeadershipLost() }
                         try await Task.sleep(for: .seconds(1))
+                        try Self.check(connection)
                     }
                     if !leader {
                         leader = true
                         logger.notice("active coordinator")
                         onLeader()
                     }
-                    // Hold the session; a failed query means it is gone.
+                    // Hold the session; a closed connection or a failed query means it is gone.
                     while true {
                         try await Task.sleep(for: .seconds(1))
+                        try Self.check(connection)
                         try await connection.query("SELECT 1", logger: logger)
                     }
                 }
@@ -69,6 +71,17 @@ public struct PostgresLeaderLease: Service {
                 try await Task.sleep(for: .milliseconds(500))
             }
         }
+    }
+
+    /// The server ended the session (a restart, `pg_terminate_backend`): its locks are gone.
+    /// Checked before each query: a query sent on a connection PostgresNIO has already
+    /// closed was seen to wait for ever instead of failing.
+    private static func check(_ connection: PostgresConnection) throws {
+        if connection.isClosed { throw SessionEnded() }
+    }
+
+    private struct SessionEnded: Error, CustomStringConvertible {
+        var description: String { "the lock's database session ended" }
     }
 
     private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
