@@ -31,11 +31,13 @@ extension FarmEngine {
             return
         }
         let render = CachedRender(contentHash: key, result: result, artifactPath: target.path, createdAt: Date())
-        writer.enqueue(.cachedRender(render))
+        // Durable before the trim reads the cache's rows, and trimmed before the video is assembled:
+        // a cache with no room keeps nothing a later submission could find.
+        _ = await writer.waitDurable(writer.enqueue(.cachedRender(render)), timeout: nil)
         cacheBytes = cacheBytes.map { $0 + render.bytes }
         if !trimmingCache, cacheBytes.map({ $0 > configuration.renderCacheLimitBytes }) ?? true {
             trimmingCache = true
-            inBackground { await self.trimCache() }
+            await trimCache()
         }
     }
 
