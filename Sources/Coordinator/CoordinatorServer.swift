@@ -1,4 +1,3 @@
-import FarmModel
 import FarmStorage
 import Foundation
 import Hummingbird

@@ -1,4 +1,3 @@
-import FarmModel
 import Foundation
 
 /// A scene found in a script.

@@ -1,5 +1,4 @@
 import FarmProtocol
-import FarmModel
 import FarmStorage
 import Foundation
 

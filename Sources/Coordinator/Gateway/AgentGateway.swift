@@ -1,4 +1,3 @@
-import FarmModel
 import FarmProtocol
 import Foundation
 import Logging

@@ -1,4 +1,3 @@
-import FarmModel
 import FarmProtocol
 
 /// Estimates how long a render takes on one agent slot, learning from results.

@@ -1,5 +1,4 @@
 import Crypto
-import FarmModel
 import FarmProtocol
 import Foundation
 

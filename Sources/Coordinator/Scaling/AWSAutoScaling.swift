@@ -1,5 +1,4 @@
 import Crypto
-import FarmModel
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -1,4 +1,3 @@
-import FarmModel
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -1,4 +1,3 @@
-import FarmModel
 import Foundation
 import ZeroMQ
 

@@ -1,4 +1,3 @@
-import FarmModel
 import Foundation
 
 /// Why `withDeadline` gave up.
