@@ -58,6 +58,7 @@ start_farm() {
 farm_once() {
   local start=$(now)
   if ! "$bin/farm" submit "$script" --quality "$quality" --seed "$RANDOM" --no-cache --wait --coordinator http://127.0.0.1:18080 \
+      --api-key "@$work/farm/coordinator/keys/admin.key" \
       >"$work/submit.log" 2>&1; then
     echo "farm submit failed:" >&2; tail -20 "$work/submit.log" >&2; tail -20 "$work/farm.log" >&2; exit 1
   fi

@@ -60,13 +60,23 @@ def script_for(agents, work_per_agent, seed):
     return "\n".join(lines), scenes
 
 
+API_KEY = None  # the coordinator's first admin, read once it has started
+
+
+def authorized(headers=None):
+    headers = dict(headers or {})
+    if API_KEY:
+        headers["authorization"] = "Bearer " + API_KEY
+    return headers
+
+
 def get(url):
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=authorized()), timeout=30) as response:
         return json.load(response)
 
 
 def post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=authorized({"content-type": "application/json"}))
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.load(response)
 
@@ -101,6 +111,9 @@ def run_once(agents, work_per_agent, seed, keep_logs):
                  "--enroll", os.path.join(work, "coordinator", "keys"),
                  "--key-file", os.path.join(work, "agents", f"{index}.key")],
                 stdout=agent_log, stderr=subprocess.STDOUT))
+        global API_KEY
+        with open(os.path.join(work, "coordinator", "keys", "admin.key")) as key_file:
+            API_KEY = key_file.read().strip()
         deadline = time.time() + 180
         while len(get(http + "/v1/agents")) < agents:
             if time.time() > deadline:

@@ -15,8 +15,9 @@ mkdir -p "$data"
 farm_pid=$!
 trap 'kill -TERM $farm_pid 2>/dev/null; wait $farm_pid 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+# Ready once the CLI is let in: `farm up` saves the admin's API key in the CLI's configuration.
+for _ in $(seq 1 300); do
+  "$bin/farm" whoami --coordinator "http://127.0.0.1:$port" >/dev/null 2>&1 && break
   kill -0 $farm_pid 2>/dev/null || { cat "$data/farm.log"; exit 1; }
   sleep 0.2
 done

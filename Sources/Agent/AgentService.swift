@@ -185,8 +185,11 @@ public actor AgentService: Service {
         jobs[job.ref] = nil
         send(outcome)
         if case .failure(let failure) = outcome {
-            logger.warning("render failed", metadata: ["task": "\(job.ref.taskID)", "reason": "\(failure.reason.rawValue)",
-                                                       "message": "\(failure.message)"])
+            // A script's own error message is its owner's, not the agent log's: the class says enough here.
+            logger.warning("render failed", metadata: [
+                "task": "\(job.ref.taskID)", "reason": "\(failure.reason.rawValue)",
+                "message": "\(failure.failureClass == .scriptError ? "(the script's)" : failure.message)",
+            ])
         } else {
             try? FileManager.default.removeItem(at: job.directory)
             logger.info("render done", metadata: ["task": "\(job.ref.taskID)"])

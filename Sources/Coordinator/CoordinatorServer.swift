@@ -26,6 +26,8 @@ public struct CoordinatorServer: Sendable {
         public var secretKeyFile: URL?
         /// The admitted agents' keys (default: `keys/authorized_agents` under the data folder).
         public var authorizedAgentsFile: URL?
+        /// Authentication, CORS and priority caps of the HTTP API.
+        public var api = APISettings()
 
         public init(dataDirectory: URL) {
             engine = EngineConfiguration(dataDirectory: dataDirectory)
@@ -52,7 +54,7 @@ public struct CoordinatorServer: Sendable {
         let dataDirectory = configuration.engine.dataDirectory
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let leadership = Gate()
-        let store: any FarmStore
+        let store: any CoordinatorStore
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let url = configuration.engine.databaseURL {
             let postgres = try PostgresStore(url: url, logger: logger)
@@ -68,7 +70,7 @@ public struct CoordinatorServer: Sendable {
         let engine = FarmEngine(configuration: configuration.engine, store: store, logger: logger)
         services.append(.init(service: engine.writer))
         services.append(.init(service: ActiveCoordinator(
-            server: self, engine: engine, context: context, leadership: leadership, onReady: onReady)))
+            server: self, engine: engine, store: store, context: context, leadership: leadership, onReady: onReady)))
         return ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     }
@@ -76,7 +78,7 @@ public struct CoordinatorServer: Sendable {
     /// The services that serve once the engine has started: the ZAP handler, the agents'
     /// gateway, the engine's clock, the HTTP API and the autoscaler.
     func servingServices(
-        engine: FarmEngine, context: ZMQContext, onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void
+        engine: FarmEngine, accounts: Accounts, store: any CoordinatorStore, context: ZMQContext, onReady: @escaping @Sendable (_ httpPort: Int, _ zmq: [String]) async -> Void
     ) throws -> [any Service] {
         let dataDirectory = configuration.engine.dataDirectory
         var security: [any Service] = []
@@ -96,19 +98,31 @@ public struct CoordinatorServer: Sendable {
         let gateway = try AgentGateway(
             endpoints: configuration.zmqEndpoints, engine: engine, context: context, secretKey: secretKey, logger: logger)
         let endpoints = gateway.socket.boundEndpoints
-        let api = FarmAPI(engine: engine, metrics: configuration.metrics, publishedDirectory: configuration.engine.publishedDirectory,
-                          maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536)
+        let personalData = PersonalData(engine: engine, accounts: accounts, store: store, logger: logger)
+        let api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: configuration.metrics,
+                          publishedDirectory: configuration.engine.publishedDirectory,
+                          maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536, settings: configuration.api)
+        if !configuration.api.requireAuth {
+            logger.critical("HTTP authentication off: every request acts as the first admin")
+        }
         let app = Application(
             router: api.router(),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),
                                  serverName: "manimfarm"),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0, endpoints) },
             logger: logger)
-        var services: [any Service] = security + [gateway, EngineService(engine: engine), app]
+        var services: [any Service] = security + [gateway, EngineService(engine: engine), app,
+                                                  RetentionService(personalData: personalData, logger: logger),
+                                                  UsageService(engine: engine, store: store, logger: logger)]
         if let autoscaling = configuration.autoscaling {
             services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))
         }
         return services
+    }
+
+    /// Where the first admin's API key is written when the coordinator starts on an empty store.
+    public static func adminKeyFile(dataDirectory: URL) -> URL {
+        CoordinatorKeys.folder(dataDirectory: dataDirectory).appendingPathComponent("admin.key")
     }
 
     /// Routes this process's swift-metrics into a Prometheus registry and returns it,

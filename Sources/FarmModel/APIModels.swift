@@ -111,6 +111,8 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     public var error: String?
     public var priority: Int
     public var submitter: String
+    /// The owning team; absent for videos from before accounts existed.
+    public var teamID: String?
     /// The planning pass; absent when the video was submitted without splitting.
     public var plan: SceneStatus?
     /// Render tasks in playback order: whole scenes and animation ranges.

@@ -33,6 +33,12 @@ public struct VideoRecord: Codable, Sendable, Equatable {
     public var seconds: Double?
     /// Scheduling and planning choices made at submission.
     public var options: VideoOptions = VideoOptions()
+    /// The team and user that own it: from the submitter's API key. `nil` for videos
+    /// stored before accounts existed, or submitted to a coordinator without authentication.
+    public var teamID: String?
+    public var userID: String?
+    /// When the team's retention policy deleted its outputs and logs.
+    public var expiredAt: Date?
 
     public init(id: String, state: VideoState, scriptName: String, script: String, settings: RenderSettings,
                 encoding: EncodingPlan, idempotencyKey: String?, createdAt: Date) {

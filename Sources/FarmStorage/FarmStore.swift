@@ -26,6 +26,9 @@ public protocol FarmStore: Sendable {
     func video(id: String) async throws -> VideoRecord?
     /// Most recent first.
     func videos(limit: Int) async throws -> [VideoRecord]
+    /// A page of videos, newest first, read without their scripts: only `teamID`'s when given,
+    /// and only those after (older than) the video `after` when given.
+    func videoSummaries(teamID: String?, after: String?, limit: Int) async throws -> [VideoSummary]
     /// A video's tasks in playback order.
     func tasks(videoID: String) async throws -> [TaskRecord]
     /// Videos not yet final, with their tasks: what a restarted coordinator resumes.

@@ -30,7 +30,7 @@ extension AgentRecord: FetchableRecord, PersistableRecord {
 /// GRDB runs every statement on its own serial queues, never on Swift's
 /// cooperative pool.
 public final class SQLiteStore: FarmStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws {
@@ -41,6 +41,9 @@ public final class SQLiteStore: FarmStore {
             // WAL with NORMAL sync is durable across process crashes (kill -9);
             // only an OS crash can lose the last transactions.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Deleted and overwritten content is zeroed in the file, not left in free space: an
+            // erased user's script must not survive in the database's pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
     }

@@ -65,6 +65,8 @@ public enum CurveKeys {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw KeyFileError("cannot write \(url.path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        // An existing file keeps its mode through O_TRUNC: narrow it before the secret is written.
+        guard fchmod(fd, 0o600) == 0 else { throw KeyFileError("cannot restrict \(url.path) to its owner") }
         guard text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else { throw KeyFileError("cannot write \(url.path)") }
     }
 }

@@ -9,7 +9,7 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "farm-coordinator",
         abstract: "The ManimFarm coordinator: the agents' ZeroMQ endpoint and the HTTP API.",
-        subcommands: [Serve.self, AgentKeysCommand.self, KeyCommand.self, FleetKeysCommand.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, UsersCommand.self, APIKeysCommand.self, AgentKeysCommand.self, KeyCommand.self, FleetKeysCommand.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: AsyncParsableCommand {
@@ -93,6 +93,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Plain ZeroMQ without CurveZMQ: any process that reaches the port can act as an agent. Tests of the plain protocol only.")
     var insecurePlainZmq = false
 
+    @Flag(help: "No API keys on a loopback address: every request acts as the first admin. Refused on any other address.")
+    var noAuth = false
+
+    @Flag(help: "No API keys on any address, even a public one: anyone who reaches the port is an admin.")
+    var insecureNoAuth = false
+
+    @Option(help: "An origin (https://host[:port]) allowed to call the API from a browser; repeat for more. None by default.")
+    var corsOrigin: [String] = []
+
     @Option(help: "Write the listening HTTP port and ZeroMQ endpoints as JSON to this file once ready.")
     var readyFile: String?
 
@@ -108,6 +117,15 @@ struct Serve: AsyncParsableCommand {
         }
         guard let (host, port) = HostPort.parse(http) else {
             throw ValidationError("--http must be HOST:PORT, got \(http)")
+        }
+        if noAuth && !insecureNoAuth && !HostPort.isLoopback(host) {
+            throw ValidationError(
+                "--no-auth is for loopback addresses; \(host) can be reached from other hosts. Keep authentication on, or say --insecure-no-auth")
+        }
+        for origin in corsOrigin {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme), url.host != nil, url.path.isEmpty else {
+                throw ValidationError("--cors-origin takes an origin such as https://studio.example.com, got \(origin)")
+            }
         }
         var configuration = CoordinatorServer.Configuration(
             dataDirectory: URL(fileURLWithPath: dataDir, isDirectory: true))
@@ -131,6 +149,8 @@ struct Serve: AsyncParsableCommand {
             configuration.autoscaling = autoscaling
         }
         configuration.curve = !insecurePlainZmq
+        configuration.api.requireAuth = !(noAuth || insecureNoAuth)
+        configuration.api.corsOrigins = Set(corsOrigin)
         configuration.secretKeyFile = secretKeyFile.map { URL(fileURLWithPath: $0) }
         configuration.authorizedAgentsFile = authorizedAgents.map { URL(fileURLWithPath: $0) }
         configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
@@ -168,5 +188,10 @@ enum HostPort {
               (0...65_535).contains(port) else { return nil }
         let host = String(text[..<colon])
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// Whether `host` is reachable from this machine only.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }

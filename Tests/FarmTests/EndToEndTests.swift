@@ -137,6 +137,20 @@ import Testing
         let failedWait = try farm.cli(["status", broken.id, "--json", "--coordinator", farm.http.absoluteString])
         #expect(failedWait.status == 0)
         #expect(failedWait.stdout.contains("\"failed\""))
+
+        // Without a key the CLI says how to get one; `farm login` saves it for later commands.
+        let url = farm.http.absoluteString
+        let keyless = try farm.cli(["agents", "--coordinator", url], apiKey: "")
+        #expect(keyless.status == 2)
+        #expect(keyless.stderr.contains("farm login"), "\(keyless.stderr)")
+        let login = try farm.cli(["login", try farm.adminKey, "--coordinator", url], apiKey: "")
+        #expect(login.status == 0, "\(login.stderr)")
+        let whoami = try farm.cli(["whoami", "--coordinator", url.replacingOccurrences(of: "127.0.0.1", with: "localhost")], apiKey: "")
+        #expect(whoami.status == 0, "\(whoami.stderr)")
+        #expect(whoami.stdout.contains("admin"))
+        let log = try String(contentsOf: farm.directory.appendingPathComponent("coordinator-0.log"), encoding: .utf8)
+        #expect(log.contains("admin.key"), "the log says where the first key is")
+        #expect(!log.contains(try farm.adminKey), "and never the key")
     }
 
     @Test func latexScenesWaitForAnAgentWithLaTeX() async throws {

@@ -206,4 +206,54 @@ import Testing
         sim.advance(.seconds(4))
         #expect(sim.core.tasks[ref.taskID]?.state == .running)
     }
+
+    @Test func aVideoPlannedBeyondItsTeamsRenderQuotaFailsBeforeAnyRenderStarts() {
+        var sim = FarmSimulation()
+        sim.join("a0")
+        sim.send(.renderBudgets(["t1": RenderBudget(usedSeconds: 100, limitSeconds: 100.5)]))
+        sim.submit(scenes: 2, split: true, team: "t1")
+        sim.send(.dispatchRound)
+        sim.flush()
+        let plan = try! #require(sim.agents["a0"]!.running.first)
+        #expect(plan.taskID == "v1-plan")
+        sim.finish("a0", plan)
+        sim.send(.dispatchRound)
+        sim.flush()
+        let refused = sim.durable.videos["v1"]
+        #expect(refused?.state == .failed)
+        #expect(refused?.error?.contains("render-seconds") == true && refused?.error?.contains("used 100") == true, "\(refused?.error ?? "")")
+        #expect(sim.agents["a0"]!.running.isEmpty, "no render of it started")
+        #expect((sim.metered["t1"] ?? -1) >= 0, "the plan's agent time was metered to its team")
+
+        // Another team has no quota here, and the same team fits once its budget does.
+        sim.submit(scenes: 1, split: true, team: "t2")
+        sim.send(.renderBudgets(["t1": RenderBudget(usedSeconds: 0, limitSeconds: 10_000)]))
+        sim.submit(scenes: 1, split: true, team: "t1")
+        for _ in 0..<6 {
+            sim.send(.dispatchRound)
+            sim.flush()
+            for ref in sim.agents["a0"]!.running { sim.finish("a0", ref) }
+            sim.flush()
+        }
+        #expect(sim.durable.videos["v2"]?.state != .failed && sim.durable.videos["v3"]?.state != .failed)
+        #expect(sim.durable.tasks.values.contains { $0.videoID == "v3" && $0.work.kind == .render })
+    }
+
+    @Test func aDrainedAgentFinishesItsWorkGetsNoMoreAndStaysDrainedWhenItReconnects() {
+        var sim = FarmSimulation()
+        sim.join("a0")
+        sim.send(.drainRequested(agentID: "a0", drain: true))
+        sim.submit(scenes: 1, split: false)
+        sim.send(.dispatchRound)
+        sim.flush()
+        #expect(sim.agents["a0"]!.running.isEmpty, "no work for a drained agent")
+        sim.join("a0")  // it reconnects
+        sim.send(.dispatchRound)
+        sim.flush()
+        #expect(sim.agents["a0"]!.running.isEmpty, "still drained after reconnecting")
+        sim.send(.drainRequested(agentID: "a0", drain: false))
+        sim.send(.dispatchRound)
+        sim.flush()
+        #expect(sim.agents["a0"]!.running.count == 1, "undrained, it works again")
+    }
 }

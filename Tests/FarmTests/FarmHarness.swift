@@ -199,12 +199,25 @@ final class FarmHarness: @unchecked Sendable {
         return try decoder.decode(T.self, from: body)
     }
 
-    func send(_ method: String, _ path: String, body: Data? = nil) async throws -> (status: Int, body: Data) {
+    /// Sends a request with the first admin's API key (or `apiKey`; `""` for none).
+    func send(_ method: String, _ path: String, body: Data? = nil, apiKey: String? = nil) async throws -> (status: Int, body: Data) {
         var request = URLRequest(url: URL(string: path, relativeTo: http)!)
         request.httpMethod = method
         request.httpBody = body
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        let key = try apiKey ?? adminKey
+        if !key.isEmpty { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// The key the coordinator wrote for its first admin when it started on an empty store.
+    var adminKey: String {
+        get throws {
+            let file = directory.appendingPathComponent("coordinator/keys/admin.key")
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { throw HarnessError("no admin key at \(file.path)") }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     func decodeStatus(_ body: Data) throws -> VideoStatus {
@@ -224,11 +237,16 @@ final class FarmHarness: @unchecked Sendable {
         throw HarnessError("video \(id) did not finish within \(timeout); see \(directory.path)")
     }
 
-    /// Runs the `farm` CLI; returns its exit status and output.
-    func cli(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs the `farm` CLI with the first admin's key (or `apiKey`; `""` for none); returns its exit status and output.
+    func cli(_ arguments: [String], apiKey: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaries).appendingPathComponent("farm")
         process.arguments = arguments
+        // The admin's key, and a configuration file of the test's own (never the user's ~/.config).
+        var environment = ProcessInfo.processInfo.environment
+        environment["FARM_API_KEY"] = try apiKey ?? adminKey
+        environment["FARM_CONFIG"] = directory.appendingPathComponent("farm-config.json").path
+        process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -290,7 +290,7 @@ import ZeroMQ
         let (third, thirdBody) = try await farm.submit(SubmitRequest(script: Self.twoLongScenes, quality: .low, idempotencyKey: "other"))
         #expect(third == 201)
         #expect(try farm.decodeStatus(thirdBody).id != farm.decodeStatus(firstBody).id)
-        let listed: [VideoStatus] = try await farm.get("/v1/videos")
-        #expect(listed.count == 2)
+        let listed: VideoPage = try await farm.get("/v1/videos")
+        #expect(listed.videos.count == 2)
     }
 }

@@ -29,10 +29,11 @@ import Testing
         try FaultToleranceTests.expectComplete(status)
         // The store caught up: a fresh read from PostgreSQL says the same.
         try await Task.sleep(for: .seconds(1))
-        let listed: [VideoStatus] = try await farm.get("/v1/videos")
-        #expect(listed.map(\.id) == [id])
-        #expect(listed.first?.state == .done)
-        #expect(listed.first?.scenes.map(\.state) == [.done, .done])
+        let listed: VideoPage = try await farm.get("/v1/videos")
+        #expect(listed.videos.map(\.id) == [id])
+        #expect(listed.videos.first?.state == .done)
+        let stored: VideoStatus = try await farm.get("/v1/videos/\(id)")
+        #expect(stored.scenes.map(\.state) == [.done, .done])
     }
 
     @Test func aStandbyCoordinatorTakesOverWhenTheLeaderDies() async throws {
@@ -67,6 +68,9 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
+        // The leader may have stopped a moment before the standby wrote that it serves.
+        let served = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: ready.path) && ContinuousClock.now < served { try await Task.sleep(for: .milliseconds(100)) }
         try #require(FileManager.default.fileExists(atPath: ready.path), "the standby never took the lock (\(cuts) cuts)")
         let deadline = ContinuousClock.now + .seconds(20)
         while leader.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }

@@ -189,10 +189,12 @@ import Testing
 
     // MARK: Scheduling
 
-    static func video(_ id: String, submitter: String, priority: Int = 0, age: TimeInterval) -> VideoRecord {
+    static func video(_ id: String, submitter: String, team: String? = nil, priority: Int = 0, age: TimeInterval) -> VideoRecord {
         var video = VideoRecord(id: id, state: .queued, scriptName: "s.py", script: "", settings: RenderSettings(),
                                 encoding: EncodingPlan(renditions: []), idempotencyKey: nil, createdAt: Date(timeIntervalSinceNow: -age))
         video.options = VideoOptions(priority: priority, submitter: submitter)
+        video.teamID = team
+        video.userID = team.map { _ in submitter }
         return video
     }
 
@@ -230,7 +232,7 @@ import Testing
                       "urgent": Self.video("urgent", submitter: "cy", priority: 5, age: 0)]
         let pending = (0..<3).map { Self.task("old", $0, estimate: 5) } + (0..<3).map { Self.task("new", $0, estimate: 5) }
             + [Self.task("urgent", 0, estimate: 1)]
-        var queues = DispatchQueues(pending: pending, videos: videos, running: ["ann": 1])
+        var queues = DispatchQueues(pending: pending, videos: videos, running: [ShareKey(team: "", user: "ann"): 1])
         var order: [String] = []
         while let task = queues.next() {
             order.append(task.videoID)
@@ -239,5 +241,21 @@ import Testing
         #expect(order.first == "urgent", "priority beats age")
         // ann already runs one task, so bob goes first, then they alternate.
         #expect(Array(order.dropFirst()) == ["new", "old", "new", "old", "new", "old"])
+    }
+
+    @Test func agentsAreSharedBetweenTeamsFirstThenBetweenATeamsUsers() {
+        // Team t1 has two users, team t2 one: t2's user gets as many slots as t1's two together.
+        let videos = ["a1": Self.video("a1", submitter: "ann", team: "t1", age: 30), "a2": Self.video("a2", submitter: "amy", team: "t1", age: 20),
+                      "b": Self.video("b", submitter: "bob", team: "t2", age: 10)]
+        let pending = ["a1", "a2", "b"].flatMap { video in (0..<3).map { Self.task(video, $0, estimate: 5) } }
+        var queues = DispatchQueues(pending: pending, videos: videos, running: [:])
+        var order: [String] = []
+        while let task = queues.next() {
+            order.append(task.videoID)
+            queues.started(task)
+        }
+        #expect(order.count == 9)
+        #expect(order.prefix(6).filter { $0 == "b" }.count == 3, "half of the first six slots go to team t2: \(order)")
+        #expect(order.filter { $0.hasPrefix("a") }.prefix(4).sorted() == ["a1", "a1", "a2", "a2"], "t1's users alternate: \(order)")
     }
 }

@@ -14,13 +14,15 @@ struct AgentState: Sendable {
     var draining = false
     /// Chosen for scale-in: takes no new work; its instance is being terminated.
     var retiring = false
+    /// An operator drained it (`POST /v1/agents/{id}/drain`): it finishes its work and takes no more.
+    var drainedByOperator = false
 
     /// When its connection closed while it was talking (a crash, most likely); cleared by
     /// anything it sends. Past `EngineConfiguration.disconnectGrace` it is lost.
     var disconnectedAt: ContinuousClock.Instant?
 
     /// Whether new work may go to it.
-    var acceptsWork: Bool { !draining && !retiring }
+    var acceptsWork: Bool { !draining && !retiring && !drainedByOperator }
     /// Renders the agent itself said it runs, in its last heartbeat.
     var reportedRunning = 0
 

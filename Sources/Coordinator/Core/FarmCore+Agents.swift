@@ -15,6 +15,7 @@ extension FarmCore {
         agent.peer = peer
         agent.lastSeen = now
         agent.disconnectedAt = nil
+        agent.drainedByOperator = operatorDrained.contains(register.agentID)  // kept across its reconnections
         agents[register.agentID] = agent
         agentIDsByPeer[peer] = register.agentID
         emit(.send(.registered(Registered(
@@ -119,5 +120,13 @@ extension FarmCore {
     static func milliseconds(_ duration: Duration) -> Int {
         let parts = duration.components
         return Int(parts.seconds) * 1_000 + Int(parts.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// An operator's drain: the agent finishes what it runs and gets nothing new until undrained.
+    mutating func setDrained(_ agentID: String, _ drain: Bool) {
+        if drain { operatorDrained.insert(agentID) } else { operatorDrained.remove(agentID) }
+        agents[agentID]?.drainedByOperator = drain
+        logger.notice(drain ? "agent drained by an operator" : "agent undrained by an operator", metadata: ["agent": "\(agentID)"])
+        if !drain { emit(.requestDispatch) }
     }
 }

@@ -93,9 +93,10 @@ extension FarmCore {
         if failure.reason == .noFreeSlot { agents[agentID]?.full = true }
         let attempt = closeAttempt(failure.ref, agentID: agentID, outcome: failure.reason.rawValue, logTail: failure.logTail)
         let error = TaskError(failure)
+        // A script's own error message is its owner's (readable through the API, erased with it): the log names the class only.
         logger.warning("attempt failed", metadata: [
-            "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)",
-            "reason": "\(failure.reason.rawValue)", "message": "\(failure.message)",
+            "task": "\(task.id)", "scene": "\(task.scene)", "attempt": "\(task.attempt)", "reason": "\(failure.reason.rawValue)",
+            "message": "\(failure.failureClass == .scriptError ? "(the script's, see the API)" : failure.message)",
         ])
         switch failure.failureClass {
         case .agentError where task.failures + 1 < configuration.maxAttempts, .cancelled:
@@ -130,7 +131,8 @@ extension FarmCore {
             video.state = .failed
             video.error = Self.explain(failure, scene: task.work.animations.map { "\(task.scene) (animations \($0))" } ?? task.scene,
                                        attempts: task.failures)
-            finish(video, reason: video.error ?? "failed")
+            // The error quotes the script's message when the script raised: the log gets the class only.
+            finish(video, reason: failure.failureClass == .scriptError ? "a scene's script raised" : video.error ?? "failed")
         }
     }
 

@@ -7,8 +7,9 @@ import Foundation
 extension FarmCore {
     /// Hands pending tasks to agents with free slots.
     ///
-    /// Order: higher priority first; between submitters of equal priority, the
-    /// one with the fewest running tasks (fair share); within a submitter,
+    /// Order: higher priority first; between teams of equal priority, the one
+    /// with the fewest running tasks (fair share), then likewise between the
+    /// team's users; within a user,
     /// older videos first, a video's plan before anything else, then the
     /// longest estimated task first so that the slowest piece starts first.
     /// A LaTeX scene goes only to an agent that has LaTeX. Each assignment's
@@ -22,7 +23,7 @@ extension FarmCore {
         var freeSlots = slots.reduce(0) { $0 + $1.free }
         guard freeSlots > 0 else { return }
         var queues = DispatchQueues(pending: tasks.values.filter { $0.state == .pending && !cacheLookups.contains($0.id) },
-                                    videos: videos, running: runningTasksBySubmitter())
+                                    videos: videos, running: runningTasksByShare())
         var assignments: [(Assign, Data)] = []
         while freeSlots > 0, var task = queues.next() {
             if let notBefore = retryNotBefore[task.id], notBefore > now { continue }
@@ -67,10 +68,11 @@ extension FarmCore {
         emit(.requestDispatch)
     }
 
-    private func runningTasksBySubmitter() -> [String: Int] {
-        var running: [String: Int] = [:]
+    private func runningTasksByShare() -> [ShareKey: Int] {
+        var running: [ShareKey: Int] = [:]
         for task in tasks.values where task.state == .running {
-            running[videos[task.videoID]?.options.submitter ?? "", default: 0] += 1
+            guard let video = videos[task.videoID] else { continue }
+            running[ShareKey(video), default: 0] += 1
         }
         return running
     }

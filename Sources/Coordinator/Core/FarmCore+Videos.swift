@@ -133,6 +133,15 @@ extension FarmCore {
         let planner = SplitPlanner(costModel: costModel, slots: fleetSlots, minimumPieceSeconds: configuration.minimumPieceSeconds)
         let pieces = planner.pieces(scenes: video.options.scenes, plans: plans, quality: video.settings.quality,
                                     split: video.options.split)
+        if let refusal = budgetRefusal(video, estimate: pieces.reduce(0) { $0 + $1.estimatedSeconds }) {
+            // Refused before any render starts: the plan is kept done, the video fails with the numbers.
+            persist(.planned(plan, attempt, []))
+            var failed = video
+            failed.state = .failed
+            failed.error = refusal
+            finish(failed, reason: "over the team's render-seconds quota")
+            return
+        }
         let renderTasks = pieces.enumerated().map { ordinal, piece in
             var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: piece.scene.name,
                                   requiresLaTeX: piece.scene.requiresLaTeX, createdAt: plan.updatedAt)
@@ -157,6 +166,24 @@ extension FarmCore {
         emit(.requestDispatch)
     }
 
+    /// Why `video`, estimated at `estimate` seconds of rendering, would exceed its team's daily
+    /// render-seconds quota, counting what the team used today and the estimates of its other
+    /// videos' unfinished renders; `nil` if it fits or the team has no quota.
+    func budgetRefusal(_ video: VideoRecord, estimate: Double) -> String? {
+        guard let team = video.teamID, let budget = renderBudgets[team] else { return nil }
+        var committed = 0.0
+        for (videoID, other) in videos where other.teamID == team && videoID != video.id {
+            for id in taskIDsByVideo[videoID] ?? [] {
+                guard let task = tasks[id], !task.state.isFinal, task.work.kind == .render else { continue }
+                committed += task.work.estimatedSeconds ?? 0
+            }
+        }
+        guard budget.usedSeconds + committed + estimate > budget.limitSeconds else { return nil }
+        return "this video needs about \(Int(estimate.rounded(.up))) render-seconds; your team has used \(Int(budget.usedSeconds)) "
+            + "and has \(Int(committed.rounded(.up))) more queued of its \(Int(budget.limitSeconds)) per day (UTC); "
+            + "submit it tomorrow or ask an admin to raise the quota"
+    }
+
     /// The plan task failed for good: render every scene whole, unestimated, so each
     /// render fails (or not) on its own scene and the user learns which scene is broken.
     mutating func planWithoutSplitting(_ plan: TaskRecord, attempt: AttemptRecord, because failure: TaskFailure) {
@@ -172,7 +199,8 @@ extension FarmCore {
         taskIDsByVideo[video.id, default: []] += renders.map(\.id)
         persist(.planned(plan, attempt, renders))
         logger.warning("planning failed; rendering scenes whole", metadata: [
-            "video": "\(video.id)", "class": "\(failure.failureClass.rawValue)", "message": "\(failure.message)",
+            "video": "\(video.id)", "class": "\(failure.failureClass.rawValue)",
+            "message": "\(failure.failureClass == .scriptError ? "(the script's, see the API)" : failure.message)",
         ])
         lookUpCachedRenders(video.id)
         emit(.requestDispatch)
@@ -288,7 +316,7 @@ extension FarmCore {
         forget(videoID: video.id)
         emit(.discardVideoFiles(videoID: video.id))
         persist(.video(video))
-        logger.info("video ended", metadata: ["video": "\(video.id)", "state": "\(video.state)", "reason": "\(video.error ?? reason)"])
+        logger.info("video ended", metadata: ["video": "\(video.id)", "state": "\(video.state)", "reason": "\(reason)"])
         emit(.requestDispatch)
     }
 
@@ -315,6 +343,10 @@ extension FarmCore {
         attempt.endedAt = Date()
         attempt.outcome = outcome
         attempt.logTail = logTail
+        // Agent time counts against the team's daily quota whatever the outcome: a slot was busy.
+        if let team = tasks[ref.taskID].flatMap({ videos[$0.videoID] })?.teamID, attempt.agentID != "plan-cache", !attempt.agentID.isEmpty {
+            emit(.meterRenderTime(teamID: team, seconds: max(0, attempt.endedAt!.timeIntervalSince(attempt.startedAt))))
+        }
         return attempt
     }
 }

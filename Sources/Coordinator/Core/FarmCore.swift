@@ -57,6 +57,10 @@ import Logging
     /// Tasks assigned since start.
     public internal(set) var assignmentsMade = 0
     var cacheHits = 0
+    /// Teams' render time today against their daily quotas; a team without one has no limit.
+    var renderBudgets: [String: RenderBudget] = [:]
+    /// Agents an operator drained, by id: they stay drained when they reconnect.
+    var operatorDrained: Set<String> = []
     var rangesRendered = 0
 
     /// Effects of the event being handled, in the order they were decided.
@@ -108,6 +112,10 @@ import Logging
             expireLeases(now: now)
         case .dispatchRound:
             dispatch(now: now)
+        case .renderBudgets(let budgets):
+            renderBudgets = budgets
+        case .drainRequested(let agentID, let drain):
+            setDrained(agentID, drain)
         case .assignmentsNotDurable(let refs):
             takeBack(refs)
         }
@@ -227,6 +235,21 @@ import Logging
     case dispatchRound
     /// Assignments whose attempt records did not become durable in time: not sent, back to the queue.
     case assignmentsNotDurable([AttemptRef])
+    /// Each team's render time today and its daily quota (the usage meter's latest counts).
+    case renderBudgets([String: RenderBudget])
+    /// An operator drains an agent (no new work; what runs finishes) or gives it work again.
+    case drainRequested(agentID: String, drain: Bool)
+}
+
+/// A team's render time on agent slots today and its daily quota, in seconds.
+public struct RenderBudget: Sendable, Equatable {
+    public var usedSeconds: Double
+    public var limitSeconds: Double
+
+    public init(usedSeconds: Double, limitSeconds: Double) {
+        self.usedSeconds = usedSeconds
+        self.limitSeconds = limitSeconds
+    }
 }
 
 /// How packaging a video ended.
@@ -260,6 +283,8 @@ import Logging
     case discardAttemptFiles(videoID: String, AttemptRef)
     /// Delete everything staged for a video.
     case discardVideoFiles(videoID: String)
+    /// Count agent time a team's render (or plan) attempt took against its daily quota.
+    case meterRenderTime(teamID: String, seconds: Double)
 
     /// Whether the runner must wait for earlier changes to be durable before performing it.
     public var needsDurability: Bool {

@@ -48,5 +48,5 @@ public struct EngineConfiguration: Sendable {
     var publishedDirectory: URL { dataDirectory.appendingPathComponent("published") }
     var stagingDirectory: URL { dataDirectory.appendingPathComponent("staging") }
     var cacheDirectory: URL { dataDirectory.appendingPathComponent("cache") }
-    var databasePath: String { dataDirectory.appendingPathComponent("farm.sqlite").path }
+    public var databasePath: String { dataDirectory.appendingPathComponent("farm.sqlite").path }
 }

@@ -16,7 +16,8 @@ struct EngineService: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    while !stopping.isOpen {
+                    // Cancelled (its group failed) rather than shut down: stop too, or the timed wait below returns at once for ever.
+                    while !stopping.isOpen && !Task.isCancelled {
                         await engine.expireLeases()
                         await engine.dispatch()
                         await engine.publishMetrics()

@@ -14,6 +14,7 @@ extension FarmEngine {
             let (packager, inputs) = try packagingInputs(video, renders, renders.compactMap(\.result))
             let report = try await offloaded { try packager.package(inputs, into: output) }
             outcome = .published(frames: report.frames, seconds: report.seconds)
+            if let team = video.teamID { usage.addStorage(team: team, bytes: outputBytes(of: video.id)) }
         } catch {
             outcome = .failed("\(error)")
         }

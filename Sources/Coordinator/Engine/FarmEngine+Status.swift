@@ -15,18 +15,38 @@ extension FarmEngine {
         return makeStatus(video, videoTasks)
     }
 
-    /// Recent videos, newest first.
-    public func recentVideos(limit: Int = 50) async throws -> [VideoStatus] {
-        var result: [VideoStatus] = []
+    /// Who owns a video, live or finished; `nil` if unknown.
+    public func owner(videoID: String) async -> (teamID: String?, userID: String?)? {
+        if let video = core.videos[videoID] { return (video.teamID, video.userID) }
         _ = await writer.waitForQueued(timeout: .seconds(2))
-        for video in try await store.videos(limit: limit) {
-            if let live = currentStatus(video.id) {
-                result.append(live)
-            } else {
-                result.append(makeStatus(video, try await store.tasks(videoID: video.id)))
-            }
+        if let video = core.videos[videoID] { return (video.teamID, video.userID) }
+        guard let video = try? await store.video(id: videoID) else { return nil }
+        return (video.teamID, video.userID)
+    }
+
+    /// A page of videos, newest first, without scripts: the store's rows with the live state of those still running.
+    public func videoSummaries(teamID: String?, after: String?, limit: Int) async throws -> [VideoSummary] {
+        _ = await writer.waitForQueued(timeout: .seconds(2))
+        return try await store.videoSummaries(teamID: teamID, after: after, limit: limit).map { summary in
+            guard let live = core.videos[summary.id] else { return summary }
+            var summary = summary
+            summary.state = live.state
+            summary.updatedAt = live.updatedAt
+            summary.error = live.error
+            return summary
         }
-        return result
+    }
+
+    /// Teams with videos not yet final.
+    public func activeTeamIDs() -> Set<String> {
+        Set(core.videos.values.compactMap(\.teamID))
+    }
+
+    /// Drains (or undrains) a connected agent; its status, or `nil` if no such agent is connected.
+    public func drain(agentID: String, _ drain: Bool) async -> AgentStatus? {
+        guard core.agents[agentID] != nil else { return nil }
+        await apply(.drainRequested(agentID: agentID, drain: drain))
+        return agentStatuses().first { $0.id == agentID }
     }
 
     /// Connected agents.
@@ -36,7 +56,7 @@ extension FarmEngine {
             AgentStatus(
                 id: agent.record.id, hostname: agent.record.hostname, slots: agent.record.slots,
                 running: agent.running.count, reportedRunning: agent.reportedRunning, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
-                hasLaTeX: agent.record.hasLaTeX, draining: agent.draining || agent.retiring,
+                hasLaTeX: agent.record.hasLaTeX, draining: !agent.acceptsWork,
                 lastSeenSecondsAgo: Self.seconds(now - agent.lastSeen))
         }
     }
@@ -91,12 +111,14 @@ extension FarmEngine {
                 masterPath: folder.appendingPathComponent("master.m3u8").path,
                 mp4Path: folder.appendingPathComponent("video.mp4").path)
         }
-        return VideoStatus(
+        var status = VideoStatus(
             id: video.id, state: video.state, scriptName: video.scriptName, quality: video.settings.quality,
             seed: video.settings.seed, renditions: video.encoding.renditions.map(\.name),
             createdAt: video.createdAt, updatedAt: video.updatedAt, error: video.error,
             priority: video.options.priority, submitter: video.options.submitter, plan: plan, scenes: scenes,
             frames: video.frames, seconds: video.seconds, outputs: outputs)
+        status.teamID = video.teamID
+        return status
     }
 
     static func seconds(_ duration: Duration) -> Double {

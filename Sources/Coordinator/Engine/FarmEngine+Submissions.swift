@@ -8,15 +8,25 @@ import Foundation
 extension FarmEngine {
     /// Validates, stores and queues a video. Returns only once it is durable.
     /// - Throws: `SubmissionError`.
-    public func submit(_ request: SubmitRequest) async throws(SubmissionError) -> VideoStatus {
+    public func submit(_ request: SubmitRequest, owner: VideoOwner = .unowned) async throws(SubmissionError) -> VideoStatus {
+        var request = request
         let size = request.script.utf8.count
         guard size <= configuration.maxScriptBytes else {
             throw .scriptTooLarge(bytes: size, limit: configuration.maxScriptBytes)
         }
         guard !request.script.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyScript }
+        // Idempotency keys are the team's own: another team's key never finds this team's video.
+        request.idempotencyKey = request.idempotencyKey.map { key in (owner.teamID.map { "\($0)/" } ?? "") + key }
         if let key = request.idempotencyKey, let existing = await existingVideo(idempotencyKey: key) {
             return existing
         }
+        // Counted before the first suspension, so concurrent submissions cannot all slip under the quota.
+        if let team = owner.teamID, let limit = owner.concurrentVideos {
+            let active = core.videos.values.count { $0.teamID == team } + submissionsInFlight[team, default: 0]
+            guard active < limit else { throw .tooManyActiveVideos(limit: limit) }
+            submissionsInFlight[team, default: 0] += 1
+        }
+        defer { if let team = owner.teamID, owner.concurrentVideos != nil { submissionsInFlight[team, default: 1] -= 1 } }
         let selected: [DiscoveredScene]
         do {
             selected = try SceneDiscovery.select(request.scenes, from: try await discovery.scenes(in: request.script))
@@ -33,8 +43,10 @@ extension FarmEngine {
             id: videoID, state: .queued, scriptName: ScriptName.safe(request.scriptName ?? ScriptName.fallback), script: request.script,
             settings: settings, encoding: EncodingPlan(renditions: renditions),
             idempotencyKey: request.idempotencyKey, createdAt: Date())
+        video.teamID = owner.teamID
+        video.userID = owner.userID
         video.options = VideoOptions(
-            priority: request.priority ?? 0, submitter: request.submitter ?? "anonymous",
+            priority: request.priority ?? 0, submitter: owner.name ?? request.submitter ?? "anonymous",
             scenes: selected.map { SceneSpec(name: $0.name, requiresLaTeX: $0.requiresLaTeX, fingerprint: $0.fingerprint) },
             split: request.split ?? true, useCache: request.cache ?? true)
         let videoTasks = core.initialTasks(for: video)

@@ -35,6 +35,10 @@ public actor FarmEngine {
     var trimmingCache = false
     /// Counters already added to the metrics (the core counts; `publishMetrics` adds the difference).
     var publishedCounts = (cacheHits: 0, rangesRendered: 0)
+    /// Submissions of each team between their quota check and the core hearing of them.
+    var submissionsInFlight: [String: Int] = [:]
+    /// Teams' agent time and published bytes, until `UsageService` writes them.
+    nonisolated let usage = UsageMeter()
 
     /// Requests for a dispatch round; coalesced (a round takes everything pending). `EngineService` runs them.
     let dispatchRequests: AsyncStream<Void>
@@ -152,6 +156,8 @@ public actor FarmEngine {
             staging.discard(videoID: videoID, ref: ref)
         case .discardVideoFiles(let videoID):
             staging.discardVideo(videoID)
+        case .meterRenderTime(let teamID, let seconds):
+            usage.addRenderTime(team: teamID, seconds: seconds)
         }
     }
 

@@ -6,6 +6,8 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidScript(ScriptError)
     /// The store could not record the submission; nothing was accepted.
     case notPersisted(String)
+    /// The team has this many videos not yet final, its quota.
+    case tooManyActiveVideos(limit: Int)
 
     public var description: String {
         switch self {
@@ -14,6 +16,8 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidLadder(let why): "invalid ladder: \(why)"
         case .invalidScript(let error): error.description
         case .notPersisted(let why): "the submission could not be stored, nothing was accepted: \(why)"
+        case .tooManyActiveVideos(let limit):
+            "your team has \(limit) videos queued or rendering, its quota of concurrent videos; submit again when one finishes"
         }
     }
 }

@@ -2,38 +2,126 @@ import FarmModel
 import FarmProtocol
 import Foundation
 import Hummingbird
+import HummingbirdAuth
 import Prometheus
 
 extension VideoStatus: ResponseEncodable {}
+extension VideoPage: ResponseEncodable {}
 extension AgentStatus: ResponseEncodable {}
 extension FarmStats: ResponseEncodable {}
+extension UserInfo: ResponseEncodable {}
+extension TeamInfo: ResponseEncodable {}
+extension KeyInfo: ResponseEncodable {}
+extension CreatedKey: ResponseEncodable {}
+extension ErasureReport: ResponseEncodable {}
+extension RetentionReport: ResponseEncodable {}
 
-/// The coordinator's HTTP façade: submit, follow and cancel videos; list
-/// agents; serve finished outputs.
+/// One route of the API and the least role that may call it (`nil`: anyone, without a key).
+struct APIRoute: Sendable {
+    let method: HTTPRequest.Method
+    let path: String
+    let role: Role?
+    let handler: @Sendable (Request, FarmRequestContext) async throws -> Response
+
+    init<Output: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ role: Role?,
+                                    _ handler: @escaping @Sendable (Request, FarmRequestContext) async throws -> Output) {
+        self.method = method
+        self.path = path
+        self.role = role
+        self.handler = { request, context in try await handler(request, context).response(from: request, context: context) }
+    }
+}
+
+/// How the HTTP API guards itself.
+public struct APISettings: Sendable {
+    /// Every route but `/healthz` needs an API key. Off only with `--no-auth` (loopback) or `--insecure-no-auth`.
+    public var requireAuth = true
+    /// Origins allowed to call the API from a browser (CORS); none by default.
+    public var corsOrigins: Set<String> = []
+    /// Highest priority a creator may give its videos: creators cannot jump the queue.
+    public var creatorMaxPriority = 0
+    /// Priorities anyone may set.
+    public var priorityRange = -1_000...1_000
+
+    public init() {}
+}
+
+/// The coordinator's HTTP façade: submit, follow and cancel videos; list agents;
+/// serve finished outputs; manage accounts. Every route declares its role in `routes`,
+/// and the router is built from that table only.
 struct FarmAPI: Sendable {
     let engine: FarmEngine
+    let accounts: Accounts
+    let personalData: PersonalData
     let metrics: PrometheusCollectorRegistry
     let publishedDirectory: URL
     let maxRequestBytes: Int
+    var settings = APISettings()
+    /// How long a request waits for the store (accounts, quotas) before answering 503.
+    static let storeDeadline: Duration = .seconds(5)
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.get("/healthz") { _, _ in "ok\n" }
-        router.post("/v1/videos", use: submit)
-        router.get("/v1/videos", use: list)
-        router.get("/v1/videos/:id", use: status)
-        router.delete("/v1/videos/:id", use: cancel)
-        router.get("/v1/videos/:id/**", use: output)
-        router.get("/v1/agents") { _, _ in await engine.agentStatuses() }
-        router.get("/v1/stats") { _, _ in await engine.stats() }
-        router.get("/metrics") { [metrics] _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+    var routes: [APIRoute] {
+        [
+            APIRoute(.get, "/healthz", nil) { _, _ in "ok\n" },
+            APIRoute(.get, "/v1/me", .viewer, me),
+            APIRoute(.post, "/v1/videos", .creator, submit),
+            APIRoute(.get, "/v1/videos", .viewer, list),
+            APIRoute(.get, "/v1/videos/:id", .viewer, status),
+            APIRoute(.delete, "/v1/videos/:id", .creator, cancel),
+            APIRoute(.get, "/v1/videos/:id/**", .viewer, output),
+            APIRoute(.get, "/v1/agents", .operator) { [engine] _, _ in await engine.agentStatuses() },
+            APIRoute(.post, "/v1/agents/:agent/drain", .operator, drainAgent),
+            APIRoute(.get, "/v1/stats", .operator) { [engine] _, _ in await engine.stats() },
+            APIRoute(.get, "/metrics", .operator) { [metrics] _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                         body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+            },
+            APIRoute(.get, "/v1/teams", .admin, listTeams),
+            APIRoute(.post, "/v1/teams", .admin, createTeam),
+            APIRoute(.patch, "/v1/teams/:team", .admin, updateTeam),
+            APIRoute(.get, "/v1/users", .admin, listUsers),
+            APIRoute(.post, "/v1/users", .admin, createUser),
+            APIRoute(.delete, "/v1/users/:user", .viewer, eraseUser),
+            APIRoute(.get, "/v1/users/:user/export", .viewer, exportUser),
+            APIRoute(.post, "/v1/teams/:team/expire", .admin, expireTeam),
+            APIRoute(.get, "/v1/users/:user/keys", .viewer, listKeys),
+            APIRoute(.post, "/v1/users/:user/keys", .viewer, createKey),
+            APIRoute(.delete, "/v1/keys/:key", .viewer, revokeKey),
+        ]
+    }
+
+    func router() -> Router<FarmRequestContext> {
+        let router = Router(context: FarmRequestContext.self)
+        router.add(middleware: SecurityHeaders())
+        if !settings.corsOrigins.isEmpty { router.add(middleware: CORSAllowlist(origins: settings.corsOrigins)) }
+        let authenticator = APIKeyAuthenticator(accounts: accounts, required: settings.requireAuth)
+        for route in routes {
+            guard let role = route.role else {
+                router.on(RouterPath(route.path), method: route.method, use: route.handler)
+                continue
+            }
+            // Authenticate (401), then the role (403), then the body's type (415): in that order.
+            router.group()
+                .add(middleware: authenticator)
+                .add(middleware: AuthorizationPolicyMiddleware(
+                    RolePolicy<FarmIdentity>(role),
+                    deniedError: HTTPError(.forbidden, message: "\(route.method) \(route.path) needs the \(role.rawValue) role"),
+                    context: FarmRequestContext.self))
+                .add(middleware: JSONOnlyWrites())
+                .on(RouterPath(route.path), method: route.method, use: route.handler)
         }
         return router
     }
 
-    @Sendable func submit(_ request: Request, context: BasicRequestContext) async throws -> EditedResponse<VideoStatus> {
+    @Sendable func drainAgent(_ request: Request, context: FarmRequestContext) async throws -> AgentStatus {
+        let id = try context.parameters.require("agent")
+        let body = try await decodeBody(request, as: DrainRequest.self, what: "drain request")
+        guard let status = await engine.drain(agentID: id, body.drain) else { throw HTTPError(.notFound, message: "no agent \(id) is connected") }
+        return status
+    }
+
+    /// The request's body as `T`, at most `maxRequestBytes`.
+    func decodeBody<T: Decodable>(_ request: Request, as type: T.Type, what: String) async throws -> T {
         var request = request
         let body: ByteBuffer
         do {
@@ -41,68 +129,24 @@ struct FarmAPI: Sendable {
         } catch {
             throw HTTPError(.contentTooLarge, message: "the request is larger than \(maxRequestBytes) bytes")
         }
-        var submission: SubmitRequest
         do {
-            submission = try JSONDecoder().decode(SubmitRequest.self, from: Data(buffer: body))
+            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
         } catch {
-            throw HTTPError(.badRequest, message: "the body is not a valid submission: \(error)")
+            throw HTTPError(.badRequest, message: "the body is not a valid \(what): \(error)")
         }
-        if submission.idempotencyKey == nil, let key = request.headers[.init("Idempotency-Key")!] {
-            submission.idempotencyKey = key
-        }
-        do {
-            let status = try await engine.submit(submission)
-            return EditedResponse(status: .created, headers: [.location: "/v1/videos/\(status.id)"], response: status)
-        } catch {
+    }
+
+    static func accountError(_ error: any Error) -> any Error {
+        switch error {
+        case let error as AccountError:
             switch error {
-            case .notPersisted, .invalidScript(.parserBusy): throw HTTPError(.serviceUnavailable, message: error.description)
-            case .scriptTooLarge: throw HTTPError(.contentTooLarge, message: error.description)
-            default: throw HTTPError(.unprocessableContent, message: error.description)
+            case .invalid: HTTPError(.unprocessableContent, message: error.description)
+            case .notFound: HTTPError(.notFound, message: error.description)
+            case .nameTaken: HTTPError(.conflict, message: error.description)
             }
-        }
-    }
-
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> [VideoStatus] {
-        let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
-        return try await engine.recentVideos(limit: min(max(limit, 1), 500))
-    }
-
-    @Sendable func status(_ request: Request, context: BasicRequestContext) async throws -> VideoStatus {
-        let id = try context.parameters.require("id")
-        guard let status = await engine.status(videoID: id) else { throw HTTPError(.notFound, message: "no video \(id)") }
-        return status
-    }
-
-    @Sendable func cancel(_ request: Request, context: BasicRequestContext) async throws -> VideoStatus {
-        let id = try context.parameters.require("id")
-        _ = await engine.cancel(videoID: id)
-        guard let status = await engine.status(videoID: id) else { throw HTTPError(.notFound, message: "no video \(id)") }
-        return status
-    }
-
-    @Sendable func output(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        let parts = context.parameters.getCatchAll().map(String.init)
-        guard !id.contains("/"), !id.hasPrefix("."), !parts.isEmpty,
-              parts.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") && !$0.contains("/") }) else {
-            throw HTTPError(.notFound)
-        }
-        let path = parts.reduce(publishedDirectory.appendingPathComponent(id)) { $0.appendingPathComponent($1) }.path
-        let body: ResponseBody
-        do {
-            body = try await FileIO().loadFile(path: path, context: context)
-        } catch {
-            throw HTTPError(.notFound)
-        }
-        return Response(status: .ok, headers: [.contentType: Self.contentType(of: path)], body: body)
-    }
-
-    static func contentType(of path: String) -> String {
-        switch URL(fileURLWithPath: path).pathExtension {
-        case "m3u8": "application/vnd.apple.mpegurl"
-        case "m4s": "video/iso.segment"
-        case "mp4": "video/mp4"
-        default: "application/octet-stream"
+        case is HTTPError: error
+        case is DeadlineExceeded: HTTPError(.serviceUnavailable, message: "the store did not answer in time; try again")
+        default: HTTPError(.serviceUnavailable, message: "accounts unavailable: \(error)")
         }
     }
 }

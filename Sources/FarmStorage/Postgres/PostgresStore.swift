@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// service group owns (queries wait until it runs).
 public final class PostgresStore: FarmStore, Service {
     let client: PostgresClient
-    private let logger: Logger
+    let logger: Logger
 
     /// A store for `url` (`postgres://user:password@host:port/database`); the
     /// pool connects once `run()` runs and reconnects by itself after the server restarts.
@@ -76,11 +76,11 @@ public final class PostgresStore: FarmStore, Service {
             }
             try await connection.query("""
                 INSERT INTO videos (id, state, script_name, script, settings, encoding, idempotency_key, error,
-                                    created_at, updated_at, frames, seconds, options)
+                                    created_at, updated_at, frames, seconds, options, team_id, user_id)
                 VALUES (\(video.id), \(video.state.rawValue), \(video.scriptName), \(video.script),
                         \(try Self.json(video.settings))::jsonb, \(try Self.json(video.encoding))::jsonb,
                         \(video.idempotencyKey), \(video.error), \(video.createdAt), \(video.updatedAt),
-                        \(video.frames), \(video.seconds), \(try Self.json(video.options))::jsonb)
+                        \(video.frames), \(video.seconds), \(try Self.json(video.options))::jsonb, \(video.teamID), \(video.userID))
                 """, logger: logger)
             for task in tasks {
                 try await connection.query(try Self.insertTask(task), logger: logger)
@@ -286,7 +286,7 @@ public final class PostgresStore: FarmStore, Service {
 
     static let videoColumns = """
         SELECT id, state, script_name, script, settings::text, encoding::text, idempotency_key, error,
-               created_at, updated_at, frames, seconds, options::text FROM videos
+               created_at, updated_at, frames, seconds, options::text, team_id, user_id, expired_at FROM videos
         """
 
     static let taskColumns = """
@@ -295,8 +295,9 @@ public final class PostgresStore: FarmStore, Service {
         """
 
     static func video(_ row: PostgresRow) throws -> VideoRecord {
-        let (id, state, scriptName, script, settings, encoding, key, error, createdAt, updatedAt, frames, seconds, options) =
-            try row.decode((String, String, String, String, String, String, String?, String?, Date, Date, Int?, Double?, String).self)
+        let (id, state, scriptName, script, settings, encoding, key, error, createdAt, updatedAt, frames, seconds, options, teamID, userID,
+             expiredAt) = try row.decode(
+            (String, String, String, String, String, String, String?, String?, Date, Date, Int?, Double?, String, String?, String?, Date?).self)
         var video = VideoRecord(
             id: id, state: try enumValue(state), scriptName: scriptName, script: script,
             settings: try decodeJSON(settings), encoding: try decodeJSON(encoding), idempotencyKey: key, createdAt: createdAt)
@@ -305,6 +306,9 @@ public final class PostgresStore: FarmStore, Service {
         video.frames = frames
         video.seconds = seconds
         video.options = try decodeJSON(options)
+        video.teamID = teamID
+        video.userID = userID
+        video.expiredAt = expiredAt
         return video
     }
 

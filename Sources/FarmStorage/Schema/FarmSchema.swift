@@ -103,6 +103,50 @@ enum FarmSchema {
                 .init("createdAt", .timestamp),
             ])),
         ]),
+        // Migration 2's users and api_keys were never written to; accounts replace them.
+        SchemaMigration(version: 5, name: "accounts", steps: [
+            .dropTable("api_keys"),
+            .dropTable("users"),
+            .createTable(SchemaTable(name: "teams", primaryKey: ["id"], columns: [
+                .init("id", .text),
+                .init("name", .text, unique: true),
+                .init("quotas", .json),
+                .init("retentionDays", .integer, nullable: true),
+                .init("createdAt", .timestamp),
+            ])),
+            .createTable(SchemaTable(name: "users", primaryKey: ["id"], columns: [
+                .init("id", .text),
+                .init("teamID", .text, references: "teams"),
+                .init("name", .text, unique: true),
+                .init("role", .text),
+                .init("createdAt", .timestamp),
+                .init("erasedAt", .timestamp, nullable: true),
+            ])),
+            .createTable(SchemaTable(name: "api_keys", primaryKey: ["id"], columns: [
+                .init("id", .text),
+                .init("userID", .text, references: "users"),
+                .init("name", .text),
+                .init("keyHash", .text, unique: true),
+                .init("createdAt", .timestamp),
+                .init("expiresAt", .timestamp, nullable: true),
+                .init("revokedAt", .timestamp, nullable: true),
+                .init("lastUsedAt", .timestamp, nullable: true),
+            ])),
+            // Per-team counters in fixed windows (submissions per minute, render-seconds per day):
+            // durable, so a restart or a failover to another coordinator keeps counting.
+            .createTable(SchemaTable(name: "usage_counters", primaryKey: ["teamID", "counter", "windowStart"], columns: [
+                .init("teamID", .text, references: "teams"),
+                .init("counter", .text),
+                .init("windowStart", .bigInteger),
+                .init("amount", .double),
+            ])),
+            .addColumn(table: "videos", .init("teamID", .text, nullable: true)),
+            .addColumn(table: "videos", .init("userID", .text, nullable: true)),
+            // When the team's retention policy deleted the video's outputs and logs.
+            .addColumn(table: "videos", .init("expiredAt", .timestamp, nullable: true)),
+            .createIndex(SchemaIndex(name: "videos_by_team", table: "videos", columns: ["teamID", "createdAt", "id"], descending: true)),
+            .createIndex(SchemaIndex(name: "videos_by_user", table: "videos", columns: ["userID"])),
+        ]),
     ]
 }
 
@@ -117,6 +161,7 @@ enum SchemaStep: Sendable {
     case createTable(SchemaTable)
     case createIndex(SchemaIndex)
     case addColumn(table: String, SchemaColumn)
+    case dropTable(String)
 }
 
 /// What a column holds, whatever the dialect calls it.

@@ -11,6 +11,7 @@ enum SchemaSQL {
             case .createTable(let table): createTable(table, dialect)
             case .createIndex(let index): createIndex(index, dialect)
             case .addColumn(let table, let column): "ALTER TABLE \(table) ADD COLUMN \(definition(column, primaryKey: false, dialect))"
+            case .dropTable(let table): "DROP TABLE IF EXISTS \(table)"
             }
         }
     }

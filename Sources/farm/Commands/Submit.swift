@@ -26,11 +26,8 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "Resubmitting with the same key returns the same video instead of a new one.")
     var idempotencyKey: String?
 
-    @Option(help: "Higher runs first; equal priorities share agents fairly between submitters.")
+    @Option(help: "Higher runs first (creators: 0 or lower; operators up to 1000); equal priorities share agents fairly between teams, then users.")
     var priority = 0
-
-    @Option(help: "Who submits, for fair sharing of agents (default: $USER).")
-    var submitter = ProcessInfo.processInfo.environment["USER"] ?? "anonymous"
 
     @Flag(inversion: .prefixedNo, help: "Plan first and render long scenes as animation ranges on several agents.")
     var split = true
@@ -67,7 +64,6 @@ struct Submit: AsyncParsableCommand {
             scenes: scenes?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
             quality: quality, seed: seed, ladder: heights, idempotencyKey: idempotencyKey)
         request.priority = priority
-        request.submitter = submitter
         request.split = split
         request.cache = cache
         let status: VideoStatus

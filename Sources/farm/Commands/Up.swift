@@ -69,6 +69,7 @@ struct Up: AsyncParsableCommand {
             throw ValidationError("the coordinator did not start (its log is above)")
         }
         print("farm up: \(url)  agents: \(endpoints["zmq"] ?? zmq)")
+        Self.saveAdminKey(from: coordinatorData, for: url)
 
         // Local agents get keys of their own, admitted in the coordinator's keys folder: nothing to set up by hand.
         let keys = coordinatorData.appendingPathComponent("keys")
@@ -87,6 +88,24 @@ struct Up: AsyncParsableCommand {
         await supervisor.stopAll()
         if case .childExited(let name, let status) = ended {
             throw ValidationError("\(name) exited with status \(status); the farm stopped")
+        }
+    }
+
+    /// Saves the key of the coordinator's first admin (written at its first start) in the CLI's
+    /// configuration for `url`, so `farm submit` works with no key to copy.
+    static func saveAdminKey(from coordinatorData: URL, for url: String) {
+        let keyFile = coordinatorData.appendingPathComponent("keys/admin.key")
+        guard let base = URL(string: url),
+              let key = (try? String(contentsOf: keyFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !key.isEmpty else {
+            printError("no admin key in \(keyFile.path): create one with `farm-coordinator keys create --user admin --data-dir \(coordinatorData.path)`")
+            return
+        }
+        do {
+            try ClientConfiguration.save(apiKey: key, for: base)
+            print("farm up: the admin's API key is saved for \(url) in \(ClientConfiguration.path.path)")
+        } catch {
+            printError("could not save the API key in \(ClientConfiguration.path.path): \(error.localizedDescription); use --api-key @\(keyFile.path)")
         }
     }
 

@@ -68,6 +68,8 @@ struct FarmSimulation {
     var now = ContinuousClock.now
     var videoCount = 0
     var restarts = 0
+    /// Agent time the core metered, per team.
+    var metered: [String: Double] = [:]
 
     // What the invariants check.
     var violations: [String] = []
@@ -119,6 +121,8 @@ struct FarmSimulation {
                     }
                 }
                 answers.append(.assembled(videoID: video.id, .published(frames: renders.count, seconds: 1)))
+            case .meterRenderTime(let team, let seconds):
+                metered[team, default: 0] += seconds
             case .requestDispatch, .rememberInCache, .discardAttemptFiles, .discardVideoFiles:
                 break
             }
@@ -193,7 +197,7 @@ struct FarmSimulation {
         send(.resumed(durable.unfinished, openAttempts: open))
     }
 
-    mutating func submit(scenes: Int, split: Bool, latex: Bool = false) {
+    mutating func submit(scenes: Int, split: Bool, latex: Bool = false, team: String? = nil) {
         videoCount += 1
         let id = "v\(videoCount)"
         var video = VideoRecord(id: id, state: .queued, scriptName: "s.py", script: "from manim import *",
@@ -202,6 +206,7 @@ struct FarmSimulation {
         video.options = VideoOptions(priority: 0, submitter: "s\(videoCount % 2)",
                                      scenes: (0..<scenes).map { SceneSpec(name: "S\($0)", requiresLaTeX: latex && $0 == 0) },
                                      split: split, useCache: false)
+        video.teamID = team
         let tasks = core.initialTasks(for: video)
         // Submissions are durable before the core hears of them.
         durable.videos[id] = video

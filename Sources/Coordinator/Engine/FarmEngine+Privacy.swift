@@ -1,0 +1,61 @@
+import FarmModel
+import FarmStorage
+import Foundation
+
+/// The engine's part in erasing and expiring videos: stopping them, and deleting the
+/// files and cache entries that came from their scripts.
+extension FarmEngine {
+    /// Cancels those of `videoIDs` still live and waits until their last changes are durable,
+    /// so that nothing the core holds writes a video back after its content is erased.
+    /// Returns how many were cancelled.
+    func settle(_ videoIDs: [String]) async -> Int {
+        var cancelled = 0
+        for id in videoIDs where core.videos[id] != nil {
+            await apply(.cancelRequested(videoID: id))
+            cancelled += 1
+        }
+        _ = await writer.waitForQueued(timeout: .seconds(10))
+        return cancelled
+    }
+
+    /// Deletes a video's published outputs and staged segments; returns whether outputs existed.
+    func deleteOutputs(of videoID: String) async -> Bool {
+        let folder = configuration.publishedDirectory.appendingPathComponent(videoID)
+        let existed = FileManager.default.fileExists(atPath: folder.path)
+        staging.discardVideo(videoID)
+        try? await offloaded { try FileManager.default.removeItem(at: folder) }
+        return existed
+    }
+
+    /// Bytes of a video's published outputs.
+    func outputBytes(of videoID: String) -> Int64 {
+        let folder = configuration.publishedDirectory.appendingPathComponent(videoID)
+        guard let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
+        var total: Int64 = 0
+        for case let file as URL in files {
+            total += Int64((try? file.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0)
+        }
+        return total
+    }
+
+    /// Forgets the render-cache entries of `tasks` (rows first, durably, then files) and the plan
+    /// cache's plans of `video` for every Manim version; returns how many entries went.
+    func forgetCachedWork(of video: VideoRecord, tasks: [TaskRecord], plans store: any PrivacyStore) async throws -> Int {
+        var removed = 0
+        for key in Set(tasks.compactMap(\.work.cacheKey)) {
+            _ = await writer.waitDurable(writer.enqueue(.uncachedRender(contentHash: key)), timeout: nil)
+            let folder = configuration.cacheDirectory.appendingPathComponent(key)
+            if FileManager.default.fileExists(atPath: folder.path) {
+                try? await offloaded { try FileManager.default.removeItem(at: folder) }
+                removed += 1
+            }
+        }
+        cacheBytes = nil  // counted again at the next trim
+        let scenes = video.options.scenes.map(\.name)
+        guard !video.script.isEmpty, !scenes.isEmpty else { return removed }
+        let keys = try await store.cachedPlanManimVersions().map {
+            PlanCacheKey.make(script: video.script, scenes: scenes, settings: video.settings, manimVersion: $0)
+        }
+        return removed + (try await store.removeCachedPlans(keys: keys))
+    }
+}
