@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox clean
+.PHONY: all deps test-deps build demo test bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api clean
 
 all: build
 
@@ -59,6 +59,11 @@ bench-fleet: deps
 bench-encode: test-deps
 	$(SWIFT) build -c release --product EncodeBenchmark
 	"$$($(SWIFT) build -c release --show-bin-path)/EncodeBenchmark" examples/explainer.py RiemannSums 2,6 3
+
+# What authentication costs a request: req/s of key-checked routes against the public /healthz, same run.
+bench-api: deps
+	$(SWIFT) build -c release --product farm-coordinator
+	FARM_BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" bench/api-auth.py 3 4
 
 # What the sandbox adds to a task's warm start: isolation inside bubblewrap and per-task control groups.
 bench-sandbox: deps

@@ -155,4 +155,23 @@ import Testing
             #expect(try again.decode(RetentionReport.self).videos.isEmpty)
         }
     }
+
+    @Test func theLastAdminCannotBeErasedAndAnotherUsersDataIsNotTheCallersToTake() async throws {
+        try await APIFixture.with { client, farm in
+            let admin = try await client.call(.get, "/v1/me", key: farm.adminKey).decode(UserInfo.self)
+            let refused = try await client.call(.delete, "/v1/users/\(admin.id)", key: farm.adminKey)
+            #expect(refused.status == .conflict)
+            #expect(refused.text.contains("last admin"))
+            #expect(try await client.call(.get, "/v1/me", key: farm.adminKey).status == .ok, "nothing was erased")
+
+            let (ann, annKey) = try await farm.user("ann", team: "physics", role: .creator)
+            let (_, bobKey) = try await farm.user("bob", team: "physics", role: .operator)
+            #expect(try await client.call(.get, "/v1/users/\(ann.id)/export", key: bobKey).status == .notFound)
+            #expect(try await client.call(.delete, "/v1/users/\(ann.id)", key: bobKey).status == .notFound)
+            #expect(try await client.call(.get, "/v1/me", key: annKey).status == .ok, "ann is untouched")
+            let export = try await client.call(.get, "/v1/users/\(ann.id)/export", key: farm.adminKey)
+            #expect(export.status == .ok && export.headers[.contentType] == "application/x-tar")
+            #expect(Self.untar(Data(buffer: export.body)).keys.contains("manimfarm-export/account.json"))
+        }
+    }
 }

@@ -10,12 +10,15 @@ public enum AccountError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(String)
     case notFound(String)
     case nameTaken(String)
+    /// The request conflicts with the accounts' state (erasing the last admin).
+    case conflict(String)
 
     public var description: String {
         switch self {
         case .invalid(let why): why
         case .notFound(let what): "no \(what)"
         case .nameTaken(let name): "the name \(name) is taken"
+        case .conflict(let why): why
         }
     }
 }
@@ -55,6 +58,7 @@ public final class Accounts: Sendable {
     static let staleFor: TimeInterval = 300
     /// How long a request waits for the store to look a key up.
     static let lookupDeadline: Duration = .seconds(3)
+    private let localAdminIdentity = Mutex<FarmIdentity?>(nil)
 
     public init(store: any AccountStore) {
         self.store = store
@@ -118,13 +122,17 @@ public final class Accounts: Sendable {
         return true
     }
 
-    /// The identity every request has on a coordinator without authentication: the first admin.
+    /// The identity every request has on a coordinator without authentication: the first admin
+    /// (read once; its quotas do not apply, as nothing is counted without authentication).
     public func localAdmin() async throws -> FarmIdentity {
+        if let known = localAdminIdentity.withLock({ $0 }) { return known }
         guard let user = try await store.users(teamID: nil).first(where: { $0.role == .admin && $0.erasedAt == nil }),
               let team = try await store.team(user.teamID) else {
             throw AccountError.notFound("admin user")
         }
-        return FarmIdentity(user: user, team: team, keyID: nil)
+        let identity = FarmIdentity(user: user, team: team, keyID: nil)
+        localAdminIdentity.withLock { $0 = identity }
+        return identity
     }
 
     public func createTeam(_ request: CreateTeamRequest, now: Date = Date()) async throws -> TeamRecord {

@@ -110,6 +110,10 @@ public struct PersonalData: Sendable {
     /// made from its scripts, and its keys' names; its keys are revoked and its name replaced. What
     /// accounting needs stays, anonymous (ids, team, states, times, frames, seconds). Idempotent.
     public func erase(_ user: UserRecord, by actor: FarmIdentity?, now: Date = Date()) async throws -> ErasureReport {
+        if user.role == .admin, user.erasedAt == nil,
+           try await store.users(teamID: nil).filter({ $0.role == .admin && $0.erasedAt == nil }).count <= 1 {
+            throw AccountError.conflict("\(user.name) is the last admin: make another admin before erasing it")
+        }
         let videos = try await store.videos(userID: user.id)
         let cancelled = await engine.settle(videos.map(\.id))
         var outputs = 0

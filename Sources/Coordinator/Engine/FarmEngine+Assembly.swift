@@ -8,6 +8,8 @@ extension FarmEngine {
     /// Packages a video's accepted renders into its HLS ladder and MP4 (off the
     /// cooperative pool), then tells the core how it went.
     func assemble(_ video: VideoRecord, _ renders: [TaskRecord]) async {
+        packaging.insert(video.id)
+        defer { packaging.remove(video.id) }
         let output = configuration.publishedDirectory.appendingPathComponent(video.id)
         let outcome: AssemblyOutcome
         do {

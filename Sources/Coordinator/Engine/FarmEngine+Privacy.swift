@@ -5,8 +5,8 @@ import Foundation
 /// The engine's part in erasing and expiring videos: stopping them, and deleting the
 /// files and cache entries that came from their scripts.
 extension FarmEngine {
-    /// Cancels those of `videoIDs` still live and waits until their last changes are durable,
-    /// so that nothing the core holds writes a video back after its content is erased.
+    /// Cancels those of `videoIDs` still live and waits until their last changes are durable and
+    /// their packaging (if any) has ended, so that nothing writes a video back after it is erased.
     /// Returns how many were cancelled.
     func settle(_ videoIDs: [String]) async -> Int {
         var cancelled = 0
@@ -15,6 +15,11 @@ extension FarmEngine {
             cancelled += 1
         }
         _ = await writer.waitForQueued(timeout: .seconds(10))
+        // A cancelled video's packaging may still be writing its outputs: let it end before they are deleted.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while videoIDs.contains(where: packaging.contains) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         return cancelled
     }
 

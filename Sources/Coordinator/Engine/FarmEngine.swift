@@ -37,6 +37,8 @@ public actor FarmEngine {
     var publishedCounts = (cacheHits: 0, rangesRendered: 0)
     /// Submissions of each team between their quota check and the core hearing of them.
     var submissionsInFlight: [String: Int] = [:]
+    /// Videos being packaged now (their outputs are being written).
+    var packaging: Set<String> = []
     /// Teams' agent time and published bytes, until `UsageService` writes them.
     nonisolated let usage = UsageMeter()
 

@@ -142,7 +142,7 @@ struct FarmAPI: Sendable {
             switch error {
             case .invalid: HTTPError(.unprocessableContent, message: error.description)
             case .notFound: HTTPError(.notFound, message: error.description)
-            case .nameTaken: HTTPError(.conflict, message: error.description)
+            case .nameTaken, .conflict: HTTPError(.conflict, message: error.description)
             }
         case is HTTPError: error
         case is DeadlineExceeded: HTTPError(.serviceUnavailable, message: "the store did not answer in time; try again")
