@@ -147,7 +147,7 @@ import Testing
         sim.submit(scenes: 2, split: true)
         sim.send(.dispatchRound)
         sim.flush()
-        let plan = try! #require(sim.agents["a0"]!.running.first)
+        let plan = try #require(sim.agents["a0"]!.running.first)
         #expect(plan.taskID == "v1-plan")
         sim.finish("a0", plan)
         #expect(sim.core.renderTasks(of: "v1").count == 2)
@@ -207,14 +207,14 @@ import Testing
         #expect(sim.core.tasks[ref.taskID]?.state == .running)
     }
 
-    @Test func aVideoPlannedBeyondItsTeamsRenderQuotaFailsBeforeAnyRenderStarts() {
+    @Test func aVideoPlannedBeyondItsTeamsRenderQuotaFailsBeforeAnyRenderStarts() throws {
         var sim = FarmSimulation()
         sim.join("a0")
         sim.send(.renderBudgets(["t1": RenderBudget(usedSeconds: 100, limitSeconds: 100.5)]))
         sim.submit(scenes: 2, split: true, team: "t1")
         sim.send(.dispatchRound)
         sim.flush()
-        let plan = try! #require(sim.agents["a0"]!.running.first)
+        let plan = try #require(sim.agents["a0"]!.running.first)
         #expect(plan.taskID == "v1-plan")
         sim.finish("a0", plan)
         sim.send(.dispatchRound)
