@@ -40,6 +40,15 @@ public struct CreateUserRequest: Codable, Sendable {
     }
 }
 
+/// `PATCH /v1/users/{id}` (admin): fields present are changed.
+public struct UpdateUserRequest: Codable, Sendable {
+    public var role: Role?
+
+    public init(role: Role? = nil) {
+        self.role = role
+    }
+}
+
 /// `POST /v1/users/{id}/keys`.
 public struct CreateKeyRequest: Codable, Sendable {
     /// A name to recognise the key by (for example the machine it lives on).

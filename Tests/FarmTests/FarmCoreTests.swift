@@ -137,7 +137,7 @@ import Testing
         #expect(sim.violations.isEmpty, "\(sim.violations)")
     }
 
-    @Test func aPlanBecomesRenderTasksThatWaitForTheirCacheLookup() {
+    @Test func aPlanBecomesRenderTasksThatWaitForTheirCacheLookup() throws {
         var sim = FarmSimulation(configuration: {
             var configuration = EngineConfiguration(dataDirectory: FileManager.default.temporaryDirectory)
             configuration.renderCache = true

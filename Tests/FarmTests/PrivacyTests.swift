@@ -164,7 +164,15 @@ import Testing
             #expect(refused.text.contains("last admin"))
             #expect(try await client.call(.get, "/v1/me", key: farm.adminKey).status == .ok, "nothing was erased")
 
+            let demoting = try await client.call(.patch, "/v1/users/\(admin.id)", key: farm.adminKey, body: UpdateUserRequest(role: .viewer))
+            #expect(demoting.status == .conflict, "the last admin keeps its role")
             let (ann, annKey) = try await farm.user("ann", team: "physics", role: .creator)
+            // A role change applies from the user's next request.
+            #expect(try await client.call(.get, "/v1/agents", key: annKey).status == .forbidden)
+            let promoted = try await client.call(.patch, "/v1/users/ann", key: farm.adminKey, body: UpdateUserRequest(role: .operator))
+            #expect(try promoted.decode(UserInfo.self).role == .operator)
+            #expect(try await client.call(.get, "/v1/agents", key: annKey).status == .ok)
+            _ = try await client.call(.patch, "/v1/users/ann", key: farm.adminKey, body: UpdateUserRequest(role: .creator))
             let (_, bobKey) = try await farm.user("bob", team: "physics", role: .operator)
             #expect(try await client.call(.get, "/v1/users/\(ann.id)/export", key: bobKey).status == .notFound)
             #expect(try await client.call(.delete, "/v1/users/\(ann.id)", key: bobKey).status == .notFound)

@@ -166,6 +166,20 @@ public final class Accounts: Sendable {
         return user
     }
 
+    /// Changes a user's role; the last admin keeps its role. Takes effect from the user's next request.
+    public func updateUser(_ idOrName: String, _ request: UpdateUserRequest) async throws -> UserRecord {
+        guard var user = try await store.user(idOrName), user.erasedAt == nil else { throw AccountError.notFound("user \(idOrName)") }
+        if let role = request.role, role != user.role {
+            if user.role == .admin, try await store.users(teamID: nil).filter({ $0.role == .admin && $0.erasedAt == nil }).count <= 1 {
+                throw AccountError.conflict("\(user.name) is the last admin: make another admin first")
+            }
+            user.role = role
+            try await store.update(user)
+            forget { $0.identity.user.id == user.id }
+        }
+        return user
+    }
+
     /// A new key for `user`: the only time its secret exists outside the caller.
     public func createKey(for user: UserRecord, request: CreateKeyRequest, now: Date = Date()) async throws -> CreatedKey {
         guard user.erasedAt == nil else { throw AccountError.invalid("user \(user.name) was erased") }

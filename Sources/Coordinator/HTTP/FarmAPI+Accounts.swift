@@ -50,6 +50,13 @@ extension FarmAPI {
         return EditedResponse(status: .created, response: info)
     }
 
+    /// `PATCH /v1/users/{id}` with `{"role": "operator"}`.
+    @Sendable func updateUser(_ request: Request, context: FarmRequestContext) async throws -> UserInfo {
+        let name = try context.parameters.require("user")
+        let body = try await decodeBody(request, as: UpdateUserRequest.self, what: "user change")
+        return try await accountCall { try await accounts.userInfo(try await accounts.updateUser(name, body)) }
+    }
+
     @Sendable func listKeys(_ request: Request, context: FarmRequestContext) async throws -> [KeyInfo] {
         let user = try await managedUser(context)
         return try await accountCall { try await accounts.store.keys(userID: user.id).map(KeyInfo.init) }

@@ -81,6 +81,7 @@ struct FarmAPI: Sendable {
             APIRoute(.patch, "/v1/teams/:team", .admin, updateTeam),
             APIRoute(.get, "/v1/users", .admin, listUsers),
             APIRoute(.post, "/v1/users", .admin, createUser),
+            APIRoute(.patch, "/v1/users/:user", .admin, updateUser),
             APIRoute(.delete, "/v1/users/:user", .viewer, eraseUser),
             APIRoute(.get, "/v1/users/:user/export", .viewer, exportUser),
             APIRoute(.post, "/v1/teams/:team/expire", .admin, expireTeam),
