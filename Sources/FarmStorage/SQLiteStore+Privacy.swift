@@ -25,23 +25,25 @@ extension SQLiteStore: PrivacyStore {
                 UPDATE videos SET script = '', scriptName = 'erased.py', idempotencyKey = NULL,
                     error = CASE WHEN error IS NULL THEN NULL ELSE 'erased' END, options = ? WHERE id = ?
                 """, arguments: [optionsJSON, videoID])
-            // A task's note can quote the script's error (planning failed: ValueError: …).
-            try db.execute(sql: "UPDATE tasks SET scene = 'erased-' || ordinal, error = NULL, work = json_remove(work, '$.note') WHERE videoID = ?",
-                           arguments: [videoID])
-            try db.execute(sql: "UPDATE attempts SET logTail = NULL WHERE taskID IN (SELECT id FROM tasks WHERE videoID = ?)",
-                           arguments: [videoID])
-            try db.execute(sql: "DELETE FROM artifacts WHERE videoID = ?", arguments: [videoID])
+            try db.execute(sql: "UPDATE tasks SET scene = 'erased-' || ordinal WHERE videoID = ?", arguments: [videoID])
+            try Self.dropLogs(db, videoID: videoID)
         }
     }
 
     public func expire(videoID: String, at: Date) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE tasks SET error = NULL, work = json_remove(work, '$.note') WHERE videoID = ?", arguments: [videoID])
-            try db.execute(sql: "UPDATE attempts SET logTail = NULL WHERE taskID IN (SELECT id FROM tasks WHERE videoID = ?)",
-                           arguments: [videoID])
-            try db.execute(sql: "DELETE FROM artifacts WHERE videoID = ?", arguments: [videoID])
+            try Self.dropLogs(db, videoID: videoID)
             try db.execute(sql: "UPDATE videos SET expiredAt = ? WHERE id = ?", arguments: [at, videoID])
         }
+    }
+
+    /// A video's logs: tasks' errors and notes (a note can quote the script's error: "planning failed:
+    /// ValueError: …"), attempts' log tails, and its artifacts' rows.
+    private static func dropLogs(_ db: Database, videoID: String) throws {
+        try db.execute(sql: "UPDATE tasks SET error = NULL, work = json_remove(work, '$.note') WHERE videoID = ?", arguments: [videoID])
+        try db.execute(sql: "UPDATE attempts SET logTail = NULL WHERE taskID IN (SELECT id FROM tasks WHERE videoID = ?)",
+                       arguments: [videoID])
+        try db.execute(sql: "DELETE FROM artifacts WHERE videoID = ?", arguments: [videoID])
     }
 
     public func cachedPlanManimVersions() async throws -> [String] {

@@ -82,9 +82,13 @@ extension FarmAPI {
         return VideoPage(videos: page, next: rows.count > limit ? page.last?.id : nil)
     }
 
+    /// One read of the video (clients poll this): its status says its team too.
     @Sendable func status(_ request: Request, context: FarmRequestContext) async throws -> VideoStatus {
-        let id = try await readableVideo(request, context)
-        guard let status = await engine.status(videoID: id) else { throw HTTPError(.notFound, message: "no video \(id)") }
+        let identity = try context.requireIdentity()
+        let id = try context.parameters.require("id")
+        guard Self.isVideoID(id), let status = await engine.status(videoID: id), identity.mayRead(videoOfTeam: status.teamID) else {
+            throw HTTPError(.notFound, message: "no video \(id)")
+        }
         return status
     }
 

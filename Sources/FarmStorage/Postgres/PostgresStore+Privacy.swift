@@ -1,5 +1,6 @@
 import FarmModel
 import Foundation
+import Logging
 import PostgresNIO
 
 /// Export, erasure and retention in PostgreSQL.
@@ -33,24 +34,25 @@ extension PostgresStore: PrivacyStore {
                 UPDATE videos SET script = '', script_name = 'erased.py', idempotency_key = NULL,
                     error = CASE WHEN error IS NULL THEN NULL ELSE 'erased' END, options = \(optionsJSON)::jsonb WHERE id = \(videoID)
                 """, logger: logger)
-            try await connection.query(
-                "UPDATE tasks SET scene = 'erased-' || ordinal, error = NULL, work = work - 'note' WHERE video_id = \(videoID)",
-                logger: logger)
-            try await connection.query(
-                "UPDATE attempts SET log_tail = NULL WHERE task_id IN (SELECT id FROM tasks WHERE video_id = \(videoID))", logger: logger)
-            try await connection.query("DELETE FROM artifacts WHERE video_id = \(videoID)", logger: logger)
+            try await connection.query("UPDATE tasks SET scene = 'erased-' || ordinal WHERE video_id = \(videoID)", logger: logger)
+            try await Self.dropLogs(connection, videoID: videoID, logger: logger)
         }
     }
 
     public func expire(videoID: String, at: Date) async throws {
         let logger = self.logger
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("UPDATE tasks SET error = NULL, work = work - 'note' WHERE video_id = \(videoID)", logger: logger)
-            try await connection.query(
-                "UPDATE attempts SET log_tail = NULL WHERE task_id IN (SELECT id FROM tasks WHERE video_id = \(videoID))", logger: logger)
-            try await connection.query("DELETE FROM artifacts WHERE video_id = \(videoID)", logger: logger)
+            try await Self.dropLogs(connection, videoID: videoID, logger: logger)
             try await connection.query("UPDATE videos SET expired_at = \(at) WHERE id = \(videoID)", logger: logger)
         }
+    }
+
+    /// A video's logs: tasks' errors and notes, attempts' log tails, and its artifacts' rows.
+    private static func dropLogs(_ connection: PostgresConnection, videoID: String, logger: Logger) async throws {
+        try await connection.query("UPDATE tasks SET error = NULL, work = work - 'note' WHERE video_id = \(videoID)", logger: logger)
+        try await connection.query(
+            "UPDATE attempts SET log_tail = NULL WHERE task_id IN (SELECT id FROM tasks WHERE video_id = \(videoID))", logger: logger)
+        try await connection.query("DELETE FROM artifacts WHERE video_id = \(videoID)", logger: logger)
     }
 
     public func cachedPlanManimVersions() async throws -> [String] {
