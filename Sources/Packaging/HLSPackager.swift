@@ -78,8 +78,10 @@ public struct HLSPackager: Sendable {
             let mp4 = index == 0 ? building.appendingPathComponent("video.mp4") : nil
             let written = try writeRendition(rendition, into: folder, mp4: mp4)
             frames = written.frames
+            // RFC 8216 §4.3.4.2 measures the peak over runs of the media playlist's own
+            // TARGETDURATION, which is shorter than the encoder's segment limit when scenes are short.
             let bandwidth = Bandwidth(segments: written.segments.map { ($0.bytes, $0.seconds) },
-                                      targetDuration: Double(targetSegmentSeconds))
+                                      targetDuration: Double(Playlists.targetDuration(of: written.segments)))
             // CODECS as the init segment's SPS says, never a string from elsewhere.
             variants.append(Playlists.Variant(
                 uri: "\(rendition.name)/index.m3u8", bandwidth: bandwidth, codecs: written.codecs,

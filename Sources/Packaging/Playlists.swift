@@ -15,16 +15,34 @@ public struct PlaylistSegment: Equatable, Sendable {
 
 /// Writes HLS playlists (RFC 8216, fMP4 segments, VOD).
 public enum Playlists {
-    /// A VOD media playlist with one init segment.
-    public static func media(initURI: String, segments: [PlaylistSegment]) -> String {
-        // Every EXTINF, rounded to the nearest integer, must not exceed the target duration.
-        let target = segments.map { Int($0.seconds.rounded()) }.max() ?? 1
+    /// The playlist's `EXT-X-TARGETDURATION`: every EXTINF, rounded to the
+    /// nearest integer, must not exceed it (RFC 8216 §4.3.3.1). BANDWIDTH is
+    /// measured against this same number, so both come from here.
+    public static func targetDuration(of segments: [PlaylistSegment]) -> Int {
+        max(segments.map { Int($0.seconds.rounded()) }.max() ?? 1, 1)
+    }
+
+    /// How a media playlist is published: `VOD` once complete; `EVENT` while
+    /// the video renders, growing at the end, with `ENDLIST` added when the
+    /// last segment is in (the URI never changes, so a player that started
+    /// early keeps following it).
+    public enum Kind: Sendable, Equatable {
+        case vod
+        case event(ended: Bool)
+    }
+
+    /// A media playlist with one init segment. `targetDuration` must cover
+    /// every segment that will ever be listed; a growing playlist passes the
+    /// largest its video can produce, since the value may not change.
+    public static func media(initURI: String, segments: [PlaylistSegment], kind: Kind = .vod,
+                             targetDuration: Int? = nil) -> String {
+        let target = max(targetDuration ?? Self.targetDuration(of: segments), Self.targetDuration(of: segments))
         var lines = [
             "#EXTM3U",
             "#EXT-X-VERSION:7",
-            "#EXT-X-TARGETDURATION:\(max(target, 1))",
+            "#EXT-X-TARGETDURATION:\(target)",
             "#EXT-X-MEDIA-SEQUENCE:0",
-            "#EXT-X-PLAYLIST-TYPE:VOD",
+            kind == .vod ? "#EXT-X-PLAYLIST-TYPE:VOD" : "#EXT-X-PLAYLIST-TYPE:EVENT",
             "#EXT-X-INDEPENDENT-SEGMENTS",
             "#EXT-X-MAP:URI=\"\(initURI)\"",
         ]
@@ -32,7 +50,7 @@ public enum Playlists {
             lines.append(String(format: "#EXTINF:%.6f,", segment.seconds))
             lines.append(segment.uri)
         }
-        lines.append("#EXT-X-ENDLIST")
+        if kind != .event(ended: false) { lines.append("#EXT-X-ENDLIST") }
         return lines.joined(separator: "\n") + "\n"
     }
 

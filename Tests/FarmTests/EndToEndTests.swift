@@ -64,6 +64,9 @@ import Testing
             let measured = try check.measuredAverageBandwidth(variant)
             #expect(abs(Double(variant.averageBandwidth) - measured) / measured < 0.01)
             #expect(variant.bandwidth >= variant.averageBandwidth)
+            let peak = try check.rfcPeakBandwidth(variant)
+            #expect(Double(variant.bandwidth) >= peak && Double(variant.bandwidth) <= peak + 1,
+                    "\(variant.uri) declares BANDWIDTH \(variant.bandwidth), the RFC 8216 peak is \(peak)")
             #expect(variant.codecs.hasPrefix("avc1.64"))
             #expect(variant.frameRate == "15.000")
         }

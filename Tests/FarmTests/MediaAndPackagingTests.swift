@@ -97,6 +97,60 @@ import Testing
         #expect(bandwidth.average == Int((Double(1_800_100 * 8) / 12.1).rounded(.up)))
     }
 
+    /// A short first scene of noise (the largest segment) and two calm 4 s scenes:
+    /// the playlist's TARGETDURATION is 4, so runs of 2 s already count and the
+    /// noisy segment alone sets the peak. Measured with the 6 s segment limit
+    /// instead, it would be diluted by its calm neighbour and under-declared.
+    @Test func declaredPeakMatchesTheRFCPeakOfTheWrittenFiles() throws {
+        let width = 320, height = 180, fps = 15
+        func scene(frames: Int, noisy: Bool) throws -> (files: [EncodedFile], timescale: Int) {
+            var files: [EncodedFile] = []
+            let encoder = try SceneEncoder(.init(
+                sourceWidth: width, sourceHeight: height, frameRate: fps, renditions: [(180, 23)],
+                keyframeSeconds: 2, segmentSeconds: 6, preset: "veryfast")) { files.append($0) }
+            var generator = SystemRandomNumberGenerator()
+            var pixels = [UInt8](repeating: 200, count: width * height * 4)
+            for _ in 0..<frames {
+                if noisy { for index in pixels.indices { pixels[index] = UInt8.random(in: 0...255, using: &generator) } }
+                try pixels.withUnsafeBytes { try encoder.encode(rgba: $0.baseAddress!, stride: width * 4, repeatCount: 1) }
+            }
+            _ = try encoder.finish()
+            return (files, encoder.timescale)
+        }
+        let scenes = [try scene(frames: 36, noisy: true), try scene(frames: 60, noisy: false), try scene(frames: 60, noisy: false)]
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("farm-bandwidth-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var inputs: [HLSPackager.SceneFiles] = []
+        for (index, scene) in scenes.enumerated() {
+            let initURL = folder.appendingPathComponent("s\(index)-init.mp4")
+            try scene.files.first { $0.segment == nil }!.data.write(to: initURL)
+            let parts = try scene.files.filter { $0.segment != nil }.map { file -> (URL, Int) in
+                let url = folder.appendingPathComponent("s\(index)-\(file.segment!).m4s")
+                try file.data.write(to: url)
+                return (url, file.frames)
+            }
+            inputs.append(HLSPackager.SceneFiles(initSegment: initURL, segments: parts))
+        }
+        let output = folder.appendingPathComponent("out")
+        _ = try HLSPackager(frameRate: fps, timescale: scenes[0].timescale, targetSegmentSeconds: 6).package(
+            [HLSPackager.RenditionInput(name: "180p", width: width, height: height, codecs: "avc1", scenes: inputs)],
+            into: output)
+        let check = try PlaylistCheck(
+            master: try String(contentsOf: output.appendingPathComponent("master.m3u8"), encoding: .utf8), folder: output)
+        let variant = try #require(check.variants.first)
+        let media = try check.media(variant)
+        #expect(media.extinfs == [2.4, 4, 4])
+        let sizes = try media.segments.map {
+            try FileManager.default.attributesOfItem(atPath: output.appendingPathComponent("180p/\($0)").path)[.size] as? Int ?? 0
+        }
+        #expect(sizes[0] > sizes[1] && sizes[0] > sizes[2], "the first segment is the largest: \(sizes)")
+        let peak = try check.rfcPeakBandwidth(variant)
+        #expect(peak == Double(sizes[0] * 8) / 2.4, "the noisy segment alone is a qualifying run")
+        #expect(Double(variant.bandwidth) >= peak && Double(variant.bandwidth) <= peak + 1,
+                "declared \(variant.bandwidth), RFC peak \(peak)")
+    }
+
     @Test func aShortDenseTailDoesNotInflateThePeak() {
         // The 0.1 s tail alone runs at 4.8 Mbit/s but is too short to be a run of its own.
         let bandwidth = Bandwidth(segments: [(600_000, 6.0), (60_000, 0.1)], targetDuration: 6)

@@ -68,6 +68,32 @@ struct PlaylistCheck {
         return Double(bytes * 8) / media.extinfs.reduce(0, +)
     }
 
+    /// The RFC 8216 §4.3.4.2 peak segment bit rate, computed here from the
+    /// written files alone: the media playlist's own TARGETDURATION, its EXTINFs
+    /// and the sizes of the segment files, over every run of consecutive
+    /// segments lasting 0.5 to 1.5 target durations (or the whole playlist when
+    /// it is shorter than half of one).
+    func rfcPeakBandwidth(_ variant: Variant) throws -> Double {
+        let text = try String(contentsOf: folder.appendingPathComponent(variant.uri), encoding: .utf8)
+        let target = Double(text.split(separator: "\n").first { $0.hasPrefix("#EXT-X-TARGETDURATION:") }?
+            .split(separator: ":")[1] ?? "") ?? 0
+        let media = try media(variant)
+        let base = folder.appendingPathComponent(variant.uri).deletingLastPathComponent()
+        let sizes = try media.segments.map {
+            try FileManager.default.attributesOfItem(atPath: base.appendingPathComponent($0).path)[.size] as? Int ?? 0
+        }
+        var peak = 0.0
+        for start in sizes.indices {
+            for end in start..<sizes.count {
+                let seconds = media.extinfs[start...end].reduce(0, +)
+                guard seconds >= 0.5 * target, seconds <= 1.5 * target else { continue }
+                peak = max(peak, Double(sizes[start...end].reduce(0, +) * 8) / seconds)
+            }
+        }
+        let total = media.extinfs.reduce(0, +)
+        return max(peak, Double(sizes.reduce(0, +) * 8) / total)
+    }
+
     static func attributes(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
         var key = "", value = "", inKey = true, quoted = false
