@@ -45,6 +45,11 @@ let package = Package(
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         // Joining segments into HLS renditions and an MP4 (pure Swift, no libav).
         .target(name: "Packaging", dependencies: ["FarmProtocol", "CPosix"], swiftSettings: swiftSettings),
+        // Object storage: AWS Signature V4, S3 over its REST API, credentials, retries.
+        .target(
+            name: "ObjectStorage",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // The domain (videos, tasks, attempts, agents) and the HTTP API's types: what the stores,
         // the coordinator and the `farm` CLI share.
         .target(name: "FarmModel", dependencies: ["FarmProtocol"], swiftSettings: swiftSettings),
@@ -62,7 +67,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "FarmProtocol", "FarmModel", "ZeroMQ", "Packaging", "FarmStorage",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Packaging", "FarmStorage", "ObjectStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,7 +81,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "FarmProtocol", "ZeroMQ", "Media", "CPosix",
+                "FarmProtocol", "ZeroMQ", "Media", "Packaging", "CPosix",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -85,7 +91,7 @@ let package = Package(
 
         .executableTarget(
             name: "farm-coordinator",
-            dependencies: ["Coordinator", "FarmStorage", "ZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Coordinator", "FarmStorage", "ZeroMQ", "ObjectStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "farm-agent",
@@ -130,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "FarmTests",
             dependencies: [
-                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

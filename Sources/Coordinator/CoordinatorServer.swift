@@ -99,9 +99,10 @@ public struct CoordinatorServer: Sendable {
             endpoints: configuration.zmqEndpoints, engine: engine, context: context, secretKey: secretKey, logger: logger)
         let endpoints = gateway.socket.boundEndpoints
         let personalData = PersonalData(engine: engine, accounts: accounts, store: store, logger: logger)
-        let api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: configuration.metrics,
+        var api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: configuration.metrics,
                           publishedDirectory: configuration.engine.publishedDirectory,
                           maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536, settings: configuration.api)
+        api.objectOutputs = configuration.engine.objectOutputs
         if !configuration.api.requireAuth {
             logger.critical("HTTP authentication off: every request acts as the first admin")
         }

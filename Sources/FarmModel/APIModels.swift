@@ -98,6 +98,23 @@ public struct VideoOutputs: Codable, Sendable, Equatable {
     }
 }
 
+/// Media bytes in object-store mode, by the path they took.
+public struct ObjectStoreTraffic: Codable, Sendable, Equatable {
+    /// Segments agents put in the store themselves.
+    public var agentBytes: Int
+    /// Segments that passed through the coordinator: sent as chunks after an upload
+    /// failed, or moved on the timeline because their place was not known in advance.
+    public var coordinatorBytes: Int
+    /// The top rung read back to write each `video.mp4`.
+    public var mp4Bytes: Int
+
+    public init(agentBytes: Int, coordinatorBytes: Int, mp4Bytes: Int) {
+        self.agentBytes = agentBytes
+        self.coordinatorBytes = coordinatorBytes
+        self.mp4Bytes = mp4Bytes
+    }
+}
+
 /// `GET /v1/videos/{id}`.
 public struct VideoStatus: Codable, Sendable, Equatable {
     public var id: String
@@ -120,6 +137,9 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     public var frames: Int?
     public var seconds: Double?
     public var outputs: VideoOutputs?
+    /// Seconds of the video a player can watch already: while it renders with an object store
+    /// (the playlists grow), the whole video once done.
+    public var playableSeconds: Double?
 
     public init(id: String, state: VideoState, scriptName: String, quality: Quality, seed: Int, renditions: [String], createdAt: Date, updatedAt: Date, error: String? = nil, priority: Int, submitter: String, plan: SceneStatus? = nil, scenes: [SceneStatus], frames: Int? = nil, seconds: Double? = nil, outputs: VideoOutputs? = nil) {
         self.id = id
@@ -161,6 +181,8 @@ public struct FarmStats: Codable, Sendable, Equatable {
     /// choosing the first to sending the last, persisting included.
     public var largestDispatchRound: Int
     public var largestDispatchRoundSeconds: Double
+    /// With an object store: which way media bytes went since start.
+    public var objectStore: ObjectStoreTraffic?
 
     public init(malformedMessages: Int, refusedReports: Int, queueDepth: Int, runningTasks: Int, agents: Int, activeVideos: Int, assignments: Int, dispatchSeconds: Double, largestDispatchRound: Int, largestDispatchRoundSeconds: Double) {
         self.malformedMessages = malformedMessages

@@ -143,6 +143,10 @@ public struct TaskResult: Codable, Sendable, Equatable {
     public var timescale: Int
     public var renditions: [RenditionOutput]
     public var renderSeconds: Double
+    /// The first frame the fragments' decode times were written for (`Assign.output`); `nil`: from 0.
+    public var placedAt: Int?
+    /// Files the agent uploaded to the object store itself; the others came as chunks.
+    public var stored: [StoredFile]?
 
     public init(ref: AttemptRef, frames: Int, sourceWidth: Int, sourceHeight: Int, frameRate: Int,
                 timescale: Int, renditions: [RenditionOutput], renderSeconds: Double) {

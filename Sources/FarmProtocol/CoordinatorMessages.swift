@@ -42,6 +42,8 @@ public struct Assign: Codable, Sendable, Equatable {
     public var animations: AnimationRange?
     /// For a plan: every scene to plan, in order.
     public var scenes: [String]?
+    /// With an object store: where the fragments sit on the timeline and where to upload them.
+    public var output: OutputPlacement?
 
     public init(ref: AttemptRef, videoID: String, scriptName: String, script: String, scene: String,
                 settings: RenderSettings, encoding: EncodingPlan, limits: TaskLimits,

@@ -172,6 +172,11 @@ extension TaskResult: ValidatedMessage {
                 throw .invalidBody("timescale \(timescale) is not a multiple of the frame rate \(frameRate)")
             }
         }
+        if let placedAt { try Check.range(placedAt, 0...MessageLimits.maxFrames, "placedAt") }
+        if let stored {
+            try Check.count(stored, MessageLimits.maxRenditions * (MessageLimits.maxSegments + 1), "stored")
+            for file in stored { try file.validate() }
+        }
         for rendition in renditions {
             try rendition.validate()
             guard rendition.frames == frames else {
@@ -234,6 +239,7 @@ extension Assign: ValidatedMessage {
             }
         }
         if let scenes { try Check.count(scenes, MessageLimits.maxScenes, "scenes") }
+        try output?.validate()
     }
 }
 

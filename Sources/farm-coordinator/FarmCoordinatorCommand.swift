@@ -3,6 +3,7 @@ import Coordinator
 import FarmStorage
 import Foundation
 import Logging
+import ObjectStorage
 
 @main
 struct FarmCoordinatorCommand: AsyncParsableCommand {
@@ -102,6 +103,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "An origin (https://host[:port]) allowed to call the API from a browser; repeat for more. None by default.")
     var corsOrigin: [String] = []
 
+    @Option(help: "Where published videos go: `local` (the data folder, default) or s3://BUCKET/PREFIX, an S3-compatible object store that agents upload segments to directly.")
+    var storage = "local"
+
+    @Option(help: "The object store's endpoint, for stores other than AWS S3 (http://127.0.0.1:9000).")
+    var s3Endpoint: String?
+
+    @Option(help: "The object store's region (default: $AWS_REGION, else us-east-1).")
+    var s3Region: String?
+
+    @Flag(help: "Address objects as ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT/KEY (most non-AWS stores).")
+    var s3PathStyle = false
+
+    @Option(help: "The CDN in front of the bucket (https://d1234.cloudfront.net): status and `farm submit` print URLs under it.")
+    var publicUrl: String?
+
     @Option(help: "Write the listening HTTP port and ZeroMQ endpoints as JSON to this file once ready.")
     var readyFile: String?
 
@@ -148,6 +164,30 @@ struct Serve: AsyncParsableCommand {
             autoscaling.interval = .milliseconds(Int(scaleInterval * 1_000))
             configuration.autoscaling = autoscaling
         }
+        if storage != "local" {
+            guard let (bucket, prefix) = ObjectOutputConfiguration.parse(storage) else {
+                throw ValidationError("--storage takes `local` or s3://BUCKET/PREFIX, got \(storage)")
+            }
+            let endpoint = try s3Endpoint.map { text -> URL in
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme), url.host != nil else {
+                    throw ValidationError("--s3-endpoint takes an http(s) URL, got \(text)")
+                }
+                return url
+            }
+            let publicBase = try publicUrl.map { text -> URL in
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme), url.host != nil else {
+                    throw ValidationError("--public-url takes an http(s) URL, got \(text)")
+                }
+                return url
+            }
+            let region = s3Region ?? ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1"
+            // Environment, then AWS_PROFILE, then the instance role: the same provider the autoscaler uses.
+            let credentials = awsMetadataEndpoint.flatMap(URL.init(string:)).map { AWSCredentialsProvider(.instanceMetadata($0)) }
+                ?? AWSCredentialsProvider.automatic()
+            let client = S3Client(.init(bucket: bucket, region: region, endpoint: endpoint, pathStyle: s3PathStyle),
+                                  credentials: credentials)
+            configuration.engine.objectOutputs = ObjectOutputConfiguration(client: client, prefix: prefix, publicBaseURL: publicBase)
+        }
         configuration.curve = !insecurePlainZmq
         configuration.api.requireAuth = !(noAuth || insecureNoAuth)
         configuration.api.corsOrigins = Set(corsOrigin)
@@ -157,7 +197,8 @@ struct Serve: AsyncParsableCommand {
         configuration.engine.maxAttempts = maxAttempts
         configuration.engine.minimumPieceSeconds = minimumPieceSeconds
         configuration.engine.splitScenes = splitScenes
-        configuration.engine.renderCache = renderCache
+        // Cached renders live in the data folder; with an object store every accepted file must be in the store.
+        configuration.engine.renderCache = renderCache && configuration.engine.objectOutputs == nil
         configuration.engine.renderCacheLimitBytes = Int(max(renderCacheLimitMib, 0) * 1_048_576)
         configuration.engine.limits.wallSeconds = renderTimeout
         configuration.engine.limits.noProgressSeconds = noProgressTimeout

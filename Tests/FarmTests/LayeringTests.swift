@@ -10,12 +10,13 @@ import Testing
         "FarmProtocol": ["CLZ4", "CZlib"],
         "Media": ["CFFmpeg"],
         "Packaging": ["FarmProtocol", "CPosix"],
+        "ObjectStorage": [],
         "FarmModel": ["FarmProtocol"],
         "FarmStorage": ["FarmModel", "FarmProtocol"],
-        "Coordinator": ["FarmStorage", "FarmModel", "FarmProtocol", "Packaging", "ZeroMQ"],
-        "Agent": ["FarmProtocol", "Media", "ZeroMQ", "CPosix"],
+        "Coordinator": ["FarmStorage", "FarmModel", "FarmProtocol", "Packaging", "ZeroMQ", "ObjectStorage"],
+        "Agent": ["FarmProtocol", "Media", "Packaging", "ZeroMQ", "CPosix"],
         "farm": ["FarmModel", "FarmProtocol"],
-        "farm-coordinator": ["Coordinator", "FarmModel", "FarmStorage", "FarmProtocol", "ZeroMQ"],
+        "farm-coordinator": ["Coordinator", "FarmModel", "FarmStorage", "FarmProtocol", "ZeroMQ", "ObjectStorage"],
         "farm-agent": ["Agent", "FarmProtocol", "ZeroMQ"],
     ]
 

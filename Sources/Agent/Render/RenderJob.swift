@@ -102,7 +102,7 @@ final class RenderJob: Sendable {
         }
 
         let stream = FrameStream(fd: process.stdout)
-        let uploads = SegmentUploader(ref: ref, chunkSize: Self.chunkSize, send: send)
+        let uploads = SegmentUploader(ref: ref, chunkSize: Self.chunkSize, placement: assign.output, send: send)
         var encoder: SceneEncoder?
         var source: FrameStream.Header?
         var streamError: String?
@@ -114,7 +114,11 @@ final class RenderJob: Sendable {
                 case .frame(let header, let pixels):
                     if encoder == nil {
                         source = header
-                        encoder = try SceneEncoder(encoderConfiguration(header), output: uploads.upload)
+                        let configuration = try encoderConfiguration(header)
+                        encoder = try SceneEncoder(configuration, output: uploads.upload)
+                        if let timescale = encoder?.timescale, timescale % configuration.frameRate == 0 {
+                            uploads.ticksPerFrame = timescale / configuration.frameRate
+                        }
                     }
                     guard header.width == source?.width, header.height == source?.height else {
                         streamError = "frame size changed mid-scene"
@@ -123,6 +127,11 @@ final class RenderJob: Sendable {
                     }
                     try pixels.withUnsafeBytes { raw in
                         try encoder?.encode(rgba: raw.baseAddress!, stride: header.width * 4, repeatCount: header.repeatCount)
+                    }
+                    if let problem = uploads.failure {
+                        streamError = problem
+                        process.signalGroup(SIGKILL)
+                        break loop
                     }
                     let done = encoder?.framesEncoded ?? 0
                     state.withLock {
@@ -158,6 +167,7 @@ final class RenderJob: Sendable {
         }
         do {
             let summaries = try encoder?.finish() ?? []
+            if let problem = uploads.failure { return failure(.encoderFailed, "encoding failed: \(problem)", log: tail) }
             return .result(uploads.result(
                 summaries: summaries, frames: encoder?.framesEncoded ?? 0,
                 source: source, timescale: encoder?.timescale ?? 90_000,

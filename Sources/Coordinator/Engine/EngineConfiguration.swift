@@ -41,6 +41,10 @@ public struct EngineConfiguration: Sendable {
     /// Most bytes the render cache keeps; the least recently used renders go first beyond it.
     public var renderCacheLimitBytes = 20 << 30
 
+    /// Publish to an S3-compatible object store (agents upload segments there
+    /// themselves) instead of the data folder.
+    public var objectOutputs: ObjectOutputConfiguration?
+
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory
     }

@@ -12,6 +12,16 @@ extension FarmEngine {
         defer { packaging.remove(video.id) }
         let output = configuration.publishedDirectory.appendingPathComponent(video.id)
         let outcome: AssemblyOutcome
+        if configuration.objectOutputs != nil {
+            do {
+                let published = try await publishFinal(video, renders)
+                outcome = .published(frames: published.frames, seconds: published.seconds)
+            } catch {
+                outcome = .failed("publishing to the object store failed: \(error)")
+            }
+            await apply(.assembled(videoID: video.id, outcome))
+            return
+        }
         do {
             let (packager, inputs) = try packagingInputs(video, renders, renders.compactMap(\.result))
             let report = try await offloaded { try packager.package(inputs, into: output) }

@@ -25,6 +25,10 @@ extension FarmEngine {
 
     /// Deletes a video's published outputs and staged segments; returns whether outputs existed.
     func deleteOutputs(of videoID: String) async -> Bool {
+        if configuration.objectOutputs != nil {
+            staging.discardVideo(videoID)
+            return await deleteStoredOutputs(of: videoID)
+        }
         let folder = configuration.publishedDirectory.appendingPathComponent(videoID)
         let existed = FileManager.default.fileExists(atPath: folder.path)
         staging.discardVideo(videoID)

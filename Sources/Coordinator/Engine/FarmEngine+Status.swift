@@ -63,11 +63,17 @@ extension FarmEngine {
 
     /// Counters for operators.
     public func stats() -> FarmStats {
-        FarmStats(malformedMessages: malformedMessages, refusedReports: core.refusedReports, queueDepth: queueDepth,
+        var stats = FarmStats(malformedMessages: malformedMessages, refusedReports: core.refusedReports, queueDepth: queueDepth,
                   runningTasks: core.tasks.values.filter { $0.state == .running }.count, agents: core.agents.count,
                   activeVideos: core.videos.count, assignments: core.assignmentsMade,
                   dispatchSeconds: Self.seconds(dispatchTime), largestDispatchRound: largestDispatchRound.assignments,
                   largestDispatchRoundSeconds: Self.seconds(largestDispatchRound.time))
+        if configuration.objectOutputs != nil {
+            stats.objectStore = ObjectStoreTraffic(agentBytes: traffic.agentBytes,
+                                                   coordinatorBytes: traffic.relayedBytes + traffic.replacedBytes,
+                                                   mp4Bytes: traffic.mp4Bytes)
+        }
+        return stats
     }
 
     /// Tasks waiting for an agent, across all videos.
@@ -104,7 +110,14 @@ extension FarmEngine {
         let plan = zip(ordered, statuses).first { $0.0.work.kind == .plan }?.1
         let scenes = zip(ordered, statuses).filter { $0.0.work.kind == .render }.map(\.1)
         var outputs: VideoOutputs?
-        if video.state == .done {
+        if let objects = configuration.objectOutputs, video.state == .done || playableSeconds[video.id] != nil {
+            // Playable while rendering: the master playlist exists from the first published task.
+            outputs = VideoOutputs(
+                master: objects.publicURL(videoID: video.id, path: "master.m3u8") ?? "/v1/videos/\(video.id)/master.m3u8",
+                mp4: objects.publicURL(videoID: video.id, path: "video.mp4") ?? "/v1/videos/\(video.id)/video.mp4",
+                masterPath: objects.outputKey(videoID: video.id, path: "master.m3u8"),
+                mp4Path: objects.outputKey(videoID: video.id, path: "video.mp4"))
+        } else if video.state == .done {
             let folder = configuration.publishedDirectory.appendingPathComponent(video.id)
             outputs = VideoOutputs(
                 master: "/v1/videos/\(video.id)/master.m3u8", mp4: "/v1/videos/\(video.id)/video.mp4",
@@ -118,6 +131,7 @@ extension FarmEngine {
             priority: video.options.priority, submitter: video.options.submitter, plan: plan, scenes: scenes,
             frames: video.frames, seconds: video.seconds, outputs: outputs)
         status.teamID = video.teamID
+        status.playableSeconds = video.state == .done ? video.seconds : playableSeconds[video.id]
         return status
     }
 

@@ -41,6 +41,12 @@ public actor FarmEngine {
     var packaging: Set<String> = []
     /// Teams' agent time and published bytes, until `UsageService` writes them.
     nonisolated let usage = UsageMeter()
+    /// Publishes to the object store while videos render (object-store mode only).
+    let publisher: ProgressivePublisher?
+    /// Media bytes by the path they took (object-store mode).
+    var traffic = ObjectTraffic()
+    /// Seconds each rendering video can be watched for already (object-store mode).
+    var playableSeconds: [String: Double] = [:]
 
     /// Requests for a dispatch round; coalesced (a round takes everything pending). `EngineService` runs them.
     let dispatchRequests: AsyncStream<Void>
@@ -60,6 +66,7 @@ public actor FarmEngine {
         self.writer = StoreWriter(store: store, logger: logger)
         self.logger = logger
         self.core = FarmCore(configuration: configuration, logger: logger)
+        self.publisher = configuration.objectOutputs.map(ProgressivePublisher.init(objects:))
         (dispatchRequests, requestDispatch) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (backgroundWork, startWork) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
     }
@@ -134,9 +141,13 @@ public actor FarmEngine {
             break  // queued above
         case .send(let message, let peer), .sendWhenDurable(let message, let peer):
             send(message, peer)
-        case .assign(let assign, let peer):
+        case .assign(var assign, let peer):
             // Cancelled or expired while its record was being written: not sent.
             guard core.isCurrent(assign.ref) else { return }
+            if configuration.objectOutputs != nil {
+                assign.output = await outputPlacement(for: assign)
+                guard core.isCurrent(assign.ref) else { return }
+            }
             logger.info("assigned", metadata: [
                 "task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "kind": "\(assign.kind?.rawValue ?? "render")",
                 "range": "\(assign.animations.map(\.description) ?? "whole")", "attempt": "\(assign.ref.attempt)",
@@ -211,7 +222,20 @@ public actor FarmEngine {
             await apply(.resultStaged(result, peer: peer))  // the core refuses it and says why
             return
         }
-        if let problem = await staging.verify(result, videoID: task.videoID, expectedHeights: encoding.renditions.map(\.height)) {
+        var inStore: Set<String> = []
+        switch await verifyStored(result, videoID: task.videoID) {
+        case .success(let media):
+            inStore = media
+        case .failure(let problem) where problem.storeFault:
+            logger.error("object store unavailable while checking a result", metadata: ["task": "\(task.id)", "error": "\(problem.message)"])
+            await apply(.resultUnstorable(result, peer: peer))
+            return
+        case .failure(let problem):
+            await apply(.resultRefused(result, peer: peer, problem: problem.message))
+            return
+        }
+        if let problem = await staging.verify(result, videoID: task.videoID, expectedHeights: encoding.renditions.map(\.height),
+                                              inStore: inStore) {
             await apply(.resultRefused(result, peer: peer, problem: problem))
             return
         }
@@ -222,12 +246,14 @@ public actor FarmEngine {
         }
         do {
             try await staging.accept(videoID: task.videoID, ref: result.ref)
+            try await relayChunked(result, videoID: task.videoID)
         } catch {
             logger.error("could not move a result into place", metadata: ["task": "\(task.id)", "error": "\(error)"])
             await apply(.resultUnstorable(result, peer: peer))
             return
         }
         await apply(.resultStaged(result, peer: peer))
+        if publisher != nil { publishProgressively(task.videoID) }
     }
 
     /// A dispatch round (the core decides; this persists and sends).

@@ -34,8 +34,7 @@ final class SegmentStaging: Sendable {
     }
 
     static func fileName(_ file: SegmentID) -> String {
-        if let segment = file.segment { return "r\(file.rendition)-\(segment).m4s" }
-        return "r\(file.rendition)-init.mp4"
+        OutputPlacement.fileName(file)
     }
 
     /// Queues a chunk for writing. A chunk whose checksum does not match is
@@ -72,7 +71,9 @@ final class SegmentStaging: Sendable {
     /// timescale of the rung of `expectedHeights`, and every media segment's
     /// samples add up to its announced frames. `nil` when all of that holds,
     /// else why not. Runs after every chunk queued before it.
-    func verify(_ result: TaskResult, videoID: String, expectedHeights: [Int]) async -> String? {
+    /// Media segments in `inStore` were uploaded to the object store by the agent
+    /// and are checked there instead (`ObjectOutputs.verify`).
+    func verify(_ result: TaskResult, videoID: String, expectedHeights: [Int], inStore: Set<String> = []) async -> String? {
         let folder = attemptFolder(videoID: videoID, ref: result.ref)
         do {
             return try await offloaded(on: queue) { () -> String? in
@@ -86,7 +87,7 @@ final class SegmentStaging: Sendable {
             for (index, rendition) in result.renditions.enumerated() {
                 var files = [(SegmentID(rendition: index, segment: nil), rendition.initSize, rendition.initCRC32, 0)]
                 files += rendition.segments.map { (SegmentID(rendition: index, segment: $0.index), $0.size, $0.crc32, $0.frames) }
-                for (file, size, crc, frames) in files {
+                for (file, size, crc, frames) in files where !inStore.contains(Self.fileName(file)) {
                     let name = Self.fileName(file)
                     guard let data = try? Data(contentsOf: folder.appendingPathComponent(name)) else { return "missing \(name)" }
                     guard data.count == size, Checksum.crc32(data) == crc else {
@@ -115,6 +116,22 @@ final class SegmentStaging: Sendable {
         } catch {
             return "verification failed: \(error)"
         }
+    }
+
+    /// Writes a whole file of an attempt (an init segment fetched back from the
+    /// object store), in order with its chunks.
+    func store(_ data: Data, videoID: String, ref: AttemptRef, name: String) async throws {
+        let folder = attemptFolder(videoID: videoID, ref: ref)
+        try await offloaded(on: queue) {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try OutputFiles.write(data, to: folder.appendingPathComponent(name))
+        }
+    }
+
+    /// Reads a file of a task's accepted output.
+    func acceptedFile(videoID: String, taskID: String, name: String) async throws -> Data {
+        let url = acceptedFolder(videoID: videoID, taskID: taskID).appendingPathComponent(name)
+        return try await offloaded(on: queue) { try Data(contentsOf: url) }
     }
 
     /// Makes an attempt's files the task's output, atomically.

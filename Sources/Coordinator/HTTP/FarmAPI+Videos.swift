@@ -113,6 +113,16 @@ extension FarmAPI {
               parts.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") && !$0.contains("/") }) else {
             throw HTTPError(.notFound)
         }
+        if let objects = objectOutputs {
+            // The bytes are in the object store: send the caller there (the CDN, else a URL signed for an hour).
+            let path = parts.joined(separator: "/")
+            var target = objects.publicURL(videoID: id, path: path)
+            if target == nil {
+                target = try await objects.client.presignedGet(key: objects.outputKey(videoID: id, path: path), expires: 3_600)
+                    .absoluteString
+            }
+            return Response(status: .found, headers: [.location: target ?? "", .cacheControl: "private, no-store"])
+        }
         let path = parts.reduce(publishedDirectory.appendingPathComponent(id)) { $0.appendingPathComponent($1) }.path
         let body: ResponseBody
         do {

@@ -57,6 +57,8 @@ struct FarmAPI: Sendable {
     let publishedDirectory: URL
     let maxRequestBytes: Int
     var settings = APISettings()
+    /// Outputs live in an object store: output routes redirect there.
+    var objectOutputs: ObjectOutputConfiguration?
     /// How long a request waits for the store (accounts, quotas) before answering 503.
     static let storeDeadline: Duration = .seconds(5)
 

@@ -1,37 +1,9 @@
 import Crypto
 import Foundation
+import ObjectStorage
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-
-/// Credentials for AWS API calls.
-public struct AWSCredentials: Sendable {
-    public var accessKeyID: String
-    public var secretAccessKey: String
-    public var sessionToken: String?
-
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
-        self.accessKeyID = accessKeyID
-        self.secretAccessKey = secretAccessKey
-        self.sessionToken = sessionToken
-    }
-
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, as the
-    /// instance's role provides them through the environment of the service.
-    public static func fromEnvironment() -> AWSCredentials? {
-        let environment = ProcessInfo.processInfo.environment
-        guard let id = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"] else { return nil }
-        return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"])
-    }
-}
-
-/// An AWS API call that failed.
-public struct AWSError: Error, CustomStringConvertible, Sendable {
-    public var status: Int
-    public var code: String
-    public var message: String
-    public var description: String { "AWS \(code) (HTTP \(status)): \(message)" }
-}
 
 /// The few EC2 Auto Scaling calls the coordinator makes: the Query API over
 /// HTTPS, signed with Signature Version 4.
@@ -47,11 +19,13 @@ public struct AWSAutoScaling: Sendable {
     public var endpoint: URL
     public var region: String
     public var credentials: AWSCredentialsProvider
+    public var http: AWSHTTPClient
 
     /// `endpoint` defaults to the region's public endpoint; tests point it at a local server.
-    public init(region: String, credentials: AWSCredentialsProvider, endpoint: URL? = nil) {
+    public init(region: String, credentials: AWSCredentialsProvider, endpoint: URL? = nil, http: AWSHTTPClient = .shared) {
         self.region = region
         self.credentials = credentials
+        self.http = http
         self.endpoint = endpoint ?? URL(string: "https://autoscaling.\(region).amazonaws.com/")!
     }
 
@@ -83,80 +57,25 @@ public struct AWSAutoScaling: Sendable {
         var form = parameters
         form["Action"] = action
         form["Version"] = "2011-01-01"
-        let body = form.sorted { $0.key < $1.key }.map { "\(Self.encode($0.key))=\(Self.encode($0.value))" }
-            .joined(separator: "&")
-        var request = URLRequest(url: endpoint)
-        request.httpMethod = "POST"
-        request.httpBody = Data(body.utf8)
-        let credentials = try await self.credentials.credentials()
-        for (name, value) in Self.sign(body: Data(body.utf8), date: Date(), endpoint: endpoint, region: region,
-                                       credentials: credentials) {
-            request.setValue(value, forHTTPHeaderField: name)
+        let body = Data(form.sorted { $0.key < $1.key }
+            .map { "\(SignatureV4.encode($0.key))=\(SignatureV4.encode($0.value))" }.joined(separator: "&").utf8)
+        let endpoint = self.endpoint, credentials = self.credentials
+        let signer = SignatureV4(service: "autoscaling", region: region)
+        // The same signer and HTTP client as the object store: retries on throttling and 5xx included.
+        let (data, _) = try await http.send {
+            var request = URLRequest(url: endpoint)
+            request.httpMethod = "POST"
+            request.httpBody = body
+            let headers = signer.sign(
+                method: "POST", url: endpoint, headers: ["content-type": "application/x-www-form-urlencoded; charset=utf-8"],
+                payloadHash: SignatureV4.hex(SHA256.hash(data: body)), credentials: try await credentials.credentials(), date: Date())
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            return request
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let text = String(decoding: data, as: UTF8.self)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            throw AWSError(status: status, code: Self.values("Code", in: text).first ?? "Unknown",
-                           message: Self.values("Message", in: text).first ?? text)
-        }
-        return text
+        return String(decoding: data, as: UTF8.self)
     }
 
-    /// Signature Version 4 headers for a form POST to `endpoint`.
-    static func sign(body: Data, date: Date, endpoint: URL, region: String, credentials: AWSCredentials) -> [String: String] {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = formatter.string(from: date)
-        let day = String(amzDate.prefix(8))
-        let host = endpoint.port.map { "\(endpoint.host ?? ""):\($0)" } ?? (endpoint.host ?? "")
-        var headers = [
-            "content-type": "application/x-www-form-urlencoded; charset=utf-8",
-            "host": host,
-            "x-amz-date": amzDate,
-        ]
-        if let token = credentials.sessionToken { headers["x-amz-security-token"] = token }
-        let names = headers.keys.sorted()
-        let canonicalRequest = [
-            "POST", endpoint.path.isEmpty ? "/" : endpoint.path, "",
-            names.map { "\($0):\(headers[$0]!)\n" }.joined(), names.joined(separator: ";"),
-            hex(SHA256.hash(data: body)),
-        ].joined(separator: "\n")
-        let scope = "\(day)/\(region)/autoscaling/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.hash(data: Data(canonicalRequest.utf8)))]
-            .joined(separator: "\n")
-        var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [day, region, "autoscaling", "aws4_request"] {
-            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
-        }
-        let signature = hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
-        headers["authorization"] = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), "
-            + "SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"
-        headers["host"] = nil  // URLSession sets Host itself, to the same value
-        return headers
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// RFC 3986 percent-encoding, as SigV4 requires.
-    static func encode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
-
-    /// Every `<name>value</name>` in a small, known XML response.
     static func values(_ name: String, in xml: String) -> [String] {
-        var result: [String] = []
-        var rest = xml[...]
-        while let open = rest.range(of: "<\(name)>"), let close = rest[open.upperBound...].range(of: "</\(name)>") {
-            result.append(String(rest[open.upperBound..<close.lowerBound]))
-            rest = rest[close.upperBound...]
-        }
-        return result
+        XMLValues.all(name, in: xml)
     }
 }

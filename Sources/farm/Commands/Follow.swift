@@ -37,7 +37,8 @@ struct Follow {
             try printJSON(status)
         } else if let outputs = status.outputs {
             print("master playlist: \(outputs.masterPath)")
-            print("                 \(client.url(outputs.master).absoluteString)")
+            // An object store's CDN URL is absolute; the coordinator's own is a path.
+            print("                 \(outputs.master.hasPrefix("http") ? outputs.master : client.url(outputs.master).absoluteString)")
             print("mp4:             \(outputs.mp4Path)")
         } else {
             printError("video \(status.id) \(status.state.rawValue): \(status.error ?? "")")

@@ -9,7 +9,10 @@ import FoundationNetworking
 public actor AWSCredentialsProvider {
     public enum Source: Sendable {
         case environment
+        case profile(String)
         case instanceMetadata(URL)
+        /// Given by the caller (tests, a secret store).
+        case fixed(AWSCredentials)
     }
 
     private let source: Source
@@ -22,9 +25,13 @@ public actor AWSCredentialsProvider {
     /// The instance metadata service's usual address.
     public static let metadataEndpoint = URL(string: "http://169.254.169.254")!
 
-    /// Environment credentials if set, else the instance role.
+    /// Environment credentials if set, else the profile `AWS_PROFILE` names, else the instance role.
     public static func automatic() -> AWSCredentialsProvider {
-        AWSCredentialsProvider(AWSCredentials.fromEnvironment() != nil ? .environment : .instanceMetadata(metadataEndpoint))
+        if AWSCredentials.fromEnvironment() != nil { return AWSCredentialsProvider(.environment) }
+        if let profile = ProcessInfo.processInfo.environment["AWS_PROFILE"], !profile.isEmpty {
+            return AWSCredentialsProvider(.profile(profile))
+        }
+        return AWSCredentialsProvider(.instanceMetadata(metadataEndpoint))
     }
 
     public func credentials() async throws -> AWSCredentials {
@@ -33,6 +40,10 @@ public actor AWSCredentialsProvider {
             guard let credentials = AWSCredentials.fromEnvironment() else {
                 throw AWSError(status: 0, code: "NoCredentials", message: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
             }
+            return credentials
+        case .profile(let name):
+            return try AWSCredentials.fromProfile(name)
+        case .fixed(let credentials):
             return credentials
         case .instanceMetadata(let endpoint):
             if let cached, cached.expires.timeIntervalSinceNow > 300 { return cached.credentials }

@@ -1,0 +1,76 @@
+import FarmModel
+import FarmProtocol
+import Foundation
+import ObjectStorage
+
+/// Publishing to an S3-compatible object store instead of the data folder.
+///
+/// Layout under the configured prefix:
+/// - `attempts/<video>/<task>/a<attempt>/<file>`: what each attempt uploaded, through
+///   URLs signed for that attempt only. Never referenced by a playlist; the
+///   bucket's lifecycle rule expires the prefix.
+/// - `videos/<video>/…`: the published video, laid out as in the data folder
+///   (`master.m3u8`, `<rung>/index.m3u8`, `<rung>/init.mp4`, `<rung>/segment_00001.m4s`,
+///   `video.mp4`). Segments get there by a copy inside the store.
+public struct ObjectOutputConfiguration: Sendable {
+    public var client: S3Client
+    /// Key prefix, empty or ending in `/`.
+    public var prefix: String
+    /// The CDN (or bucket website) in front of `videos/`, e.g. `https://d1234.cloudfront.net`; status
+    /// and `farm submit` print URLs under it. Without one, the API redirects to presigned URLs.
+    public var publicBaseURL: URL?
+    /// How long an attempt's upload URLs stay valid: longer than a render may run.
+    public var uploadURLSeconds = 6 * 3_600
+
+    public init(client: S3Client, prefix: String, publicBaseURL: URL? = nil) {
+        self.client = client
+        self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        self.publicBaseURL = publicBaseURL
+    }
+
+    /// Reads `s3://bucket/prefix`.
+    public static func parse(_ text: String) -> (bucket: String, prefix: String)? {
+        guard text.hasPrefix("s3://") else { return nil }
+        let rest = text.dropFirst(5)
+        let bucket = String(rest.prefix { $0 != "/" })
+        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        guard (3...63).contains(bucket.count),
+              bucket.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }) else { return nil }
+        return (bucket, prefix)
+    }
+
+    func attemptKey(videoID: String, ref: AttemptRef, file: String) -> String {
+        "\(prefix)attempts/\(videoID)/\(ref.taskID)/a\(ref.attempt)/\(file)"
+    }
+
+    func videoPrefix(_ videoID: String) -> String { "\(prefix)videos/\(videoID)/" }
+
+    func outputKey(videoID: String, path: String) -> String { videoPrefix(videoID) + path }
+
+    /// Where a viewer fetches `path` of a video: under the CDN when there is one.
+    func publicURL(videoID: String, path: String) -> String? {
+        publicBaseURL.map { $0.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/" + outputKey(videoID: videoID, path: path) }
+    }
+
+    /// Cache-Control for what the farm publishes: segments never change once
+    /// written; a growing playlist changes with every accepted task; a finished
+    /// one may still be replaced by a re-render after erasure, so it is kept briefly.
+    enum Caching {
+        static let immutable = "public, max-age=31536000, immutable"
+        static let growing = "public, max-age=2"
+        static let finished = "public, max-age=60"
+    }
+}
+
+/// Bytes of media that passed through the coordinator in object-store mode:
+/// zero for what agents placed themselves.
+struct ObjectTraffic: Sendable {
+    /// Segments the coordinator had to download, move on the timeline and upload again.
+    var replacedBytes = 0
+    /// Files agents could not upload and sent over ZeroMQ, which the coordinator uploaded.
+    var relayedBytes = 0
+    /// The top rung read back to write `video.mp4`.
+    var mp4Bytes = 0
+    /// Segment bytes agents uploaded themselves.
+    var agentBytes = 0
+}

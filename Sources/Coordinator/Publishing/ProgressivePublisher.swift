@@ -1,0 +1,198 @@
+import FarmModel
+import FarmProtocol
+import Foundation
+import ObjectStorage
+import Packaging
+
+/// Publishes a video to the object store while it renders: as soon as the
+/// tasks at the start of the timeline are accepted, their segments are copied
+/// (inside the store) to the video's folder and `EVENT` media playlists list
+/// them; every accepted task that extends the contiguous prefix extends the
+/// playlists. `finish` switches them to `VOD` with `ENDLIST` at the same URIs,
+/// writes the final master playlist and `video.mp4`.
+///
+/// A playlist is written only after every segment it lists is in place, so a
+/// player never sees a URI that is not there and complete.
+actor ProgressivePublisher {
+    /// What one video has published so far.
+    struct Progress {
+        var tasks = 0
+        var frames = 0
+        var segments: [[PlaylistSegment]] = []
+        var initPublished: [Bool] = []
+        var initIdentity: [(size: Int, crc: UInt32)?] = []
+        var codecs: [String] = []
+        var sizes: [(width: Int, height: Int)] = []
+        var frameRate = 0
+    }
+
+    /// The video's record and its render tasks in playback order, as the core holds them now.
+    typealias Snapshot = @Sendable () async -> (VideoRecord, [TaskRecord])?
+
+    let objects: ObjectOutputConfiguration
+    private var progress: [String: Progress] = [:]
+    private var busy: Set<String> = []
+    private var again: Set<String> = []
+    /// Media bytes the coordinator itself moved (see `ObjectTraffic`).
+    private(set) var replacedBytes = 0
+    private(set) var mp4Bytes = 0
+
+    init(objects: ObjectOutputConfiguration) {
+        self.objects = objects
+    }
+
+    /// Seconds of the video a player can watch now.
+    func playableSeconds(_ videoID: String) -> Double? {
+        guard let progress = progress[videoID], progress.frameRate > 0, progress.frames > 0 else { return nil }
+        return Double(progress.frames) / Double(progress.frameRate)
+    }
+
+    func forget(_ videoID: String) {
+        progress[videoID] = nil
+    }
+
+    /// Publishes every newly contiguous accepted task. Calls for one video never
+    /// overlap: a call during a running one makes it look again when done.
+    func advance(_ videoID: String, snapshot: Snapshot) async throws {
+        guard !busy.contains(videoID) else {
+            again.insert(videoID)
+            return
+        }
+        busy.insert(videoID)
+        defer { busy.remove(videoID) }
+        repeat {
+            again.remove(videoID)
+            guard let (video, tasks) = await snapshot() else { return }
+            try await publishPrefix(video, tasks, ended: false)
+        } while again.contains(videoID)
+    }
+
+    /// Publishes the rest, then the final playlists and the MP4. Returns the video's frames and seconds.
+    func finish(_ video: VideoRecord, _ tasks: [TaskRecord]) async throws -> (frames: Int, seconds: Double) {
+        while busy.contains(video.id) { try await Task.sleep(for: .milliseconds(20)) }
+        busy.insert(video.id)
+        defer { busy.remove(video.id) }
+        try await publishPrefix(video, tasks, ended: true)
+        guard let done = progress[video.id], done.tasks == tasks.count, done.frames > 0 else {
+            throw PackagingError.empty
+        }
+        try await writeMP4(video, done)
+        return (done.frames, Double(done.frames) / Double(done.frameRate))
+    }
+
+    private func publishPrefix(_ video: VideoRecord, _ tasks: [TaskRecord], ended: Bool) async throws {
+        var state = progress[video.id] ?? Progress()
+        let rungs = video.encoding.renditions
+        if state.segments.isEmpty {
+            state.segments = Array(repeating: [], count: rungs.count)
+            state.initPublished = Array(repeating: false, count: rungs.count)
+            state.initIdentity = Array(repeating: nil, count: rungs.count)
+            state.codecs = Array(repeating: "avc1", count: rungs.count)
+            state.sizes = Array(repeating: (0, 0), count: rungs.count)
+        }
+        let before = state.tasks
+        while state.tasks < tasks.count, tasks[state.tasks].state == .done, let result = tasks[state.tasks].result {
+            try await publish(tasks[state.tasks], result, of: video, into: &state)
+            state.tasks += 1
+            progress[video.id] = state  // what is copied stays copied, even if a later task fails
+        }
+        guard state.tasks > before || ended, state.frames > 0 else { return }
+        let complete = ended && state.tasks == tasks.count
+        try await writePlaylists(video, state, complete: complete)
+    }
+
+    /// Copies one task's segments into place, rung by rung.
+    private func publish(_ task: TaskRecord, _ result: TaskResult, of video: VideoRecord, into state: inout Progress) async throws {
+        guard result.frames > 0 else { return }
+        guard result.renditions.count == state.segments.count else {
+            throw AssemblyError.inconsistentScenes("scene \(task.scene)'s result does not describe the video's \(state.segments.count) renditions")
+        }
+        if state.frameRate == 0 { state.frameRate = result.frameRate }
+        guard result.frameRate == state.frameRate, result.timescale % max(result.frameRate, 1) == 0 else {
+            throw AssemblyError.inconsistentScenes("scene \(task.scene) rendered at \(result.frameRate) fps, the video at \(state.frameRate)")
+        }
+        let ticksPerFrame = UInt64(result.timescale / result.frameRate)
+        let placed = result.placedAt == state.frames
+        let client = objects.client
+        for (index, rendition) in result.renditions.enumerated() {
+            let rung = video.encoding.renditions[index].name
+            let source = { (name: String) in self.objects.attemptKey(videoID: video.id, ref: AttemptRef(taskID: task.id, attempt: task.attempt), file: name) }
+            // Every scene's init segment must be the same bytes; the first one is the rung's.
+            if let identity = state.initIdentity[index] {
+                guard identity.size == rendition.initSize, identity.crc == rendition.initCRC32 else {
+                    throw PackagingError.incompatibleInitSegments(rendition: rung, scene: task.ordinal)
+                }
+            } else {
+                let initName = OutputPlacement.fileName(SegmentID(rendition: index, segment: nil))
+                let initSegment = try await client.get(source(initName))
+                state.codecs[index] = (try? SegmentInspector.initSegment(initSegment).codecs) ?? rendition.codecs
+                try await client.put(initSegment, key: objects.outputKey(videoID: video.id, path: "\(rung)/init.mp4"),
+                                     contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.immutable)
+                state.initIdentity[index] = (rendition.initSize, rendition.initCRC32)
+                state.sizes[index] = (rendition.width, rendition.height)
+            }
+            var frame = state.frames
+            for segment in rendition.segments {
+                let number = state.segments[index].count + 1
+                let name = String(format: "segment_%05d.m4s", number)
+                let target = objects.outputKey(videoID: video.id, path: "\(rung)/\(name)")
+                let from = source(OutputPlacement.fileName(SegmentID(rendition: index, segment: segment.index)))
+                if placed {
+                    try await client.copy(from: from, to: target, contentType: "video/iso.segment",
+                                          cacheControl: ObjectOutputConfiguration.Caching.immutable)
+                } else {
+                    // Rendered before its place was known: moved on the timeline here, bytes and all.
+                    let (ticks, overflow) = UInt64(frame).multipliedReportingOverflow(by: ticksPerFrame)
+                    guard !overflow, frame < Int(UInt32.max) else { throw PackagingError.malformedFragment("segment \(number) leaves the timeline") }
+                    let moved = try FragmentRewriter.rewrite(try await client.get(from), sequenceNumber: UInt32(frame + 1),
+                                                             baseDecodeTime: ticks)
+                    try await client.put(moved, key: target, contentType: "video/iso.segment",
+                                         cacheControl: ObjectOutputConfiguration.Caching.immutable)
+                    replacedBytes += moved.count
+                }
+                state.segments[index].append(PlaylistSegment(
+                    uri: name, seconds: Double(segment.frames) / Double(result.frameRate), bytes: segment.size))
+                frame += segment.frames
+            }
+        }
+        state.frames += result.frames
+    }
+
+    private func writePlaylists(_ video: VideoRecord, _ state: Progress, complete: Bool) async throws {
+        // The target duration may not change while the playlist grows: the longest segment the encoder cuts.
+        let target = max(video.encoding.segmentSeconds, 1)
+        let caching = complete ? ObjectOutputConfiguration.Caching.finished : ObjectOutputConfiguration.Caching.growing
+        var variants: [Playlists.Variant] = []
+        for (index, rendition) in video.encoding.renditions.enumerated() {
+            let text = Playlists.media(initURI: "init.mp4", segments: state.segments[index],
+                                       kind: .event(ended: complete), targetDuration: target)
+            try await objects.client.put(Data(text.utf8), key: objects.outputKey(videoID: video.id, path: "\(rendition.name)/index.m3u8"),
+                                         contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
+            variants.append(Playlists.Variant(
+                uri: "\(rendition.name)/index.m3u8",
+                // Measured over runs of the TARGETDURATION this playlist declares.
+                bandwidth: Bandwidth(segments: state.segments[index].map { ($0.bytes, $0.seconds) },
+                                     targetDuration: Double(max(target, Playlists.targetDuration(of: state.segments[index])))),
+                codecs: state.codecs[index], width: state.sizes[index].width, height: state.sizes[index].height,
+                frameRate: Double(state.frameRate)))
+        }
+        try await objects.client.put(Data(Playlists.master(variants: variants).utf8),
+                                     key: objects.outputKey(videoID: video.id, path: "master.m3u8"),
+                                     contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
+    }
+
+    /// `video.mp4`: the top rung as one fragmented MP4. The store cannot join
+    /// small objects itself (a multipart copy needs 5 MiB parts), so the
+    /// coordinator reads the top rung back once and uploads it in parts.
+    private func writeMP4(_ video: VideoRecord, _ state: Progress) async throws {
+        guard let top = video.encoding.renditions.first else { return }
+        var body = try await objects.client.get(objects.outputKey(videoID: video.id, path: "\(top.name)/init.mp4"))
+        for segment in state.segments[0] {
+            let data = try await objects.client.get(objects.outputKey(videoID: video.id, path: "\(top.name)/\(segment.uri)"))
+            body.append(data)
+            mp4Bytes += data.count
+        }
+        try await objects.client.put(body, key: objects.outputKey(videoID: video.id, path: "video.mp4"), contentType: "video/mp4",
+                                     cacheControl: ObjectOutputConfiguration.Caching.finished)
+    }
+}

@@ -1,0 +1,123 @@
+import FarmModel
+import Foundation
+import ObjectStorage
+import Testing
+
+/// A whole farm publishing to an object store (moto's S3 behind a proxy that
+/// throttles every seventh request): agents upload their segments directly,
+/// the coordinator copies them into place inside the store and writes playlists
+/// that grow while the video renders.
+@Suite(.serialized) struct ObjectStoreFarmTests {
+    static let script = "from manim import *\n\n" + (1...3).map { index in
+        """
+        class Part\(index)(Scene):
+            def construct(self):
+                square = Square().shift(LEFT * \(index))
+                self.play(Create(square), run_time=\(index == 3 ? 4 : 2))
+                self.play(square.animate.shift(RIGHT * 2), run_time=1)
+
+        """
+    }.joined()
+
+    /// Follows a media playlist as a player would: fetches it again and again,
+    /// downloads each segment once, the first time it is listed, until `ENDLIST`.
+    /// Returns the bytes played (init + segments) and whether the playlist was
+    /// ever seen growing (listed segments, no `ENDLIST`).
+    static func follow(_ client: S3Client, playlist key: String, deadline: ContinuousClock.Instant,
+                       failed: () async -> String?) async throws -> (bytes: Data, sawGrowing: Bool, segments: Int)
+    {
+        let folder = String(key.dropLast("index.m3u8".count))
+        var played = Data()
+        var fetched: [String] = []
+        var sawGrowing = false
+        while ContinuousClock.now < deadline {
+            guard let text = try? String(decoding: await client.get(key), as: UTF8.self) else {
+                if let failure = await failed() { throw HarnessError("the video failed: \(failure)") }
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            let lines = text.split(separator: "\n").map(String.init)
+            #expect(lines.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "the same URI is an EVENT playlist throughout")
+            let uris = lines.filter { !$0.hasPrefix("#") && !$0.isEmpty }
+            #expect(Array(uris.prefix(fetched.count)) == fetched, "a growing playlist only grows at its end")
+            if played.isEmpty, !uris.isEmpty { played = try await client.get(folder + "init.mp4") }
+            for uri in uris.dropFirst(fetched.count) {
+                played.append(try await client.get(folder + uri))  // listed means there and complete
+                fetched.append(uri)
+            }
+            if lines.contains("#EXT-X-ENDLIST") { return (played, sawGrowing, fetched.count) }
+            if !uris.isEmpty { sawGrowing = true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("the playlist \(key) never ended")
+    }
+
+    @Test func aVideoPlaysWhileItRendersAndItsSegmentsNeverPassThroughTheCoordinator() async throws {
+        let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-out")
+        let endpoint = try await moto.flakyEndpoint(everyNth: 7)
+        let farm = try await FarmHarness(agents: [[], []], coordinatorArguments: [
+            "--storage", "s3://farm-out/renders", "--s3-endpoint", endpoint, "--s3-path-style",
+        ], environment: ObjectStorageTests.MotoS3.environment)
+        let client = moto.client()
+        let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
+        try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
+        let id = try farm.decodeStatus(body).id
+        let prefix = "renders/videos/\(id)/"
+
+        // A player starts as soon as the first segment is listed and follows the playlist to its end.
+        let followed = try await Self.follow(client, playlist: prefix + "480p/index.m3u8", deadline: .now + .seconds(240)) {
+            guard let status: VideoStatus = try? await farm.get("/v1/videos/\(id)"), status.state.isFinal, status.state != .done else {
+                return nil
+            }
+            return "\(status.error ?? "") \(status.scenes.map { $0.error?.message ?? "" })"
+        }
+        let status = try await farm.waitUntilFinal(id)
+        try #require(status.state == .done, "\(status.error ?? "") \(status.scenes.map { $0.error?.message ?? "" })")
+        #expect(followed.sawGrowing, "the playlist was watchable before the video was done")
+        #expect(status.playableSeconds == status.seconds)
+        let total = try #require(status.frames)
+
+        // Every frame exactly once, on one continuous timeline, for the player that started early.
+        let playedFile = farm.directory.appendingPathComponent("played.mp4")
+        try followed.bytes.write(to: playedFile)
+        let times = try FFprobe.frameTimes(playedFile.path)
+        #expect(times.count == total, "the early player got \(times.count) frames of \(total)")
+        let gaps = times.enumerated().filter { abs($1 - Double($0) / 15) > 0.0001 }
+        #expect(gaps.isEmpty, "timestamps continue across tasks: \(gaps.prefix(3))")
+
+        // The finished ladder, read back from the store: VOD-complete playlists, BANDWIDTH as RFC 8216 says.
+        let local = farm.directory.appendingPathComponent("published")
+        for object in try await client.list(prefix: prefix) {
+            let file = local.appendingPathComponent(String(object.key.dropFirst(prefix.count)))
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try await client.get(object.key).write(to: file)
+        }
+        let master = try String(contentsOf: local.appendingPathComponent("master.m3u8"), encoding: .utf8)
+        let check = try PlaylistCheck(master: master, folder: local)
+        #expect(check.variants.map(\.resolution) == ["854x480", "640x360", "428x240"])
+        for variant in check.variants {
+            let text = try String(contentsOf: local.appendingPathComponent(variant.uri), encoding: .utf8)
+            #expect(text.contains("#EXT-X-ENDLIST"))
+            #expect(try FFprobe.frameCount(local.appendingPathComponent(variant.uri).path) == total)
+            let peak = try check.rfcPeakBandwidth(variant)
+            #expect(Double(variant.bandwidth) >= peak && Double(variant.bandwidth) <= peak + 1)
+        }
+        #expect(try FFprobe.frameCount(local.appendingPathComponent("video.mp4").path) == total)
+        let segment = try #require(try await client.head(prefix + "480p/segment_00001.m4s"))
+        #expect(segment.size > 0)
+
+        // Media bytes: agents put every segment in the store; none passed through the coordinator.
+        let traffic = try #require(try await farm.stats().objectStore)
+        #expect(traffic.agentBytes > 0)
+        #expect(traffic.coordinatorBytes * 100 <= traffic.agentBytes, "\(traffic)")
+
+        // The API sends a reader to the store (a URL signed for an hour, as no CDN is configured).
+        let outputs = try #require(status.outputs)
+        #expect(outputs.master == "/v1/videos/\(id)/master.m3u8")
+        var served: (status: Int, body: Data) = (0, Data())
+        for _ in 0..<3 where served.status != 200 {  // the proxy throttles the redirected request now and then
+            served = try await farm.send("GET", outputs.master)
+        }
+        #expect(served.status == 200 && String(decoding: served.body, as: UTF8.self) == master)
+    }
+}
