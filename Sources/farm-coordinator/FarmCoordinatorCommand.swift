@@ -115,6 +115,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Address objects as ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT/KEY (most non-AWS stores).")
     var s3PathStyle = false
 
+    @Option(help: "Key prefix of attempts' uploads in the bucket: never published, expired by the bucket's lifecycle rule.")
+    var s3StagingPrefix = "staging/"
+
     @Option(help: "The CDN in front of the bucket (https://d1234.cloudfront.net): status and `farm submit` print URLs under it.")
     var publicUrl: String?
 
@@ -186,7 +189,8 @@ struct Serve: AsyncParsableCommand {
                 ?? AWSCredentialsProvider.automatic()
             let client = S3Client(.init(bucket: bucket, region: region, endpoint: endpoint, pathStyle: s3PathStyle),
                                   credentials: credentials)
-            configuration.engine.objectOutputs = ObjectOutputConfiguration(client: client, prefix: prefix, publicBaseURL: publicBase)
+            configuration.engine.objectOutputs = ObjectOutputConfiguration(
+                client: client, prefix: prefix, stagingPrefix: s3StagingPrefix, publicBaseURL: publicBase)
         }
         configuration.curve = !insecurePlainZmq
         configuration.api.requireAuth = !(noAuth || insecureNoAuth)

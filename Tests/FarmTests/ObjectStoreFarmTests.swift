@@ -62,7 +62,7 @@ import Testing
         let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
         try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
         let id = try farm.decodeStatus(body).id
-        let prefix = "renders/videos/\(id)/"
+        let prefix = "renders/\(id)/"
 
         // A player starts as soon as the first segment is listed and follows the playlist to its end.
         let followed = try await Self.follow(client, playlist: prefix + "480p/index.m3u8", deadline: .now + .seconds(240)) {
@@ -105,6 +105,8 @@ import Testing
         #expect(try FFprobe.frameCount(local.appendingPathComponent("video.mp4").path) == total)
         let segment = try #require(try await client.head(prefix + "480p/segment_00001.m4s"))
         #expect(segment.size > 0)
+        #expect(try await client.list(prefix: "staging/\(id)/").contains { $0.key.hasSuffix("/r0-0.m4s") },
+                "attempts upload under the staging prefix, which no playlist references")
 
         // Media bytes: agents put every segment in the store; none passed through the coordinator.
         let traffic = try #require(try await farm.stats().objectStore)

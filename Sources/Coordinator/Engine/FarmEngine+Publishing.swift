@@ -37,6 +37,7 @@ extension FarmEngine {
         guard let publisher else { throw PackagingError.empty }
         let ordered = renders.filter { $0.work.kind == .render }.sorted { $0.ordinal < $1.ordinal }
         let published = try await publisher.finish(video, ordered)
+        if let team = video.teamID { usage.addStorage(team: team, bytes: published.bytes) }
         traffic.replacedBytes = await publisher.replacedBytes
         traffic.mp4Bytes = await publisher.mp4Bytes
         playableSeconds[video.id] = nil
@@ -45,7 +46,7 @@ extension FarmEngine {
             "video": "\(video.id)", "agentBytes": "\(traffic.agentBytes)", "relayedBytes": "\(traffic.relayedBytes)",
             "replacedBytes": "\(traffic.replacedBytes)", "mp4Bytes": "\(traffic.mp4Bytes)",
         ])
-        return published
+        return (published.frames, published.seconds)
     }
 
     /// Deletes what the store holds of a video: its published folder and every attempt's uploads.
@@ -54,7 +55,7 @@ extension FarmEngine {
         await publisher?.forget(videoID)
         playableSeconds[videoID] = nil
         let published = (try? await objects.client.deletePrefix(objects.videoPrefix(videoID))) ?? 0
-        _ = try? await objects.client.deletePrefix("\(objects.prefix)attempts/\(videoID)/")
+        _ = try? await objects.client.deletePrefix(objects.attemptsPrefix(videoID))
         return published > 0
     }
 }

@@ -5,26 +5,30 @@ import ObjectStorage
 
 /// Publishing to an S3-compatible object store instead of the data folder.
 ///
-/// Layout under the configured prefix:
-/// - `attempts/<video>/<task>/a<attempt>/<file>`: what each attempt uploaded, through
-///   URLs signed for that attempt only. Never referenced by a playlist; the
-///   bucket's lifecycle rule expires the prefix.
-/// - `videos/<video>/…`: the published video, laid out as in the data folder
-///   (`master.m3u8`, `<rung>/index.m3u8`, `<rung>/init.mp4`, `<rung>/segment_00001.m4s`,
-///   `video.mp4`). Segments get there by a copy inside the store.
+/// Layout in the bucket:
+/// - `<staging prefix><video>/<task>/a<attempt>/<file>` (`staging/` by default): what each
+///   attempt uploaded, through URLs signed for that attempt only. Never referenced by a
+///   playlist and never behind the CDN; the bucket's lifecycle rule expires the prefix.
+/// - `<prefix><video>/…` (the `s3://bucket/prefix` of `--storage`): the published video,
+///   laid out as in the data folder (`master.m3u8`, `<rung>/index.m3u8`, `<rung>/init.mp4`,
+///   `<rung>/segment_00001.m4s`, `video.mp4`). Segments get there by a copy inside the
+///   store. The CDN's origin path is the prefix, so a video is `https://CDN/<video>/master.m3u8`.
 public struct ObjectOutputConfiguration: Sendable {
     public var client: S3Client
-    /// Key prefix, empty or ending in `/`.
+    /// Key prefix of published videos, empty or ending in `/`.
     public var prefix: String
+    /// Key prefix of attempts' uploads, ending in `/`; must not be under `prefix`.
+    public var stagingPrefix: String
     /// The CDN (or bucket website) in front of `videos/`, e.g. `https://d1234.cloudfront.net`; status
     /// and `farm submit` print URLs under it. Without one, the API redirects to presigned URLs.
     public var publicBaseURL: URL?
     /// How long an attempt's upload URLs stay valid: longer than a render may run.
     public var uploadURLSeconds = 6 * 3_600
 
-    public init(client: S3Client, prefix: String, publicBaseURL: URL? = nil) {
+    public init(client: S3Client, prefix: String, stagingPrefix: String = "staging/", publicBaseURL: URL? = nil) {
         self.client = client
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
+        self.stagingPrefix = stagingPrefix.hasSuffix("/") ? stagingPrefix : stagingPrefix + "/"
         self.publicBaseURL = publicBaseURL
     }
 
@@ -40,16 +44,18 @@ public struct ObjectOutputConfiguration: Sendable {
     }
 
     func attemptKey(videoID: String, ref: AttemptRef, file: String) -> String {
-        "\(prefix)attempts/\(videoID)/\(ref.taskID)/a\(ref.attempt)/\(file)"
+        "\(stagingPrefix)\(videoID)/\(ref.taskID)/a\(ref.attempt)/\(file)"
     }
 
-    func videoPrefix(_ videoID: String) -> String { "\(prefix)videos/\(videoID)/" }
+    func attemptsPrefix(_ videoID: String) -> String { "\(stagingPrefix)\(videoID)/" }
+
+    func videoPrefix(_ videoID: String) -> String { "\(prefix)\(videoID)/" }
 
     func outputKey(videoID: String, path: String) -> String { videoPrefix(videoID) + path }
 
     /// Where a viewer fetches `path` of a video: under the CDN when there is one.
     func publicURL(videoID: String, path: String) -> String? {
-        publicBaseURL.map { $0.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/" + outputKey(videoID: videoID, path: path) }
+        publicBaseURL.map { $0.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/\(videoID)/\(path)" }
     }
 
     /// Cache-Control for what the farm publishes: segments never change once

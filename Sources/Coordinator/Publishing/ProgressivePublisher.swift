@@ -68,7 +68,7 @@ actor ProgressivePublisher {
     }
 
     /// Publishes the rest, then the final playlists and the MP4. Returns the video's frames and seconds.
-    func finish(_ video: VideoRecord, _ tasks: [TaskRecord]) async throws -> (frames: Int, seconds: Double) {
+    func finish(_ video: VideoRecord, _ tasks: [TaskRecord]) async throws -> (frames: Int, seconds: Double, bytes: Int64) {
         while busy.contains(video.id) { try await Task.sleep(for: .milliseconds(20)) }
         busy.insert(video.id)
         defer { busy.remove(video.id) }
@@ -77,7 +77,10 @@ actor ProgressivePublisher {
             throw PackagingError.empty
         }
         try await writeMP4(video, done)
-        return (done.frames, Double(done.frames) / Double(done.frameRate))
+        // What the team stores: every rung's segments, and the MP4 (a second copy of the top rung).
+        let bytes = done.segments.flatMap { $0 }.reduce(Int64(0)) { $0 + Int64($1.bytes) }
+            + (done.segments.first ?? []).reduce(Int64(0)) { $0 + Int64($1.bytes) }
+        return (done.frames, Double(done.frames) / Double(done.frameRate), bytes)
     }
 
     private func publishPrefix(_ video: VideoRecord, _ tasks: [TaskRecord], ended: Bool) async throws {

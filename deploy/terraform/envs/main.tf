@@ -58,6 +58,8 @@ module "compute" {
   security_groups      = module.networking.security_groups
   kms_key_arn          = module.storage.kms_key_arn
   bucket_arn           = module.storage.bucket_arn
+  renders_bucket       = module.storage.bucket
+  cdn_domain           = module.storage.cdn_domain
   logs_bucket          = module.storage.logs_bucket
   database_endpoint    = module.database.endpoint
   database_secret_arn  = module.database.master_secret_arn

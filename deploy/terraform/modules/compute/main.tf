@@ -49,7 +49,7 @@ resource "aws_iam_role_policy" "coordinator" {
       {
         Sid      = "Renders"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:AbortMultipartUpload"]
         Resource = [var.bucket_arn, "${var.bucket_arn}/*"]
       },
       {
@@ -147,6 +147,8 @@ resource "aws_instance" "coordinator" {
     region              = data.aws_region.current.name
     agent_group         = local.agent_group_name
     max_agents          = var.max_agents
+    renders_bucket      = var.renders_bucket
+    cdn_domain          = var.cdn_domain
   })
   metadata_options {
     http_endpoint = "enabled"

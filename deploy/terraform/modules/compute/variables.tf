@@ -33,6 +33,16 @@ variable "bucket_arn" {
   type        = string
 }
 
+variable "renders_bucket" {
+  description = "Render bucket's name: videos are published under published/, attempts upload under staging/"
+  type        = string
+}
+
+variable "cdn_domain" {
+  description = "The CloudFront domain whose origin is the bucket's published/ prefix; status prints URLs under it"
+  type        = string
+}
+
 variable "logs_bucket" {
   description = "Bucket for load balancer access logs"
   type        = string
