@@ -171,18 +171,8 @@ struct Serve: AsyncParsableCommand {
             guard let (bucket, prefix) = ObjectOutputConfiguration.parse(storage) else {
                 throw ValidationError("--storage takes `local` or s3://BUCKET/PREFIX, got \(storage)")
             }
-            let endpoint = try s3Endpoint.map { text -> URL in
-                guard let url = URL(string: text), ["http", "https"].contains(url.scheme), url.host != nil else {
-                    throw ValidationError("--s3-endpoint takes an http(s) URL, got \(text)")
-                }
-                return url
-            }
-            let publicBase = try publicUrl.map { text -> URL in
-                guard let url = URL(string: text), ["http", "https"].contains(url.scheme), url.host != nil else {
-                    throw ValidationError("--public-url takes an http(s) URL, got \(text)")
-                }
-                return url
-            }
+            let endpoint = try s3Endpoint.map { try Self.httpURL($0, option: "--s3-endpoint") }
+            let publicBase = try publicUrl.map { try Self.httpURL($0, option: "--public-url") }
             let region = s3Region ?? ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1"
             // Environment, then AWS_PROFILE, then the instance role: the same provider the autoscaler uses.
             let credentials = awsMetadataEndpoint.flatMap(URL.init(string:)).map { AWSCredentialsProvider(.instanceMetadata($0)) }
@@ -213,6 +203,13 @@ struct Serve: AsyncParsableCommand {
             // Another coordinator leads now: exit so the supervisor restarts this one as a standby.
             throw ExitCode(75)
         }
+    }
+
+    static func httpURL(_ text: String, option: String) throws -> URL {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme), url.host != nil else {
+            throw ValidationError("\(option) takes an http(s) URL, got \(text)")
+        }
+        return url
     }
 
     private func serve(_ configuration: CoordinatorServer.Configuration, host: String) async throws {

@@ -62,7 +62,8 @@ actor ProgressivePublisher {
         defer { busy.remove(videoID) }
         repeat {
             again.remove(videoID)
-            guard let (video, tasks) = await snapshot() else { return }
+            // Once assembling, `finish` owns the video: a late advance must not write a growing playlist over a finished one.
+            guard let (video, tasks) = await snapshot(), video.state == .queued || video.state == .rendering else { return }
             try await publishPrefix(video, tasks, ended: false)
         } while again.contains(videoID)
     }
