@@ -31,8 +31,10 @@ final class FarmHarness: @unchecked Sendable {
     private(set) var standby: (process: Process, http: Int, zmq: String)?
 
     /// Starts a coordinator and one agent per entry of `agents` (extra arguments each).
+    /// `standbyOwnFolder`: the standby keeps its own data folder (another host's), sharing only the
+    /// store given in `coordinatorArguments`, the coordinator's CURVE key and the admitted agents' keys.
     init(agents agentArguments: [[String]], leaseSeconds: Double = 3, coordinatorArguments: [String] = [],
-         standby: Bool = false, environment: [String: String] = [:]) async throws {
+         standby: Bool = false, standbyOwnFolder: Bool = false, environment: [String: String] = [:]) async throws {
         self.environment = environment
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("farm-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -43,10 +45,17 @@ final class FarmHarness: @unchecked Sendable {
         if standby {
             let (httpPort, zmqPort) = (try Self.freePort(), try Self.freePort())
             let endpoint = "tcp://127.0.0.1:\(zmqPort)"
-            let process = try Self.launch("farm-coordinator", self.coordinatorArguments + [
+            var arguments = self.coordinatorArguments
+            if standbyOwnFolder {
+                let keys = directory.appendingPathComponent("coordinator/keys")
+                arguments[1] = directory.appendingPathComponent("coordinator-standby").path  // after --data-dir
+                arguments += ["--secret-key-file", keys.appendingPathComponent("coordinator.key").path,
+                              "--authorized-agents", keys.appendingPathComponent("authorized_agents").path]
+            }
+            let process = try Self.launch("farm-coordinator", arguments + [
                 "--zmq", endpoint, "--http", "127.0.0.1:\(httpPort)",
                 "--ready-file", directory.appendingPathComponent("ready-standby.json").path,
-            ], log: directory.appendingPathComponent("coordinator-standby.log"))
+            ], log: directory.appendingPathComponent("coordinator-standby.log"), environment: environment)
             self.standby = (process, httpPort, endpoint)
         }
         for (index, extra) in agentArguments.enumerated() {

@@ -52,6 +52,32 @@ import Testing
         throw HarnessError("the playlist \(key) never ended")
     }
 
+    /// Downloads a published video from the store and checks its ladder and MP4 hold `total` frames on one
+    /// continuous timeline, with playlists that have ended and BANDWIDTH at the RFC 8216 peak. Returns the master.
+    static func checkPublished(_ client: S3Client, prefix: String, total: Int, into directory: URL) async throws -> String {
+        let local = directory.appendingPathComponent("published-\(UUID().uuidString.prefix(6))")
+        for object in try await client.list(prefix: prefix) {
+            let file = local.appendingPathComponent(String(object.key.dropFirst(prefix.count)))
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try await client.get(object.key).write(to: file)
+        }
+        let master = try String(contentsOf: local.appendingPathComponent("master.m3u8"), encoding: .utf8)
+        let check = try PlaylistCheck(master: master, folder: local)
+        #expect(check.variants.map(\.resolution) == ["854x480", "640x360", "428x240"])
+        for variant in check.variants {
+            let path = local.appendingPathComponent(variant.uri).path
+            #expect(try String(contentsOfFile: path, encoding: .utf8).contains("#EXT-X-ENDLIST"))
+            #expect(try FFprobe.decodeErrors(path).isEmpty)
+            let times = try FFprobe.frameTimes(path)
+            #expect(times.count == total, "\(variant.uri): \(times.count) frames of \(total)")
+            #expect(times.enumerated().allSatisfy { abs($1 - Double($0) / 15) < 0.0001 }, "continuous timestamps in \(variant.uri)")
+            let peak = try check.rfcPeakBandwidth(variant)
+            #expect(Double(variant.bandwidth) >= peak && Double(variant.bandwidth) <= peak + 1)
+        }
+        #expect(try FFprobe.frameCount(local.appendingPathComponent("video.mp4").path) == total)
+        return master
+    }
+
     @Test func aVideoPlaysWhileItRendersAndItsSegmentsNeverPassThroughTheCoordinator() async throws {
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-out")
         let endpoint = try await moto.flakyEndpoint(everyNth: 7)
@@ -85,26 +111,8 @@ import Testing
         let gaps = times.enumerated().filter { abs($1 - Double($0) / 15) > 0.0001 }
         #expect(gaps.isEmpty, "timestamps continue across tasks: \(gaps.prefix(3))")
 
-        // The finished ladder, read back from the store: VOD-complete playlists, BANDWIDTH as RFC 8216 says.
-        let local = farm.directory.appendingPathComponent("published")
-        for object in try await client.list(prefix: prefix) {
-            let file = local.appendingPathComponent(String(object.key.dropFirst(prefix.count)))
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try await client.get(object.key).write(to: file)
-        }
-        let master = try String(contentsOf: local.appendingPathComponent("master.m3u8"), encoding: .utf8)
-        let check = try PlaylistCheck(master: master, folder: local)
-        #expect(check.variants.map(\.resolution) == ["854x480", "640x360", "428x240"])
-        for variant in check.variants {
-            let text = try String(contentsOf: local.appendingPathComponent(variant.uri), encoding: .utf8)
-            #expect(text.contains("#EXT-X-ENDLIST"))
-            #expect(try FFprobe.frameCount(local.appendingPathComponent(variant.uri).path) == total)
-            let peak = try check.rfcPeakBandwidth(variant)
-            #expect(Double(variant.bandwidth) >= peak && Double(variant.bandwidth) <= peak + 1)
-        }
-        #expect(try FFprobe.frameCount(local.appendingPathComponent("video.mp4").path) == total)
-        let segment = try #require(try await client.head(prefix + "480p/segment_00001.m4s"))
-        #expect(segment.size > 0)
+        // The finished ladder, read back from the store: complete playlists, BANDWIDTH as RFC 8216 says.
+        let master = try await Self.checkPublished(client, prefix: prefix, total: total, into: farm.directory)
         #expect(try await client.list(prefix: "staging/\(id)/").contains { $0.key.hasSuffix("/r0-0.m4s") },
                 "attempts upload under the staging prefix, which no playlist references")
 
@@ -121,5 +129,36 @@ import Testing
             served = try await farm.send("GET", outputs.master)
         }
         #expect(served.status == 200 && String(decoding: served.body, as: UTF8.self) == master)
+    }
+
+    /// The production layout: PostgreSQL and the object store shared, each coordinator with its own
+    /// data folder (another host). The leader dies mid-video; the standby finishes it from what the
+    /// store holds, without rendering again any task accepted before.
+    @Test func aStandbyWithItsOwnDataFolderFinishesAVideoWithoutRenderingAcceptedWorkAgain() async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-ha")
+        let endpoint = try await moto.flakyEndpoint(everyNth: 11)
+        let farm = try await FarmHarness(agents: [[], []], coordinatorArguments: [
+            "--database", database, "--storage", "s3://farm-ha/published", "--s3-endpoint", endpoint, "--s3-path-style",
+        ], standby: true, standbyOwnFolder: true, environment: ObjectStorageTests.MotoS3.environment)
+        let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
+        try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
+        let id = try farm.decodeStatus(body).id
+
+        // Kill the leader once some task is accepted and another still renders.
+        let before = try await farm.waitFor(id) { status in
+            status.scenes.contains { $0.state == .done } && status.scenes.contains { $0.state == .running && $0.framesDone >= 5 }
+        }
+        farm.killCoordinator()
+        try await farm.awaitStandbyTakeover()
+        let status = try await farm.waitUntilFinal(id)
+        try #require(status.state == .done, "\(status.error ?? "") \(status.scenes.map { $0.error?.message ?? "" })")
+        for scene in before.scenes where scene.state == .done {
+            let after = try #require(status.scenes.first { $0.name == scene.name })
+            #expect(after.attempt == scene.attempt, "\(scene.name) was accepted before the takeover and not rendered again")
+        }
+        // The standby's own folder never held the accepted tasks' files: everything came from the store.
+        let total = try #require(status.frames)
+        _ = try await Self.checkPublished(moto.client(), prefix: "published/\(id)/", total: total, into: farm.directory)
     }
 }
