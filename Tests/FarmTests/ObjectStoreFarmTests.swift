@@ -1,6 +1,9 @@
+import Crypto
 import FarmModel
+import FarmProtocol
 import Foundation
 import ObjectStorage
+import ZeroMQ
 import Testing
 
 /// A whole farm publishing to an object store (moto's S3 behind a proxy that
@@ -160,5 +163,66 @@ import Testing
         // The standby's own folder never held the accepted tasks' files: everything came from the store.
         let total = try #require(status.frames)
         _ = try await Self.checkPublished(moto.client(), prefix: "published/\(id)/", total: total, into: farm.directory)
+    }
+
+    /// A forged agent lies about what it put in the store: a file it never uploaded (or one deleted behind
+    /// the farm's back), a truncated upload announced whole, and a late upload through the URL of an attempt
+    /// already superseded. Each lie fails only its attempt; no playlist ever lists an object that is not
+    /// there and complete; the honest agent's render is what plays.
+    @Test func liesAboutStoredFilesFailTheirAttemptAndNeverReachAPlaylist() async throws {
+        let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-lies")
+        let farm = try await FarmHarness(agents: [], leaseSeconds: 2, coordinatorArguments: [
+            "--storage", "s3://farm-lies/published", "--s3-endpoint", moto.endpoint, "--s3-path-style", "--max-attempts", "5",
+        ], environment: ObjectStorageTests.MotoS3.environment)
+        let client = moto.client()
+        let context = try ZMQContext()
+        let forger = try HostilePeerTests.ForgedAgent(farm, context: context, id: "forger")
+        try await farm.waitForAgents(1)
+        let id = try await HostilePeerTests.submit(farm)
+
+        // The assignment places the task at the start of the timeline and signs URLs for this attempt only.
+        let first = try await forger.nextAssign()
+        let placement = try #require(first.output)
+        #expect(placement.firstFrame == 0)
+        let initURL = try #require(placement.uploads["r0-init.mp4"].flatMap(URL.init(string:)))
+        #expect(initURL.path.hasSuffix("/staging/\(id)/\(first.ref.taskID)/a\(first.ref.attempt)/r0-init.mp4"))
+        let segmentURL = try #require(placement.uploads["r0-0.m4s"].flatMap(URL.init(string:)))
+        #expect(placement.uploads.count == 3 * (1 + 8), "unplanned (not split): an init and eight segments per rung")
+
+        func result(_ ref: AttemptRef, storedMD5: String, size: Int) -> TaskResult {
+            let rendition = RenditionOutput(width: 854, height: 480, codecs: "avc1.64001e", initSize: 800, initCRC32: 0,
+                                            segments: [SegmentInfo(index: 0, frames: 15, size: size, crc32: 0)])
+            var result = TaskResult(ref: ref, frames: 15, sourceWidth: 854, sourceHeight: 480, frameRate: 15, timescale: 15_360,
+                                    renditions: [rendition, rendition, rendition], renderSeconds: 1)
+            result.placedAt = 0
+            result.stored = [StoredFile(name: "r0-0.m4s", md5: storedMD5)]
+            return result
+        }
+        // 1. A stored file that is not in the store: refused, one retry spent.
+        forger.send(.result(result(first.ref, storedMD5: String(repeating: "a", count: 32), size: 1_000)))
+        _ = try await farm.waitFor(id) { ($0.scenes.first?.retriesSpent ?? 0) >= 1 }
+
+        // 2. A truncated upload announced whole: refused by its size.
+        let second = try await forger.nextAssign()
+        let secondURL = try #require(second.output?.uploads["r0-0.m4s"].flatMap(URL.init(string:)))
+        let whole = Data(repeating: 7, count: 1_000)
+        _ = try await ObjectStorageTests.put(Data(whole.prefix(600)), to: secondURL, md5: Data(Insecure.MD5.hash(data: Data(whole.prefix(600)))))
+        forger.send(.result(result(second.ref, storedMD5: SignatureV4.hex(Insecure.MD5.hash(data: whole)), size: whole.count)))
+        let refused = try await farm.waitFor(id) { ($0.scenes.first?.retriesSpent ?? 0) >= 2 }
+        #expect(refused.scenes.first?.error?.message.contains("bytes in the object store") == true, "\(refused.scenes)")
+
+        // 3. The forger leaves; an honest agent renders. Meanwhile the first attempt's URL is used late.
+        forger.close()
+        try farm.startAgent(index: 0)
+        let evil = Data("EVIL".utf8)
+        _ = try await ObjectStorageTests.put(evil, to: segmentURL, md5: Data(Insecure.MD5.hash(data: evil)))
+        _ = try await ObjectStorageTests.put(evil, to: initURL, md5: Data(Insecure.MD5.hash(data: evil)))
+        let status = try await farm.waitUntilFinal(id)
+        try #require(status.state == .done, "\(status.error ?? "")")
+        #expect(status.scenes.first?.agent == "agent-0")
+        _ = try await Self.checkPublished(client, prefix: "published/\(id)/", total: try #require(status.frames), into: farm.directory)
+        for object in try await client.list(prefix: "published/\(id)/") {
+            #expect(try await client.get(object.key) != evil, "\(object.key) came from a superseded attempt")
+        }
     }
 }

@@ -8,7 +8,7 @@ import ObjectStorage
 extension FarmEngine {
     /// Where an attempt's fragments go and the URLs to put them at: one per file
     /// the plan expects (an init segment and the media segments of each rung, with
-    /// one spare), so a longer render than planned sends the rest as chunks.
+    /// one spare); a longer render than planned sends the rest as chunks.
     func outputPlacement(for assign: Assign) async -> OutputPlacement? {
         guard let objects = configuration.objectOutputs, assign.taskKind == .render,
               let task = core.tasks[assign.ref.taskID], let video = core.videos[assign.videoID] else { return nil }
@@ -21,7 +21,8 @@ extension FarmEngine {
             firstFrame = overflow ? nil : total
         }
         let framesPerSegment = max(video.settings.quality.frameRate * max(video.encoding.segmentSeconds, 1), 1)
-        let segments = task.work.expectedFrames.map { min(($0 + framesPerSegment - 1) / framesPerSegment + 1, 10_000) } ?? 0
+        // Unplanned (not split): URLs for 48 s per rung; a longer scene sends the rest as chunks.
+        let segments = task.work.expectedFrames.map { min(($0 + framesPerSegment - 1) / framesPerSegment + 1, 10_000) } ?? 8
         var uploads: [String: String] = [:]
         do {
             for rendition in video.encoding.renditions.indices {
