@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api clean
+.PHONY: all deps test-deps build demo test bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly clean
 
 all: build
 
@@ -59,6 +59,20 @@ bench-fleet: deps
 bench-encode: test-deps
 	$(SWIFT) build -c release --product EncodeBenchmark
 	"$$($(SWIFT) build -c release --show-bin-path)/EncodeBenchmark" examples/explainer.py RiemannSums 2,6 3
+
+# Object storage: time to the first playable segment of a five-scene 1080p60 script on two agents, and the media
+# bytes through the coordinator, against the same video published to the data folder (moto plays S3).
+bench-objects: test-deps build
+	FARM_BIN_DIR="$(BIN)" FARM_PYTHON="$(CURDIR)/.venv/bin/python" bench/object-store.py 1
+
+# Assembling an hour of video (60 tasks × 10 segments × 3 rungs) in the object store as tasks are accepted,
+# against the data-folder packager joining the same segments at the end.
+bench-assembly: test-deps
+	$(SWIFT) build -c release --product AssemblyBenchmark
+	@port=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'); \
+	"$(CURDIR)/.venv/bin/moto_server" -H 127.0.0.1 -p $$port >/dev/null 2>&1 & moto=$$!; \
+	until curl -fs http://127.0.0.1:$$port/moto-api/ >/dev/null; do sleep 0.2; done; \
+	"$$($(SWIFT) build -c release --show-bin-path)/AssemblyBenchmark" http://127.0.0.1:$$port; status=$$?; kill -9 $$moto; exit $$status
 
 # What authentication costs a request: req/s of key-checked routes against the public /healthz, same run.
 bench-api: deps

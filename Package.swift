@@ -128,6 +128,12 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .executableTarget(
+            name: "AssemblyBenchmark",
+            dependencies: ["Coordinator", "FarmModel", "FarmProtocol", "Media", "Packaging", "ObjectStorage"],
+            path: "bench/AssemblyBenchmark",
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
             name: "EncodeBenchmark",
             dependencies: ["Media"],
             path: "bench/EncodeBenchmark",

@@ -94,6 +94,20 @@ import Testing
         #expect(whole.count == 3 && longest < whole.map(\.estimatedSeconds).max()!)
     }
 
+    @Test func withGrowingPlaylistsThePieceThatOpensTheVideoIsDispatchedFirst() {
+        var planner = SplitPlanner(costModel: CostModel(), slots: 2, minimumPieceSeconds: 1)
+        let scenes = ["Intro", "Long", "Outro"].map { SceneSpec(name: $0, requiresLaTeX: false) }
+        let plans = [Self.plan("Intro", seconds: [1, 1]), Self.plan("Long", seconds: Array(repeating: 1.5, count: 12)),
+                     Self.plan("Outro", seconds: [2])]
+        let balanced = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: true)
+        #expect(balanced.first?.rank != 0, "balancing alone starts with a longer piece")
+        planner.headFirst = true
+        let headFirst = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: true)
+        #expect(headFirst.first?.scene.name == "Intro" && headFirst.first?.rank == 0)
+        #expect(headFirst.map(\.frames) == balanced.map(\.frames), "the same pieces, in the same playback order")
+        #expect(Set(headFirst.map(\.rank)) == Set(0..<headFirst.count))
+    }
+
     @Test func aSceneWithSoundsIsRenderedWholeAndSaysWhy() {
         let planner = SplitPlanner(costModel: CostModel(), slots: 4, minimumPieceSeconds: 1)
         let pieces = planner.pieces(scenes: [SceneSpec(name: "Music", requiresLaTeX: false)],

@@ -130,7 +130,8 @@ extension FarmCore {
     /// with the finished plan, and looks up what the render cache has.
     mutating func createRenderTasks(_ video: VideoRecord, plan: TaskRecord, attempt: AttemptRecord, plans: [ScenePlan],
                                     planSeconds: Double, manimVersion: String) {
-        let planner = SplitPlanner(costModel: costModel, slots: fleetSlots, minimumPieceSeconds: configuration.minimumPieceSeconds)
+        var planner = SplitPlanner(costModel: costModel, slots: fleetSlots, minimumPieceSeconds: configuration.minimumPieceSeconds)
+        planner.headFirst = configuration.objectOutputs != nil
         let pieces = planner.pieces(scenes: video.options.scenes, plans: plans, quality: video.settings.quality,
                                     split: video.options.split)
         if let refusal = budgetRefusal(video, estimate: pieces.reduce(0) { $0 + $1.estimatedSeconds }) {

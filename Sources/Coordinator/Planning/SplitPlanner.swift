@@ -22,6 +22,9 @@ struct SplitPlanner: Sendable {
     var splitFactor: Double = 1.5
     /// Whether to cut further so that the fleet's slots finish together.
     var balance = true
+    /// Dispatch the piece that opens the video first, whatever the balance says: with growing
+    /// playlists, the video is watchable as soon as its first piece is accepted.
+    var headFirst = false
 
     /// One render task to create.
     struct Piece: Equatable {
@@ -65,7 +68,10 @@ struct SplitPlanner: Sendable {
             let count = min((sceneCost / target).rounded(), Double(plan.animations.count))
             spans += cut(whole, costs[index], into: max(1, Int(count)))
         }
-        let order = split && balance ? dispatchOrder(spans, costs: costs) : spans.sorted(by: Self.longerFirst)
+        var order = split && balance ? dispatchOrder(spans, costs: costs) : spans.sorted(by: Self.longerFirst)
+        if headFirst, let head = order.firstIndex(where: { $0.scene == 0 && $0.first == 0 }) {
+            order.insert(order.remove(at: head), at: 0)
+        }
         let pieces = order.enumerated().map { rank, span in
             let plan = plans[span.scene]
             let isWhole = span.first == 0 && span.last >= plan.animations.count - 1

@@ -13,7 +13,7 @@ import Packaging
 ///
 /// A playlist is written only after every segment it lists is in place, so a
 /// player never sees a URI that is not there and complete.
-actor ProgressivePublisher {
+@_spi(Benchmark) public actor ProgressivePublisher {
     /// What one video has published so far.
     struct Progress {
         var tasks = 0
@@ -27,17 +27,17 @@ actor ProgressivePublisher {
     }
 
     /// The video's record and its render tasks in playback order, as the core holds them now.
-    typealias Snapshot = @Sendable () async -> (VideoRecord, [TaskRecord])?
+    public typealias Snapshot = @Sendable () async -> (VideoRecord, [TaskRecord])?
 
     let objects: ObjectOutputConfiguration
     private var progress: [String: Progress] = [:]
     private var busy: Set<String> = []
     private var again: Set<String> = []
     /// Media bytes the coordinator itself moved (see `ObjectTraffic`).
-    private(set) var replacedBytes = 0
-    private(set) var mp4Bytes = 0
+    public private(set) var replacedBytes = 0
+    public private(set) var mp4Bytes = 0
 
-    init(objects: ObjectOutputConfiguration) {
+    public init(objects: ObjectOutputConfiguration) {
         self.objects = objects
     }
 
@@ -53,7 +53,7 @@ actor ProgressivePublisher {
 
     /// Publishes every newly contiguous accepted task. Calls for one video never
     /// overlap: a call during a running one makes it look again when done.
-    func advance(_ videoID: String, snapshot: Snapshot) async throws {
+    public func advance(_ videoID: String, snapshot: Snapshot) async throws {
         guard !busy.contains(videoID) else {
             again.insert(videoID)
             return
@@ -69,7 +69,7 @@ actor ProgressivePublisher {
     }
 
     /// Publishes the rest, then the final playlists and the MP4. Returns the video's frames and seconds.
-    func finish(_ video: VideoRecord, _ tasks: [TaskRecord]) async throws -> (frames: Int, seconds: Double, bytes: Int64) {
+    public func finish(_ video: VideoRecord, _ tasks: [TaskRecord]) async throws -> (frames: Int, seconds: Double, bytes: Int64) {
         while busy.contains(video.id) { try await Task.sleep(for: .milliseconds(20)) }
         busy.insert(video.id)
         defer { busy.remove(video.id) }
