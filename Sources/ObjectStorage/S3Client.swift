@@ -166,44 +166,63 @@ public struct S3Client: Sendable {
     // MARK: Multipart
 
     private func putInParts(_ data: Data, key: String, contentType: String, cacheControl: String?) async throws {
+        let uploadID = try await createMultipartUpload(key: key, contentType: contentType, cacheControl: cacheControl)
+        do {
+            var etags: [String] = []
+            var offset = 0
+            while offset < data.count {
+                let part = data.subdata(in: offset..<min(offset + partSize, data.count))
+                etags.append(try await uploadPart(part, key: key, uploadID: uploadID, number: etags.count + 1))
+                offset += part.count
+            }
+            try await completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
+        } catch {
+            await abortMultipartUpload(key: key, uploadID: uploadID)
+            throw error
+        }
+    }
+
+    /// Starts an upload in parts; the object appears only when it is completed.
+    public func createMultipartUpload(key: String, contentType: String, cacheControl: String? = nil) async throws -> String {
         var headers = ["content-type": contentType]
         if let cacheControl { headers["cache-control"] = cacheControl }
         let (created, _) = try await send("POST", key: key, query: [("uploads", "")], headers: headers)
         guard let uploadID = XMLValues.first("UploadId", in: String(decoding: created, as: UTF8.self)) else {
             throw AWSError(status: 200, code: "MalformedResponse", message: "CreateMultipartUpload answered without an UploadId")
         }
-        do {
-            var etags: [String] = []
-            var offset = 0
-            while offset < data.count {
-                let part = data.subdata(in: offset..<min(offset + partSize, data.count))
-                let md5 = Insecure.MD5.hash(data: part)
-                let (_, response) = try await send(
-                    "PUT", key: key, query: [("partNumber", String(etags.count + 1)), ("uploadId", uploadID)],
-                    headers: ["content-md5": Data(md5).base64EncodedString()], body: part)
-                let etag = (response.value(forHTTPHeaderField: "ETag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                let kms = response.value(forHTTPHeaderField: "x-amz-server-side-encryption") == "aws:kms"
-                guard kms || etag == SignatureV4.hex(md5) else {
-                    throw AWSError(status: 200, code: "BadDigest", message: "part \(etags.count + 1) of \(key) was stored damaged")
-                }
-                etags.append(etag)
-                offset += part.count
-            }
-            let body = "<CompleteMultipartUpload>" + etags.enumerated().map {
-                "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\"\($0.element)\"</ETag></Part>"
-            }.joined() + "</CompleteMultipartUpload>"
-            let (completed, _) = try await send("POST", key: key, query: [("uploadId", uploadID)],
-                                                headers: ["content-type": "application/xml"], body: Data(body.utf8))
-            let text = String(decoding: completed.prefix(2_048), as: UTF8.self)
-            if text.contains("<Error>") {
-                throw AWSError(status: 200, code: XMLValues.first("Code", in: text) ?? "CompleteFailed",
-                               message: XMLValues.first("Message", in: text) ?? text)
-            }
-        } catch {
-            // Parts of an abandoned upload cost storage until aborted (the lifecycle rule also aborts them).
-            _ = try? await send("DELETE", key: key, query: [("uploadId", uploadID)])
-            throw error
+        return uploadID
+    }
+
+    /// Uploads part `number` (from 1; at least 5 MiB unless it is the last), checked by its MD5; returns its ETag.
+    public func uploadPart(_ part: Data, key: String, uploadID: String, number: Int) async throws -> String {
+        let md5 = Insecure.MD5.hash(data: part)
+        let (_, response) = try await send(
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+            headers: ["content-md5": Data(md5).base64EncodedString()], body: part)
+        let etag = (response.value(forHTTPHeaderField: "ETag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let kms = response.value(forHTTPHeaderField: "x-amz-server-side-encryption") == "aws:kms"
+        guard kms || etag == SignatureV4.hex(md5) else {
+            throw AWSError(status: 200, code: "BadDigest", message: "part \(number) of \(key) was stored damaged")
         }
+        return etag
+    }
+
+    public func completeMultipartUpload(key: String, uploadID: String, etags: [String]) async throws {
+        let body = "<CompleteMultipartUpload>" + etags.enumerated().map {
+            "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\"\($0.element)\"</ETag></Part>"
+        }.joined() + "</CompleteMultipartUpload>"
+        let (completed, _) = try await send("POST", key: key, query: [("uploadId", uploadID)],
+                                            headers: ["content-type": "application/xml"], body: Data(body.utf8))
+        let text = String(decoding: completed.prefix(2_048), as: UTF8.self)
+        if text.contains("<Error>") {
+            throw AWSError(status: 200, code: XMLValues.first("Code", in: text) ?? "CompleteFailed",
+                           message: XMLValues.first("Message", in: text) ?? text)
+        }
+    }
+
+    /// Abandons an upload in parts (best effort: the bucket's lifecycle rule aborts what this misses).
+    public func abortMultipartUpload(key: String, uploadID: String) async {
+        _ = try? await send("DELETE", key: key, query: [("uploadId", uploadID)])
     }
 
     // MARK: Sending

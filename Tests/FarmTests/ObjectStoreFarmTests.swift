@@ -225,4 +225,29 @@ import Testing
             #expect(try await client.get(object.key) != evil, "\(object.key) came from a superseded attempt")
         }
     }
+
+    /// A video cancelled while its playlists grow leaves nothing published behind: a playlist that never
+    /// ends must not stay in the store.
+    @Test func aCancelledVideosPartlyPublishedOutputsAreDeleted() async throws {
+        let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-cancel")
+        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
+            "--storage", "s3://farm-cancel/published", "--s3-endpoint", moto.endpoint, "--s3-path-style",
+        ], environment: ObjectStorageTests.MotoS3.environment)
+        let client = moto.client()
+        let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
+        try #require(code == 201)
+        let id = try farm.decodeStatus(body).id
+        let playing = try await farm.waitFor(id) { ($0.playableSeconds ?? 0) > 0 && $0.state == .rendering }
+        #expect(playing.outputs?.master == "/v1/videos/\(id)/master.m3u8", "outputs are there while it renders")
+        #expect(try await !client.list(prefix: "published/\(id)/").isEmpty)
+        let (cancelled, _) = try await farm.send("DELETE", "/v1/videos/\(id)")
+        #expect(cancelled == 200)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var left = try await client.list(prefix: "published/\(id)/")
+        while !left.isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            left = try await client.list(prefix: "published/\(id)/")
+        }
+        #expect(left.isEmpty, "\(left.map(\.key))")
+    }
 }

@@ -41,7 +41,6 @@ extension FarmEngine {
         traffic.replacedBytes = await publisher.replacedBytes
         traffic.mp4Bytes = await publisher.mp4Bytes
         playableSeconds[video.id] = nil
-        await publisher.forget(video.id)
         logger.info("published to the object store", metadata: [
             "video": "\(video.id)", "agentBytes": "\(traffic.agentBytes)", "relayedBytes": "\(traffic.relayedBytes)",
             "replacedBytes": "\(traffic.replacedBytes)", "mp4Bytes": "\(traffic.mp4Bytes)",
@@ -49,10 +48,19 @@ extension FarmEngine {
         return (published.frames, published.seconds)
     }
 
+    /// A video ended: if it ended without finishing, what was published of it while it rendered goes.
+    func endPublishing(_ videoID: String) async {
+        guard let publisher, let objects = configuration.objectOutputs else { return }
+        playableSeconds[videoID] = nil
+        guard await publisher.abandon(videoID) else { return }
+        _ = try? await objects.client.deletePrefix(objects.videoPrefix(videoID))
+        logger.info("deleted the partly published outputs of a video that did not finish", metadata: ["video": "\(videoID)"])
+    }
+
     /// Deletes what the store holds of a video: its published folder and every attempt's uploads.
     func deleteStoredOutputs(of videoID: String) async -> Bool {
         guard let objects = configuration.objectOutputs else { return false }
-        await publisher?.forget(videoID)
+        _ = await publisher?.abandon(videoID)
         playableSeconds[videoID] = nil
         let published = (try? await objects.client.deletePrefix(objects.videoPrefix(videoID))) ?? 0
         _ = try? await objects.client.deletePrefix(objects.attemptsPrefix(videoID))

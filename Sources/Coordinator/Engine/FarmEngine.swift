@@ -169,6 +169,7 @@ public actor FarmEngine {
             staging.discard(videoID: videoID, ref: ref)
         case .discardVideoFiles(let videoID):
             staging.discardVideo(videoID)
+            if publisher != nil { inBackground { await self.endPublishing(videoID) } }
         case .meterRenderTime(let teamID, let seconds):
             usage.addRenderTime(team: teamID, seconds: seconds)
         }

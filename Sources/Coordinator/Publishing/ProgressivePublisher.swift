@@ -9,7 +9,10 @@ import Packaging
 /// (inside the store) to the video's folder and `EVENT` media playlists list
 /// them; every accepted task that extends the contiguous prefix extends the
 /// playlists. `finish` switches them to `VOD` with `ENDLIST` at the same URIs,
-/// writes the final master playlist and `video.mp4`.
+/// writes the final master playlist and completes `video.mp4`, which grows
+/// alongside as an upload in parts (the store cannot join small objects
+/// itself, so the top rung is read back task by task while the video renders,
+/// and the end costs one last part).
 ///
 /// A playlist is written only after every segment it lists is in place, so a
 /// player never sees a URI that is not there and complete.
@@ -24,6 +27,14 @@ import Packaging
         var codecs: [String] = []
         var sizes: [(width: Int, height: Int)] = []
         var frameRate = 0
+        var mp4 = MP4Upload()
+    }
+
+    /// `video.mp4` as an upload in parts: the top rung's bytes not yet sent, and the parts that were.
+    struct MP4Upload {
+        var uploadID: String?
+        var pending = Data()
+        var etags: [String] = []
     }
 
     /// The video's record and its render tasks in playback order, as the core holds them now.
@@ -47,8 +58,16 @@ import Packaging
         return Double(progress.frames) / Double(progress.frameRate)
     }
 
-    func forget(_ videoID: String) {
-        progress[videoID] = nil
+    /// Stops publishing a video that ended without finishing (failed, cancelled, erased): waits for a
+    /// running advance, then drops its progress and abandons its MP4 upload. Returns whether anything
+    /// had been published, which the caller then deletes (a playlist that never ends must not stay).
+    func abandon(_ videoID: String) async -> Bool {
+        while busy.contains(videoID) { try? await Task.sleep(for: .milliseconds(20)) }
+        guard let abandoned = progress.removeValue(forKey: videoID) else { return false }
+        if let uploadID = abandoned.mp4.uploadID {
+            await objects.client.abortMultipartUpload(key: objects.outputKey(videoID: videoID, path: "video.mp4"), uploadID: uploadID)
+        }
+        return true
     }
 
     /// Publishes every newly contiguous accepted task. Calls for one video never
@@ -77,7 +96,8 @@ import Packaging
         guard let done = progress[video.id], done.tasks == tasks.count, done.frames > 0 else {
             throw PackagingError.empty
         }
-        try await writeMP4(video, done)
+        try await completeMP4(video, done.mp4)
+        progress[video.id] = nil
         // What the team stores: every rung's segments, and the MP4 (a second copy of the top rung).
         let bytes = done.segments.flatMap { $0 }.reduce(Int64(0)) { $0 + Int64($1.bytes) }
             + (done.segments.first ?? []).reduce(Int64(0)) { $0 + Int64($1.bytes) }
@@ -118,6 +138,7 @@ import Packaging
         let ticksPerFrame = UInt64(result.timescale / result.frameRate)
         let placed = result.placedAt == state.frames
         let client = objects.client
+        var topRung = Data()  // the task's share of video.mp4, appended once the whole task is in place
         for (index, rendition) in result.renditions.enumerated() {
             let rung = video.encoding.renditions[index].name
             let source = { (name: String) in self.objects.attemptKey(videoID: video.id, ref: AttemptRef(taskID: task.id, attempt: task.attempt), file: name) }
@@ -132,6 +153,7 @@ import Packaging
                 state.codecs[index] = (try? SegmentInspector.initSegment(initSegment).codecs) ?? rendition.codecs
                 try await client.put(initSegment, key: objects.outputKey(videoID: video.id, path: "\(rung)/init.mp4"),
                                      contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.immutable)
+                if index == 0 { topRung.append(initSegment) }
                 state.initIdentity[index] = (rendition.initSize, rendition.initCRC32)
                 state.sizes[index] = (rendition.width, rendition.height)
             }
@@ -144,6 +166,11 @@ import Packaging
                 if placed {
                     try await client.copy(from: from, to: target, contentType: "video/iso.segment",
                                           cacheControl: ObjectOutputConfiguration.Caching.immutable)
+                    if index == 0 {
+                        let bytes = try await client.get(target)
+                        topRung.append(bytes)
+                        mp4Bytes += bytes.count
+                    }
                 } else {
                     // Rendered before its place was known: moved on the timeline here, bytes and all.
                     let (ticks, overflow) = UInt64(frame).multipliedReportingOverflow(by: ticksPerFrame)
@@ -153,6 +180,7 @@ import Packaging
                     try await client.put(moved, key: target, contentType: "video/iso.segment",
                                          cacheControl: ObjectOutputConfiguration.Caching.immutable)
                     replacedBytes += moved.count
+                    if index == 0 { topRung.append(moved) }
                 }
                 state.segments[index].append(PlaylistSegment(
                     uri: name, seconds: Double(segment.frames) / Double(result.frameRate), bytes: segment.size))
@@ -160,6 +188,23 @@ import Packaging
             }
         }
         state.frames += result.frames
+        state.mp4.pending.append(topRung)
+        try await sendFullParts(video.id, &state.mp4)
+    }
+
+    /// Uploads the pending MP4 bytes in parts of the store's part size while there is a whole one.
+    private func sendFullParts(_ videoID: String, _ upload: inout MP4Upload) async throws {
+        let client = objects.client, key = objects.outputKey(videoID: videoID, path: "video.mp4")
+        while upload.pending.count >= client.partSize {
+            if upload.uploadID == nil {
+                upload.uploadID = try await client.createMultipartUpload(
+                    key: key, contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.finished)
+            }
+            let part = upload.pending.prefix(client.partSize)
+            upload.etags.append(try await client.uploadPart(Data(part), key: key, uploadID: upload.uploadID!,
+                                                            number: upload.etags.count + 1))
+            upload.pending.removeFirst(part.count)
+        }
     }
 
     private func writePlaylists(_ video: VideoRecord, _ state: Progress, complete: Bool) async throws {
@@ -185,18 +230,18 @@ import Packaging
                                      contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
     }
 
-    /// `video.mp4`: the top rung as one fragmented MP4. The store cannot join
-    /// small objects itself (a multipart copy needs 5 MiB parts), so the
-    /// coordinator reads the top rung back once and uploads it in parts.
-    private func writeMP4(_ video: VideoRecord, _ state: Progress) async throws {
-        guard let top = video.encoding.renditions.first else { return }
-        var body = try await objects.client.get(objects.outputKey(videoID: video.id, path: "\(top.name)/init.mp4"))
-        for segment in state.segments[0] {
-            let data = try await objects.client.get(objects.outputKey(videoID: video.id, path: "\(top.name)/\(segment.uri)"))
-            body.append(data)
-            mp4Bytes += data.count
+    /// Completes `video.mp4` (the top rung as one fragmented MP4): the pending bytes are its last part.
+    private func completeMP4(_ video: VideoRecord, _ upload: MP4Upload) async throws {
+        let client = objects.client, key = objects.outputKey(videoID: video.id, path: "video.mp4")
+        guard let uploadID = upload.uploadID else {
+            // Smaller than one part: one PUT.
+            try await client.put(upload.pending, key: key, contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.finished)
+            return
         }
-        try await objects.client.put(body, key: objects.outputKey(videoID: video.id, path: "video.mp4"), contentType: "video/mp4",
-                                     cacheControl: ObjectOutputConfiguration.Caching.finished)
+        var etags = upload.etags
+        if !upload.pending.isEmpty {
+            etags.append(try await client.uploadPart(upload.pending, key: key, uploadID: uploadID, number: etags.count + 1))
+        }
+        try await client.completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
     }
 }
