@@ -7,7 +7,7 @@ import FoundationNetworking
 /// The S3 calls the farm makes, over the REST API of any S3-compatible store,
 /// signed with Signature V4. Uploads carry a SHA-256 checksum the store
 /// verifies; large ones go in parts, each verified by its MD5.
-public struct S3Client: Sendable {
+public struct S3Client: ObjectStore {
     public struct Configuration: Sendable {
         public var bucket: String
         public var region: String
@@ -24,14 +24,7 @@ public struct S3Client: Sendable {
         }
     }
 
-    /// What a HEAD says about an object.
-    public struct ObjectInfo: Sendable, Equatable {
-        public var size: Int
-        /// Without quotes. The hex MD5 of the body for single-part uploads, unless SSE-KMS encrypts it.
-        public var etag: String
-        /// True when the ETag is the body's MD5 (single part, not KMS-encrypted).
-        public var etagIsMD5: Bool
-    }
+    public typealias ObjectInfo = ObjectStorage.ObjectInfo
 
     public let configuration: Configuration
     public let credentials: AWSCredentialsProvider
@@ -80,9 +73,13 @@ public struct S3Client: Sendable {
         _ = try await send("PUT", key: key, headers: headers, body: data)
     }
 
-    public func get(_ key: String, range: ClosedRange<Int>? = nil) async throws -> Data {
-        let headers = range.map { ["range": "bytes=\($0.lowerBound)-\($0.upperBound)"] } ?? [:]
-        return try await send("GET", key: key, headers: headers).0
+    public func get(_ key: String) async throws -> Data {
+        try await send("GET", key: key).0
+    }
+
+    /// Bytes `range` of an object.
+    public func get(_ key: String, bytes range: ClosedRange<Int>) async throws -> Data {
+        try await send("GET", key: key, headers: ["range": "bytes=\(range.lowerBound)-\(range.upperBound)"]).0
     }
 
     /// `nil` when there is no such object.

@@ -6,12 +6,15 @@ import ObjectStorage
 /// The object-store side of an attempt: signing its uploads, checking what the
 /// agent says it stored, and making sure every accepted file is in the store.
 extension FarmEngine {
-    /// Where an attempt's fragments go and the URLs to put them at: one per file
-    /// the plan expects (an init segment and the media segments of each rung, with
-    /// one spare); a longer render than planned sends the rest as chunks.
+    /// Where an attempt's fragments go on the video's timeline and, with an object
+    /// store, the URLs to put them at: one per file the plan expects (an init
+    /// segment and the media segments of each rung, with one spare); a longer
+    /// render than planned sends the rest as chunks. In the data folder every
+    /// file comes as chunks, already in its place.
     func outputPlacement(for assign: Assign) async -> OutputPlacement? {
-        guard let objects = configuration.objectOutputs, assign.taskKind == .render,
-              let task = core.tasks[assign.ref.taskID], let video = core.videos[assign.videoID] else { return nil }
+        guard assign.taskKind == .render, let task = core.tasks[assign.ref.taskID], let video = core.videos[assign.videoID] else {
+            return nil
+        }
         let renders = (core.taskIDsByVideo[video.id] ?? []).compactMap { core.tasks[$0] }
             .filter { $0.work.kind == .render && $0.ordinal < task.ordinal }
         var firstFrame: Int? = 0
@@ -19,6 +22,9 @@ extension FarmEngine {
             guard let frames = earlier.result?.frames ?? earlier.work.expectedFrames, let sum = firstFrame else { firstFrame = nil; break }
             let (total, overflow) = sum.addingReportingOverflow(frames)
             firstFrame = overflow ? nil : total
+        }
+        guard let objects = configuration.objectOutputs, let s3 = objects.s3 else {
+            return OutputPlacement(firstFrame: firstFrame, uploads: [:])
         }
         let framesPerSegment = max(video.settings.quality.frameRate * max(video.encoding.segmentSeconds, 1), 1)
         // Unplanned (not split): URLs for 48 s per rung; a longer scene sends the rest as chunks.
@@ -29,7 +35,7 @@ extension FarmEngine {
                 for segment in [nil] + (0..<segments).map(Optional.some) {
                     let name = OutputPlacement.fileName(SegmentID(rendition: rendition, segment: segment))
                     let key = objects.attemptKey(videoID: video.id, ref: assign.ref, file: name)
-                    uploads[name] = try await objects.client.presignedPut(key: key, expires: objects.uploadURLSeconds).absoluteString
+                    uploads[name] = try await s3.presignedPut(key: key, expires: objects.uploadURLSeconds).absoluteString
                 }
             }
         } catch {
@@ -58,7 +64,7 @@ extension FarmEngine {
             guard let size = sizes[file.name] else { return .failure(StoredProblem("stored \(file.name), which the result does not announce")) }
             let key = objects.attemptKey(videoID: videoID, ref: result.ref, file: file.name)
             do {
-                guard let info = try await objects.client.head(key) else {
+                guard let info = try await objects.store.head(key) else {
                     return .failure(StoredProblem("\(file.name) is not in the object store"))
                 }
                 guard info.size == size else {
@@ -68,7 +74,7 @@ extension FarmEngine {
                     return .failure(StoredProblem("\(file.name) in the object store has another checksum than announced"))
                 }
                 if OutputPlacement.file(named: file.name)?.segment == nil {
-                    try await staging.store(try await objects.client.get(key), videoID: videoID, ref: result.ref, name: file.name)
+                    try await staging.store(try await objects.store.get(key), videoID: videoID, ref: result.ref, name: file.name)
                 } else {
                     media.insert(file.name)
                     traffic.agentBytes += size
@@ -93,8 +99,8 @@ extension FarmEngine {
                 + rendition.segments.map { OutputPlacement.fileName(SegmentID(rendition: index, segment: $0.index)) }
             for name in names where !stored.contains(name) {
                 let data = try await staging.acceptedFile(videoID: videoID, taskID: result.ref.taskID, name: name)
-                try await objects.client.put(data, key: objects.attemptKey(videoID: videoID, ref: result.ref, file: name),
-                                             contentType: "application/octet-stream")
+                try await objects.store.put(data, key: objects.attemptKey(videoID: videoID, ref: result.ref, file: name),
+                                            contentType: "application/octet-stream", cacheControl: nil)
                 if name.hasSuffix(".m4s") { traffic.relayedBytes += data.count }
             }
         }

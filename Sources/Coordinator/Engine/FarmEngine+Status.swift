@@ -117,7 +117,7 @@ extension FarmEngine {
                 mp4: objects.publicURL(videoID: video.id, path: "video.mp4") ?? "/v1/videos/\(video.id)/video.mp4",
                 masterPath: objects.outputKey(videoID: video.id, path: "master.m3u8"),
                 mp4Path: objects.outputKey(videoID: video.id, path: "video.mp4"))
-        } else if video.state == .done {
+        } else if video.state == .done || playableSeconds[video.id] != nil {
             let folder = configuration.publishedDirectory.appendingPathComponent(video.id)
             outputs = VideoOutputs(
                 master: "/v1/videos/\(video.id)/master.m3u8", mp4: "/v1/videos/\(video.id)/video.mp4",

@@ -41,11 +41,13 @@ public actor FarmEngine {
     var packaging: Set<String> = []
     /// Teams' agent time and published bytes, until `UsageService` writes them.
     nonisolated let usage = UsageMeter()
-    /// Publishes to the object store while videos render (object-store mode only).
-    let publisher: ProgressivePublisher?
+    /// Where videos are published: the object store, else the data folder.
+    let outputs: ObjectOutputConfiguration
+    /// Publishes videos while they render.
+    let publisher: ProgressivePublisher
     /// Media bytes by the path they took (object-store mode).
     var traffic = ObjectTraffic()
-    /// Seconds each rendering video can be watched for already (object-store mode).
+    /// Seconds each rendering video can be watched for already.
     var playableSeconds: [String: Double] = [:]
 
     /// Requests for a dispatch round; coalesced (a round takes everything pending). `EngineService` runs them.
@@ -66,7 +68,8 @@ public actor FarmEngine {
         self.writer = StoreWriter(store: store, logger: logger)
         self.logger = logger
         self.core = FarmCore(configuration: configuration, logger: logger)
-        self.publisher = configuration.objectOutputs.map(ProgressivePublisher.init(objects:))
+        self.outputs = configuration.objectOutputs ?? .dataFolder(configuration.dataDirectory)
+        self.publisher = ProgressivePublisher(objects: outputs)
         (dispatchRequests, requestDispatch) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (backgroundWork, startWork) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
     }
@@ -144,7 +147,7 @@ public actor FarmEngine {
         case .assign(var assign, let peer):
             // Cancelled or expired while its record was being written: not sent.
             guard core.isCurrent(assign.ref) else { return }
-            if configuration.objectOutputs != nil {
+            if assign.taskKind == .render {
                 assign.output = await outputPlacement(for: assign)
                 guard core.isCurrent(assign.ref) else { return }
             }
@@ -169,7 +172,7 @@ public actor FarmEngine {
             staging.discard(videoID: videoID, ref: ref)
         case .discardVideoFiles(let videoID):
             staging.discardVideo(videoID)
-            if publisher != nil { inBackground { await self.endPublishing(videoID) } }
+            inBackground { await self.endPublishing(videoID) }
         case .meterRenderTime(let teamID, let seconds):
             usage.addRenderTime(team: teamID, seconds: seconds)
         }
@@ -254,7 +257,7 @@ public actor FarmEngine {
             return
         }
         await apply(.resultStaged(result, peer: peer))
-        if publisher != nil { publishProgressively(task.videoID) }
+        publishProgressively(task.videoID)
     }
 
     /// A dispatch round (the core decides; this persists and sends).

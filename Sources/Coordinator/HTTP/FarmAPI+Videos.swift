@@ -113,12 +113,12 @@ extension FarmAPI {
               parts.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") && !$0.contains("/") }) else {
             throw HTTPError(.notFound)
         }
-        if let objects = objectOutputs {
+        if let objects = objectOutputs, let s3 = objects.s3 {
             // The bytes are in the object store: send the caller there (the CDN, else a URL signed for an hour).
             let path = parts.joined(separator: "/")
             var target = objects.publicURL(videoID: id, path: path)
             if target == nil {
-                target = try await objects.client.presignedGet(key: objects.outputKey(videoID: id, path: path), expires: 3_600)
+                target = try await s3.presignedGet(key: objects.outputKey(videoID: id, path: path), expires: 3_600)
                     .absoluteString
             }
             return Response(status: .found, headers: [.location: target ?? "", .cacheControl: "private, no-store"])
@@ -130,9 +130,9 @@ extension FarmAPI {
         } catch {
             throw HTTPError(.notFound)
         }
-        // Published files never change; only the caller's browser may keep them.
-        return Response(status: .ok, headers: [.contentType: Self.contentType(of: path), .cacheControl: "private, max-age=3600"],
-                         body: body)
+        // Segments never change once published; a playlist grows while its video renders.
+        let caching = path.hasSuffix(".m3u8") ? "private, no-cache" : "private, max-age=3600"
+        return Response(status: .ok, headers: [.contentType: Self.contentType(of: path), .cacheControl: caching], body: body)
     }
 
     /// The `:id` of a video the caller may read; 404 for a missing video and another team's alike.

@@ -14,7 +14,10 @@ import ObjectStorage
 ///   `<rung>/segment_00001.m4s`, `video.mp4`). Segments get there by a copy inside the
 ///   store. The CDN's origin path is the prefix, so a video is `https://CDN/<video>/master.m3u8`.
 public struct ObjectOutputConfiguration: Sendable {
-    public var client: S3Client
+    /// Where videos are published: the object store, or the data folder.
+    public var store: any ObjectStore
+    /// Signs agents' uploads and readers' downloads; `nil` for the data folder.
+    public var s3: S3Client?
     /// Key prefix of published videos, empty or ending in `/`.
     public var prefix: String
     /// Key prefix of attempts' uploads, ending in `/`; must not be under `prefix`.
@@ -24,12 +27,28 @@ public struct ObjectOutputConfiguration: Sendable {
     public var publicBaseURL: URL?
     /// How long an attempt's upload URLs stay valid: longer than a render may run.
     public var uploadURLSeconds = 6 * 3_600
+    /// In the data folder an accepted attempt's files are its task's `accepted` staging folder.
+    var acceptedInStaging = false
 
     public init(client: S3Client, prefix: String, stagingPrefix: String = "staging/", publicBaseURL: URL? = nil) {
-        self.client = client
+        self.store = client
+        self.s3 = client
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.stagingPrefix = stagingPrefix.hasSuffix("/") ? stagingPrefix : stagingPrefix + "/"
         self.publicBaseURL = publicBaseURL
+    }
+
+    /// The data folder: `published/<video>/…` as before, fed from `staging/<video>/<task>/accepted/`.
+    static func dataFolder(_ directory: URL) -> ObjectOutputConfiguration {
+        var configuration = ObjectOutputConfiguration(store: LocalFolderStore(root: directory), prefix: "published/")
+        configuration.acceptedInStaging = true
+        return configuration
+    }
+
+    private init(store: any ObjectStore, prefix: String) {
+        self.store = store
+        self.prefix = prefix
+        self.stagingPrefix = "staging/"
     }
 
     /// Reads `s3://bucket/prefix`.
@@ -43,8 +62,11 @@ public struct ObjectOutputConfiguration: Sendable {
         return (bucket, prefix)
     }
 
+    /// Where an attempt's file is: the object store keeps every attempt apart; the data folder keeps
+    /// only the accepted one (`SegmentStaging.acceptedFolder`).
     func attemptKey(videoID: String, ref: AttemptRef, file: String) -> String {
-        "\(stagingPrefix)\(videoID)/\(ref.taskID)/a\(ref.attempt)/\(file)"
+        acceptedInStaging ? "\(stagingPrefix)\(videoID)/\(ref.taskID)/accepted/\(file)"
+            : "\(stagingPrefix)\(videoID)/\(ref.taskID)/a\(ref.attempt)/\(file)"
     }
 
     func attemptsPrefix(_ videoID: String) -> String { "\(stagingPrefix)\(videoID)/" }

@@ -27,6 +27,8 @@ import Packaging
         var codecs: [String] = []
         var sizes: [(width: Int, height: Int)] = []
         var frameRate = 0
+        /// The first rendered task's source size, frame rate and timescale: every other must match it.
+        var source: (width: Int, height: Int, frameRate: Int, timescale: Int)?
         var mp4 = MP4Upload()
     }
 
@@ -65,7 +67,7 @@ import Packaging
         while busy.contains(videoID) { try? await Task.sleep(for: .milliseconds(20)) }
         guard let abandoned = progress.removeValue(forKey: videoID) else { return false }
         if let uploadID = abandoned.mp4.uploadID {
-            await objects.client.abortMultipartUpload(key: objects.outputKey(videoID: videoID, path: "video.mp4"), uploadID: uploadID)
+            await objects.store.abortMultipartUpload(key: objects.outputKey(videoID: videoID, path: "video.mp4"), uploadID: uploadID)
         }
         return true
     }
@@ -128,16 +130,22 @@ import Packaging
     /// Copies one task's segments into place, rung by rung.
     private func publish(_ task: TaskRecord, _ result: TaskResult, of video: VideoRecord, into state: inout Progress) async throws {
         guard result.frames > 0 else { return }
-        guard result.renditions.count == state.segments.count else {
+        // Results were verified when accepted; a cached one may predate that, so check again rather than index blindly.
+        guard result.renditions.count == state.segments.count, (try? result.validate()) != nil else {
             throw AssemblyError.inconsistentScenes("scene \(task.scene)'s result does not describe the video's \(state.segments.count) renditions")
         }
-        if state.frameRate == 0 { state.frameRate = result.frameRate }
-        guard result.frameRate == state.frameRate, result.timescale % max(result.frameRate, 1) == 0 else {
-            throw AssemblyError.inconsistentScenes("scene \(task.scene) rendered at \(result.frameRate) fps, the video at \(state.frameRate)")
+        let source = (width: result.sourceWidth, height: result.sourceHeight, frameRate: result.frameRate, timescale: result.timescale)
+        if state.source == nil { state.source = source }
+        guard let first = state.source, first == source else {
+            let first = state.source!
+            throw AssemblyError.inconsistentScenes(
+                "scene \(task.scene) rendered at \(source.width)x\(source.height)@\(source.frameRate) but the video's first at "
+                    + "\(first.width)x\(first.height)@\(first.frameRate) (does the script set config.frame_rate or the resolution?)")
         }
+        state.frameRate = result.frameRate
         let ticksPerFrame = UInt64(result.timescale / result.frameRate)
         let placed = result.placedAt == state.frames
-        let client = objects.client
+        let client = objects.store
         var topRung = Data()  // the task's share of video.mp4, appended once the whole task is in place
         for (index, rendition) in result.renditions.enumerated() {
             let rung = video.encoding.renditions[index].name
@@ -194,7 +202,7 @@ import Packaging
 
     /// Uploads the pending MP4 bytes in parts of the store's part size while there is a whole one.
     private func sendFullParts(_ videoID: String, _ upload: inout MP4Upload) async throws {
-        let client = objects.client, key = objects.outputKey(videoID: videoID, path: "video.mp4")
+        let client = objects.store, key = objects.outputKey(videoID: videoID, path: "video.mp4")
         while upload.pending.count >= client.partSize {
             if upload.uploadID == nil {
                 upload.uploadID = try await client.createMultipartUpload(
@@ -215,7 +223,7 @@ import Packaging
         for (index, rendition) in video.encoding.renditions.enumerated() {
             let text = Playlists.media(initURI: "init.mp4", segments: state.segments[index],
                                        kind: .event(ended: complete), targetDuration: target)
-            try await objects.client.put(Data(text.utf8), key: objects.outputKey(videoID: video.id, path: "\(rendition.name)/index.m3u8"),
+            try await objects.store.put(Data(text.utf8), key: objects.outputKey(videoID: video.id, path: "\(rendition.name)/index.m3u8"),
                                          contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
             variants.append(Playlists.Variant(
                 uri: "\(rendition.name)/index.m3u8",
@@ -225,14 +233,14 @@ import Packaging
                 codecs: state.codecs[index], width: state.sizes[index].width, height: state.sizes[index].height,
                 frameRate: Double(state.frameRate)))
         }
-        try await objects.client.put(Data(Playlists.master(variants: variants).utf8),
+        try await objects.store.put(Data(Playlists.master(variants: variants).utf8),
                                      key: objects.outputKey(videoID: video.id, path: "master.m3u8"),
                                      contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
     }
 
     /// Completes `video.mp4` (the top rung as one fragmented MP4): the pending bytes are its last part.
     private func completeMP4(_ video: VideoRecord, _ upload: MP4Upload) async throws {
-        let client = objects.client, key = objects.outputKey(videoID: video.id, path: "video.mp4")
+        let client = objects.store, key = objects.outputKey(videoID: video.id, path: "video.mp4")
         guard let uploadID = upload.uploadID else {
             // Smaller than one part: one PUT.
             try await client.put(upload.pending, key: key, contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.finished)
