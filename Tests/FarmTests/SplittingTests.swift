@@ -104,8 +104,14 @@ import Testing
         planner.headFirst = true
         let headFirst = planner.pieces(scenes: scenes, plans: plans, quality: .high, split: true)
         #expect(headFirst.first?.scene.name == "Intro" && headFirst.first?.rank == 0)
-        #expect(headFirst.map(\.frames) == balanced.map(\.frames), "the same pieces, in the same playback order")
+        #expect(headFirst.first?.animations == AnimationRange(first: 0, last: 0), "the head is halved: it alone delays playback")
+        #expect(headFirst.dropFirst().first?.animations == AnimationRange(first: 1, last: 1))
+        #expect(headFirst.reduce(0) { $0 + $1.frames } == balanced.reduce(0) { $0 + $1.frames })
         #expect(Set(headFirst.map(\.rank)) == Set(0..<headFirst.count))
+        // Too short to halve: whole, but still first.
+        var short = planner
+        short.minimumPieceSeconds = 10
+        #expect(short.pieces(scenes: scenes, plans: plans, quality: .high, split: true).first?.animations == nil)
     }
 
     @Test func aSceneWithSoundsIsRenderedWholeAndSaysWhy() {

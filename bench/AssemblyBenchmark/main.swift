@@ -116,7 +116,7 @@ _ = try HLSPackager(frameRate: fps, timescale: 90_000, targetSegmentSeconds: 6).
 let local = seconds(ContinuousClock.now - localStarted)
 
 let sorted = perTask.sorted()
-print(String(format: "object store, per accepted task (30 copies + 4 playlists): median %.3f s, max %.3f s", sorted[sorted.count / 2], sorted.last!))
-print(String(format: "object store, the end (last task, final playlists, MP4 of %d bytes read back): %.2f s", mp4Read, finish))
+print(String(format: "object store, per accepted task (30 copies, 10 reads for the MP4, 4 playlists): median %.3f s, max %.3f s", sorted[sorted.count / 2], sorted.last!))
+print(String(format: "object store, the end (last task, final playlists, the MP4's last part; %d bytes read back for it during the run): %.2f s", mp4Read, finish))
 print(String(format: "data folder, the whole hour joined at the end: %.2f s", local))
 print(String(format: "ratio, time from the last task to a finished video: object store / data folder = %.2f", finish / local))

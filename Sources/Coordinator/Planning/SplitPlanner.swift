@@ -22,8 +22,9 @@ struct SplitPlanner: Sendable {
     var splitFactor: Double = 1.5
     /// Whether to cut further so that the fleet's slots finish together.
     var balance = true
-    /// Dispatch the piece that opens the video first, whatever the balance says: with growing
-    /// playlists, the video is watchable as soon as its first piece is accepted.
+    /// Dispatch the piece that opens the video first, whatever the balance says, cut in two when
+    /// it is long enough: with growing playlists, the video is watchable as soon as its first
+    /// piece is accepted.
     var headFirst = false
 
     /// One render task to create.
@@ -67,6 +68,11 @@ struct SplitPlanner: Sendable {
             // Never more pieces than animations (plans are bounded, so the ratio is finite).
             let count = min((sceneCost / target).rounded(), Double(plan.animations.count))
             spans += cut(whole, costs[index], into: max(1, Int(count)))
+        }
+        if headFirst, split, let head = spans.first, head.scene == 0, head.first == 0, head.last > head.first, head.splittable,
+           head.cost >= 2 * minimumPieceSeconds {
+            // The first playable segment waits for the whole head piece: halve it (at an animation boundary).
+            spans.replaceSubrange(0...0, with: cut(head, costs[0], into: 2))
         }
         var order = split && balance ? dispatchOrder(spans, costs: costs) : spans.sorted(by: Self.longerFirst)
         if headFirst, let head = order.firstIndex(where: { $0.scene == 0 && $0.first == 0 }) {
