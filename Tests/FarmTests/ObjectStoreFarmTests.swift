@@ -250,4 +250,22 @@ import Testing
         }
         #expect(left.isEmpty, "\(left.map(\.key))")
     }
+
+    /// The store cannot be reached at all: agents fall back to sending their files to the coordinator,
+    /// which cannot store them either; each attempt fails with that reason and the video fails after its
+    /// attempts, saying why, instead of rendering again for ever. The coordinator keeps serving.
+    @Test func anUnreachableStoreFailsTheVideoWithThatReason() async throws {
+        let nowhere = "http://127.0.0.1:\(try FarmHarness.freePort())"
+        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
+            "--storage", "s3://farm-gone/published", "--s3-endpoint", nowhere, "--s3-path-style", "--max-attempts", "2",
+        ], environment: ObjectStorageTests.MotoS3.environment)
+        let id = try await HostilePeerTests.submit(farm)
+        let status = try await farm.waitUntilFinal(id)
+        #expect(status.state == .failed)
+        let error = try #require(status.scenes.first?.error)
+        #expect(error.message.contains("the object store could not take its files"), "\(error.message)")
+        #expect(farm.coordinator.isRunning)
+        let (health, _) = try await farm.send("GET", "/healthz")
+        #expect(health == 200)
+    }
 }

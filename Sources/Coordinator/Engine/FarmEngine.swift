@@ -250,10 +250,18 @@ public actor FarmEngine {
         }
         do {
             try await staging.accept(videoID: task.videoID, ref: result.ref)
-            try await relayChunked(result, videoID: task.videoID)
         } catch {
             logger.error("could not move a result into place", metadata: ["task": "\(task.id)", "error": "\(error)"])
             await apply(.resultUnstorable(result, peer: peer))
+            return
+        }
+        do {
+            try await relayChunked(result, videoID: task.videoID)
+        } catch {
+            // The store stayed unreachable through the client's retries: this attempt fails and spends a retry, so
+            // an outage ends the video with this reason after its attempts instead of re-rendering it for ever.
+            logger.error("the object store refused an accepted result's files", metadata: ["task": "\(task.id)", "error": "\(error)"])
+            await apply(.resultRefused(result, peer: peer, problem: "the object store could not take its files: \(error)"))
             return
         }
         await apply(.resultStaged(result, peer: peer))
