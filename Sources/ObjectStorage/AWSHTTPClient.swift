@@ -50,7 +50,9 @@ public final class AWSHTTPClient: Sendable {
                 do {
                     (data, response) = try await session.data(for: request)
                 } catch {
-                    throw AWSError(status: 0, code: "NetworkError", message: "\(request.httpMethod ?? "") \(request.url?.host ?? ""): \(error)")
+                    // The reason in words (never the URL's query, which may hold a signature).
+                    throw AWSError(status: 0, code: "NetworkError",
+                                   message: "\(request.httpMethod ?? "") \(request.url?.host ?? "")\(request.url?.path ?? ""): \(error.localizedDescription)")
                 }
                 guard let http = response as? HTTPURLResponse else {
                     throw AWSError(status: 0, code: "NetworkError", message: "not an HTTP response")

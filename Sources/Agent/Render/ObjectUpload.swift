@@ -39,7 +39,7 @@ enum ObjectUpload {
             done.wait()
             if (200..<300).contains(outcome.status) { return md5.map { String(format: "%02x", $0) }.joined() }
             let text = String(decoding: outcome.body.prefix(512), as: UTF8.self)
-            last = outcome.error.map { "\($0)" } ?? "HTTP \(outcome.status): \(text)"
+            last = outcome.error.map { $0.localizedDescription } ?? "HTTP \(outcome.status): \(text)"
             let transient = outcome.status == 0 || outcome.status == 429 || outcome.status >= 500 || text.contains("SlowDown")
             guard transient, attempt < attempts else { break }
             Thread.sleep(forTimeInterval: Double.random(in: 0...(0.2 * Double(1 << (attempt - 1)))))

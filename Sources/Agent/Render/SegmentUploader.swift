@@ -1,5 +1,6 @@
 import FarmProtocol
 import Foundation
+import Logging
 import Media
 import Packaging
 
@@ -14,7 +15,7 @@ final class SegmentUploader: @unchecked Sendable {
     private let chunkSize: Int
     private let placement: OutputPlacement?
     private let send: @Sendable (FarmMessage) -> Void
-    private let log: @Sendable (String) -> Void
+    private let logger = Logger(label: "farm.agent.upload")
     private var inits: [Int: (size: Int, crc: UInt32)] = [:]
     private var segments: [Int: [SegmentInfo]] = [:]
     private var framesBefore: [Int: Int] = [:]
@@ -24,13 +25,11 @@ final class SegmentUploader: @unchecked Sendable {
     /// Why a file could not be placed on the timeline; the render then fails.
     private(set) var failure: String?
 
-    init(ref: AttemptRef, chunkSize: Int, placement: OutputPlacement?, send: @escaping @Sendable (FarmMessage) -> Void,
-         log: @escaping @Sendable (String) -> Void = { _ in }) {
+    init(ref: AttemptRef, chunkSize: Int, placement: OutputPlacement?, send: @escaping @Sendable (FarmMessage) -> Void) {
         self.ref = ref
         self.chunkSize = chunkSize
         self.placement = placement
         self.send = send
-        self.log = log
     }
 
     /// Where this attempt's fragments start on the timeline, when it places them.
@@ -64,7 +63,9 @@ final class SegmentUploader: @unchecked Sendable {
                 record(file, id: id, data: data)
                 return
             } catch {
-                log("\(name): \(error); sending it to the coordinator instead")
+                logger.warning("upload to the object store failed; sending it to the coordinator instead", metadata: [
+                    "task": "\(ref.taskID)", "attempt": "\(ref.attempt)", "file": "\(name)", "error": "\(error)",
+                ])
             }
         }
         var offset = 0
