@@ -191,8 +191,7 @@ struct Serve: AsyncParsableCommand {
         configuration.engine.maxAttempts = maxAttempts
         configuration.engine.minimumPieceSeconds = minimumPieceSeconds
         configuration.engine.splitScenes = splitScenes
-        // Cached renders live in the data folder; with an object store every accepted file must be in the store.
-        configuration.engine.renderCache = renderCache && configuration.engine.objectOutputs == nil
+        configuration.engine.renderCache = renderCache
         configuration.engine.renderCacheLimitBytes = Int(max(renderCacheLimitMib, 0) * 1_048_576)
         configuration.engine.limits.wallSeconds = renderTimeout
         configuration.engine.limits.noProgressSeconds = noProgressTimeout

@@ -268,4 +268,27 @@ import Testing
         let (health, _) = try await farm.send("GET", "/healthz")
         #expect(health == 200)
     }
+
+    /// The render cache with an object store: an accepted render is kept in the store (copied inside it), and
+    /// a later video with the same scenes takes it from there instead of rendering, placing it on its own timeline.
+    @Test func aRepeatedVideoComesFromTheRenderCacheKeptInTheStore() async throws {
+        let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-cache")
+        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
+            "--storage", "s3://farm-cache/published", "--s3-endpoint", moto.endpoint, "--s3-path-style",
+        ], environment: ObjectStorageTests.MotoS3.environment)
+        let client = moto.client()
+        var ids: [String] = []
+        for name in ["first.py", "again.py"] {
+            let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: name, quality: .low))
+            try #require(code == 201)
+            let id = try farm.decodeStatus(body).id
+            let status = try await farm.waitUntilFinal(id)
+            try #require(status.state == .done, "\(status.error ?? "")")
+            ids.append(id)
+        }
+        let again = try await farm.waitUntilFinal(ids[1])
+        #expect(again.scenes.allSatisfy { $0.note == "from the render cache" }, "\(again.scenes.map { $0.note ?? "rendered" })")
+        #expect(try await !client.list(prefix: "cache/").isEmpty)
+        _ = try await Self.checkPublished(client, prefix: "published/\(ids[1])/", total: try #require(again.frames), into: farm.directory)
+    }
 }

@@ -25,6 +25,8 @@ public struct ObjectOutputConfiguration: Sendable {
     /// The CDN (or bucket website) in front of `videos/`, e.g. `https://d1234.cloudfront.net`; status
     /// and `farm submit` print URLs under it. Without one, the API redirects to presigned URLs.
     public var publicBaseURL: URL?
+    /// Key prefix of cached renders (kept until the cache evicts them; not under the CDN, not expired by the lifecycle rule).
+    public var cachePrefix = "cache/"
     /// How long an attempt's upload URLs stay valid: longer than a render may run.
     public var uploadURLSeconds = 6 * 3_600
     /// In the data folder an accepted attempt's files are its task's `accepted` staging folder.
@@ -49,6 +51,13 @@ public struct ObjectOutputConfiguration: Sendable {
         self.store = store
         self.prefix = prefix
         self.stagingPrefix = "staging/"
+    }
+
+    /// A cached render kept in the store says so in its `artifactPath`: this, then its key prefix.
+    static let storedCacheMarker = "object-store:"
+
+    static func storedCachePrefix(_ artifactPath: String) -> String? {
+        artifactPath.hasPrefix(storedCacheMarker) ? String(artifactPath.dropFirst(storedCacheMarker.count)) : nil
     }
 
     /// Reads `s3://bucket/prefix`.
