@@ -53,6 +53,10 @@ extension FarmEngine {
         var removed = 0
         for key in Set(tasks.compactMap(\.work.cacheKey)) {
             _ = await writer.waitDurable(writer.enqueue(.uncachedRender(contentHash: key)), timeout: nil)
+            if let objects = configuration.objectOutputs {
+                if let count = try? await objects.store.deletePrefix(objects.cachePrefix + key + "/"), count > 0 { removed += 1 }
+                continue
+            }
             let folder = configuration.cacheDirectory.appendingPathComponent(key)
             if FileManager.default.fileExists(atPath: folder.path) {
                 try? await offloaded { try FileManager.default.removeItem(at: folder) }
