@@ -22,6 +22,11 @@ import Testing
         """
     }.joined()
 
+    /// The coordinator's options for publishing to `bucketAndPrefix` in moto's S3 at `endpoint`.
+    static func storage(_ bucketAndPrefix: String, at endpoint: String) -> [String] {
+        ["--storage", "s3://\(bucketAndPrefix)", "--s3-endpoint", endpoint, "--s3-path-style"]
+    }
+
     /// Follows a media playlist as a player would: fetches it again and again,
     /// downloads each segment once, the first time it is listed, until `ENDLIST`.
     /// Returns the bytes played (init + segments) and whether the playlist was
@@ -84,9 +89,9 @@ import Testing
     @Test func aVideoPlaysWhileItRendersAndItsSegmentsNeverPassThroughTheCoordinator() async throws {
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-out")
         let endpoint = try await moto.flakyEndpoint(everyNth: 7)
-        let farm = try await FarmHarness(agents: [[], []], coordinatorArguments: [
-            "--storage", "s3://farm-out/renders", "--s3-endpoint", endpoint, "--s3-path-style",
-        ], environment: ObjectStorageTests.MotoS3.environment)
+        let farm = try await FarmHarness(agents: [[], []],
+            coordinatorArguments: Self.storage("farm-out/renders", at: endpoint),
+            environment: ObjectStorageTests.MotoS3.environment)
         let client = moto.client()
         let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
         try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
@@ -141,9 +146,10 @@ import Testing
         let database = try await TestPostgres.freshDatabase()
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-ha")
         let endpoint = try await moto.flakyEndpoint(everyNth: 11)
-        let farm = try await FarmHarness(agents: [[], []], coordinatorArguments: [
-            "--database", database, "--storage", "s3://farm-ha/published", "--s3-endpoint", endpoint, "--s3-path-style",
-        ], standby: true, standbyOwnFolder: true, environment: ObjectStorageTests.MotoS3.environment)
+        let farm = try await FarmHarness(agents: [[], []],
+            coordinatorArguments: ["--database", database] + Self.storage("farm-ha/published", at: endpoint),
+            standby: true, standbyOwnFolder: true,
+            environment: ObjectStorageTests.MotoS3.environment)
         let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
         try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
         let id = try farm.decodeStatus(body).id
@@ -171,9 +177,9 @@ import Testing
     /// there and complete; the honest agent's render is what plays.
     @Test func liesAboutStoredFilesFailTheirAttemptAndNeverReachAPlaylist() async throws {
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-lies")
-        let farm = try await FarmHarness(agents: [], leaseSeconds: 2, coordinatorArguments: [
-            "--storage", "s3://farm-lies/published", "--s3-endpoint", moto.endpoint, "--s3-path-style", "--max-attempts", "5",
-        ], environment: ObjectStorageTests.MotoS3.environment)
+        let farm = try await FarmHarness(agents: [], leaseSeconds: 2,
+            coordinatorArguments: Self.storage("farm-lies/published", at: moto.endpoint) + ["--max-attempts", "5"],
+            environment: ObjectStorageTests.MotoS3.environment)
         let client = moto.client()
         let context = try ZMQContext()
         let forger = try HostilePeerTests.ForgedAgent(farm, context: context, id: "forger")
@@ -230,9 +236,9 @@ import Testing
     /// ends must not stay in the store.
     @Test func aCancelledVideosPartlyPublishedOutputsAreDeleted() async throws {
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-cancel")
-        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
-            "--storage", "s3://farm-cancel/published", "--s3-endpoint", moto.endpoint, "--s3-path-style",
-        ], environment: ObjectStorageTests.MotoS3.environment)
+        let farm = try await FarmHarness(agents: [[]],
+            coordinatorArguments: Self.storage("farm-cancel/published", at: moto.endpoint),
+            environment: ObjectStorageTests.MotoS3.environment)
         let client = moto.client()
         let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
         try #require(code == 201)
@@ -256,9 +262,9 @@ import Testing
     /// attempts, saying why, instead of rendering again for ever. The coordinator keeps serving.
     @Test func anUnreachableStoreFailsTheVideoWithThatReason() async throws {
         let nowhere = "http://127.0.0.1:\(try FarmHarness.freePort())"
-        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
-            "--storage", "s3://farm-gone/published", "--s3-endpoint", nowhere, "--s3-path-style", "--max-attempts", "2",
-        ], environment: ObjectStorageTests.MotoS3.environment)
+        let farm = try await FarmHarness(agents: [[]],
+            coordinatorArguments: Self.storage("farm-gone/published", at: nowhere) + ["--max-attempts", "2"],
+            environment: ObjectStorageTests.MotoS3.environment)
         let id = try await HostilePeerTests.submit(farm)
         let status = try await farm.waitUntilFinal(id)
         #expect(status.state == .failed)
@@ -273,9 +279,9 @@ import Testing
     /// a later video with the same scenes takes it from there instead of rendering, placing it on its own timeline.
     @Test func aRepeatedVideoComesFromTheRenderCacheKeptInTheStore() async throws {
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-cache")
-        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: [
-            "--storage", "s3://farm-cache/published", "--s3-endpoint", moto.endpoint, "--s3-path-style",
-        ], environment: ObjectStorageTests.MotoS3.environment)
+        let farm = try await FarmHarness(agents: [[]],
+            coordinatorArguments: Self.storage("farm-cache/published", at: moto.endpoint),
+            environment: ObjectStorageTests.MotoS3.environment)
         let client = moto.client()
         var ids: [String] = []
         for name in ["first.py", "again.py"] {
