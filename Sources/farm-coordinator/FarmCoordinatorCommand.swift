@@ -38,6 +38,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Agent-side failures a scene may have before its video fails.")
     var maxAttempts = 3
 
+    @Option(help: "Seconds a video may wait when no connected agent may take its tasks (each blocklisted for it, or LaTeX none has) before it fails saying so. With no agent connected it waits.")
+    var unplaceableWaitSeconds = 60.0
+
     @Option(help: "Wall-clock limit of one render, in seconds.")
     var renderTimeout = 3_600
 
@@ -189,6 +192,7 @@ struct Serve: AsyncParsableCommand {
         configuration.authorizedAgentsFile = authorizedAgents.map { URL(fileURLWithPath: $0) }
         configuration.engine.lease = .milliseconds(Int(leaseSeconds * 1_000))
         configuration.engine.maxAttempts = maxAttempts
+        configuration.engine.unplaceableWait = .milliseconds(Int(max(unplaceableWaitSeconds, 0) * 1_000))
         configuration.engine.minimumPieceSeconds = minimumPieceSeconds
         configuration.engine.splitScenes = splitScenes
         configuration.engine.renderCache = renderCache

@@ -72,6 +72,56 @@ import Testing
         #expect(sim.core.tasks[ref.taskID]?.state == .pending)
     }
 
+    @Test func aVideoNoConnectedAgentMayTakeFailsWithThatReasonAfterABoundedWait() {
+        var configuration = EngineConfiguration(dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("farm-sim"))
+        configuration.unplaceableWait = .seconds(10)
+        var sim = FarmSimulation(configuration: configuration)
+        // No agent at all: it waits (agents may be starting).
+        sim.submit(scenes: 2, split: false, latex: true)
+        for _ in 0..<15 { sim.advance(.seconds(1)) }
+        #expect(sim.core.videos["v1"]?.state == .queued)
+        // An agent without LaTeX joins: the LaTeX scene has nobody; the other scene renders, and then the video fails.
+        sim.join("plain", hasLaTeX: false)
+        sim.send(.dispatchRound)
+        sim.flush()
+        for step in 0..<12 {
+            sim.advance(.seconds(1))
+            sim.beat("plain")
+            if let ref = sim.agents["plain"]?.running.first { sim.finish("plain", ref) }
+            if step < 8 { #expect(sim.core.videos["v1"] != nil, "not before the wait is over (second \(step + 1))") }
+        }
+        sim.flush()
+        let failed = sim.durable.videos["v1"]
+        #expect(failed?.state == .failed)
+        #expect(failed?.error?.contains("scene S0 uses LaTeX and none of the 1 connected agents (plain) has LaTeX") == true,
+                "\(failed?.error ?? "")")
+    }
+
+    @Test func aVideoWhoseOnlyAgentIsBlocklistedFailsInsteadOfWaitingForEver() {
+        var configuration = EngineConfiguration(dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("farm-sim"))
+        configuration.unplaceableWait = .seconds(5)
+        configuration.maxAttempts = 10
+        var sim = FarmSimulation(configuration: configuration)
+        sim.join("a0")
+        sim.submit(scenes: 1, split: false)
+        for _ in 0..<sim.configuration.blocklistAfter {
+            sim.send(.dispatchRound)
+            sim.flush()
+            let ref = sim.agents["a0"]!.running.first!
+            sim.finish("a0", ref, failing: .crashed)
+            sim.now += sim.configuration.retryBackoff * 8
+            sim.beat("a0")
+        }
+        for _ in 0..<7 {
+            sim.advance(.seconds(1))
+            sim.beat("a0")
+        }
+        sim.flush()
+        let failed = sim.durable.videos["v1"]
+        #expect(failed?.state == .failed)
+        #expect(failed?.error?.contains("every connected agent (a0) failed this video's tasks 3 times") == true, "\(failed?.error ?? "")")
+    }
+
     @Test func aHeartbeatWithinTheLeaseKeepsTheAgentsWork() {
         var (sim, ref) = Self.assigned()
         sim.advance(.seconds(4))

@@ -333,6 +333,7 @@ extension FarmCore {
         taskIDsByVideo[videoID] = nil
         rendersLeft[videoID] = nil
         agentFailures[videoID] = nil
+        unplaceableSince[videoID] = nil
         videos[videoID] = nil
         assembling.remove(videoID)
     }

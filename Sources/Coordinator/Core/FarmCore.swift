@@ -40,6 +40,8 @@ import Logging
     var lastFailedAgent: [String: String] = [:]
     /// Running tasks inherited from before a restart, waiting for their agent to re-register.
     var orphanedSince: [String: ContinuousClock.Instant] = [:]
+    /// Since when no connected agent may take any of a video's pending tasks (see `failUnplaceable`).
+    var unplaceableSince: [String: ContinuousClock.Instant] = [:]
     /// Tasks whose render-cache (or plan-cache) lookup is in flight: not dispatched meanwhile.
     var cacheLookups: Set<String> = []
     /// Videos being packaged: results that finish a video together must not package it twice.
@@ -110,6 +112,7 @@ import Logging
             disconnected(peer, now: now)
         case .tick:
             expireLeases(now: now)
+            failUnplaceable(now: now)
         case .dispatchRound:
             dispatch(now: now)
         case .renderBudgets(let budgets):

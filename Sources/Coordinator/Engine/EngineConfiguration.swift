@@ -19,6 +19,10 @@ public struct EngineConfiguration: Sendable {
     public var retryBackoff: Duration = .milliseconds(500)
     /// An agent that failed this many tasks of a video is given none of its tasks again.
     public var blocklistAfter = 3
+    /// A video whose pending tasks no connected agent may take (every one blocklisted for it, or a
+    /// scene needs LaTeX and none has it) fails after this long, saying why. With no agent connected
+    /// at all it waits: agents may be starting (the autoscaler).
+    public var unplaceableWait: Duration = .seconds(60)
     /// Limits every render runs under.
     public var limits = TaskLimits()
     /// How long a submission may wait for the store before it is refused with 503.
