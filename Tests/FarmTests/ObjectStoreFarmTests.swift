@@ -154,10 +154,21 @@ import Testing
         try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
         let id = try farm.decodeStatus(body).id
 
-        // Kill the leader once some task is accepted and another still renders.
-        let before = try await farm.waitFor(id) { status in
+        // Kill the leader once some task is accepted (durably: in PostgreSQL, not only in the leader's memory)
+        // and another still renders.
+        var before = try await farm.waitFor(id) { status in
             status.scenes.contains { $0.state == .done } && status.scenes.contains { $0.state == .running && $0.framesDone >= 5 }
         }
+        let durable = ContinuousClock.now + .seconds(10)
+        var stored: Set<String> = []
+        while ContinuousClock.now < durable {
+            let query = "SELECT scene FROM tasks WHERE video_id = '\(id)' AND state = 'done' AND ordinal >= 0"
+            stored = Set(try run("psql", [database, "-tAc", query]).stdout.split(separator: "\n").map(String.init))
+            if before.scenes.filter({ $0.state == .done }).allSatisfy({ stored.contains($0.name) }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        before.scenes = before.scenes.filter { stored.contains($0.name) || $0.state != .done }
+        try #require(before.scenes.contains { $0.state == .done }, "no accepted task reached PostgreSQL")
         farm.killCoordinator()
         try await farm.awaitStandbyTakeover()
         let status = try await farm.waitUntilFinal(id)
