@@ -36,15 +36,11 @@ extension FarmEngine {
         return existed
     }
 
-    /// Bytes of a video's published outputs.
-    func outputBytes(of videoID: String) -> Int64 {
-        let folder = configuration.publishedDirectory.appendingPathComponent(videoID)
-        guard let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
-        var total: Int64 = 0
-        for case let file as URL in files {
-            total += Int64((try? file.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0)
-        }
-        return total
+    /// Bytes of a video's published outputs, in whichever store holds them (an object store's are not
+    /// on this disk), listed off the cooperative pool.
+    func outputBytes(of videoID: String) async -> Int64 {
+        let objects = (try? await outputs.store.list(prefix: outputs.videoPrefix(videoID))) ?? []
+        return objects.reduce(Int64(0)) { $0 + Int64($1.size) }
     }
 
     /// Forgets the render-cache entries of `tasks` (rows first, durably, then files) and the plan
