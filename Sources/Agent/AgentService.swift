@@ -21,6 +21,10 @@ public actor AgentService: Service {
     private var manimVersion = "unknown"
     private var tools: RenderTools?
     private var drained: CheckedContinuation<Void, Never>?
+    /// Parts of the object store's uploads being built now (`JoinPart`), by request id.
+    private var joins: Set<String> = []
+    /// Joins at once: each holds a part (about 16 MiB) in memory and a connection or two.
+    static let maxJoins = 2
     /// Renders that ended, from their threads to the service's task group.
     private let outcomes: AsyncStream<(RenderJob, FarmMessage)>
     private let reportOutcome: AsyncStream<(RenderJob, FarmMessage)>.Continuation
@@ -129,6 +133,8 @@ public actor AgentService: Service {
             register()
         case .assign(let assign):
             start(assign)
+        case .join(let join):
+            startJoin(join)
         case .cancel(let cancel):
             jobs[cancel.ref]?.stop(.init(reason: .cancelled, message: "cancelled by the coordinator"))
         case .resultAck(let ack) where !ack.accepted:
@@ -137,7 +143,7 @@ public actor AgentService: Service {
             logger.error("the coordinator refused this agent", metadata: ["reason": "\(refused.reason)"])
         case .heartbeat, .resultAck:
             break
-        case .register, .progress, .chunk, .result, .failure, .planned:
+        case .register, .progress, .chunk, .result, .failure, .planned, .joined:
             logger.warning("dropped an agent-bound message kind from the coordinator")
         }
     }
@@ -152,13 +158,38 @@ public actor AgentService: Service {
             cores: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), manimVersion: manimVersion,
             hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys),
-            instanceID: configuration.instanceID)))
+            instanceID: configuration.instanceID, joinsParts: true)))
     }
 
     private func heartbeat() {
         send(.heartbeat(Heartbeat(running: Array(jobs.keys), freeSlots: draining ? 0 : max(configuration.slots - jobs.count, 0),
                                   draining: draining)))
         lastHeartbeat = .now
+    }
+
+    // MARK: Joins
+
+    /// Builds a part of `video.mp4` in the object store on a thread of its own; a busy or draining agent says so
+    /// at once, and the coordinator builds the part itself.
+    private func startJoin(_ join: JoinPart) {
+        guard !draining, joins.count < Self.maxJoins, !joins.contains(join.id) else {
+            send(.joined(JoinedPart(id: join.id, size: 0, md5: "", error: draining ? "agent is draining" : "agent is busy joining")))
+            return
+        }
+        joins.insert(join.id)
+        let link = self.link
+        Thread {
+            let joined = PartJoinJob.run(join)
+            link?.send(FarmWire.encode(.joined(joined)))
+            Task { await self.joinEnded(joined) }
+        }.start()
+    }
+
+    private func joinEnded(_ joined: JoinedPart) {
+        joins.remove(joined.id)
+        if let error = joined.error {
+            logger.warning("could not build a part in the object store", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: Renders

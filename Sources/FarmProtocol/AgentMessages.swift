@@ -13,10 +13,14 @@ public struct Register: Codable, Sendable, Equatable {
     public var running: [AttemptRef]
     /// The cloud instance the agent runs on, when an auto-scaling group manages it.
     public var instanceID: String?
+    /// The agent builds parts of uploads in the object store (`JoinPart`); absent from older agents.
+    public var joinsParts: Bool?
 
     public init(agentID: String, hostname: String, slots: Int, cores: Int, memoryBytes: Int64,
-                manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = [], instanceID: String? = nil) {
+                manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = [], instanceID: String? = nil,
+                joinsParts: Bool? = nil) {
         self.instanceID = instanceID
+        self.joinsParts = joinsParts
         self.agentID = agentID
         self.hostname = hostname
         self.slots = slots

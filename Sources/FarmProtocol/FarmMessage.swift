@@ -11,11 +11,15 @@ public enum FarmMessage: Sendable, Equatable {
     case result(TaskResult)
     case failure(TaskFailure)
     case planned(PlanResult)
+    /// A part of an upload in parts is stored, or could not be.
+    case joined(JoinedPart)
     // Coordinator → agent
     case registered(Registered)
     case assign(Assign)
     case cancel(Cancel)
     case resultAck(ResultAck)
+    /// Build one part of `video.mp4` in the object store (see `JoinPart`).
+    case join(JoinPart)
     /// The coordinator does not know this agent (it restarted): register again.
     case reregister
     // Either way
@@ -31,10 +35,12 @@ public enum FarmMessage: Sendable, Equatable {
         case .result: .result
         case .failure: .failure
         case .planned: .planned
+        case .joined: .joined
         case .registered: .registered
         case .assign: .assign
         case .cancel: .cancel
         case .resultAck: .resultAck
+        case .join: .join
         case .reregister: .reregister
         case .refused: .refused
         }
@@ -50,10 +56,12 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case result = 5
     case failure = 6
     case planned = 7
+    case joined = 8
     case registered = 20
     case assign = 21
     case cancel = 22
     case resultAck = 23
     case reregister = 24
+    case join = 25
     case refused = 40
 }

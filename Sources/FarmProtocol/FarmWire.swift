@@ -37,6 +37,8 @@ public enum FarmWire {
         case .chunk(let m, let bytes): body = try! encoder.encode(m); blob = bytes
         case .result(let m): body = try! encoder.encode(m)
         case .planned(let m): body = try! encoder.encode(m)
+        case .joined(let m): body = try! encoder.encode(m)
+        case .join(let m): body = try! encoder.encode(m)
         case .failure(let m): body = try! encoder.encode(m)
         case .registered(let m): body = try! encoder.encode(m)
         case .assign(var m):
@@ -94,6 +96,8 @@ public enum FarmWire {
             return .chunk(chunk, blob)
         case .result: return .result(try decodeBody(TaskResult.self))
         case .planned: return .planned(try decodeBody(PlanResult.self))
+        case .joined: return .joined(try decodeBody(JoinedPart.self))
+        case .join: return .join(try decodeBody(JoinPart.self))
         case .failure: return .failure(try decodeBody(TaskFailure.self))
         case .registered: return .registered(try decodeBody(Registered.self))
         case .assign:

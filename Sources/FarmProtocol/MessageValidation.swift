@@ -257,6 +257,8 @@ extension FarmMessage: ValidatedMessage {
         case .result(let m): try m.validate()
         case .failure(let m): try m.validate()
         case .planned(let m): try m.validate()
+        case .joined(let m): try m.validate()
+        case .join(let m): try m.validate()
         case .assign(let m): try m.validate()
         case .cancel(let m): try m.ref.validate()
         case .resultAck(let m): try m.ref.validate()

@@ -62,8 +62,6 @@ extension OutputPlacement: ValidatedMessage {
 extension StoredFile: ValidatedMessage {
     public func validate() throws(WireError) {
         guard OutputPlacement.file(named: name) != nil else { throw .invalidBody("stored \(name.prefix(64)), not a file of an attempt") }
-        guard md5.utf8.count == 32, md5.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-            throw .invalidBody("stored \(name)'s md5 is not 32 hex digits")
-        }
+        try Check.md5(md5, "stored \(name)'s md5")
     }
 }

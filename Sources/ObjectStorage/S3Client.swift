@@ -217,6 +217,27 @@ public struct S3Client: ObjectStore {
         }
     }
 
+    /// A URL anyone may PUT part `number` of an upload in parts to until it expires (with `Content-MD5`, as `presignedPut`).
+    public func presignedUploadPart(key: String, uploadID: String, number: Int, expires: Int) async throws -> URL {
+        signer.presign(method: "PUT", url: url(for: key, query: [("partNumber", String(number)), ("uploadId", uploadID)]),
+                       expires: expires, credentials: try await credentials.credentials(), date: Date())
+    }
+
+    /// What the store holds as part `number` of an upload in parts (ListParts), or `nil` if it holds none.
+    public func storedPart(_ number: Int, key: String, uploadID: String) async throws -> (etag: String, size: Int)? {
+        let (listed, _) = try await send("GET", key: key, query: [
+            ("max-parts", "1"), ("part-number-marker", String(max(number - 1, 0))), ("uploadId", uploadID),
+        ])
+        let text = String(decoding: listed, as: UTF8.self)
+        for part in XMLValues.all("Part", in: text) where XMLValues.first("PartNumber", in: part) == String(number) {
+            guard let etag = XMLValues.first("ETag", in: part), let size = XMLValues.first("Size", in: part).flatMap(Int.init) else {
+                return nil
+            }
+            return (etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), size)
+        }
+        return nil
+    }
+
     /// Abandons an upload in parts (best effort: the bucket's lifecycle rule aborts what this misses).
     public func abortMultipartUpload(key: String, uploadID: String) async {
         _ = try? await send("DELETE", key: key, query: [("uploadId", uploadID)])

@@ -66,6 +66,25 @@ import ZeroMQ
         #expect(Self.refused(.progress(RenderProgress(ref: AttemptRef(taskID: "t", attempt: -1), framesDone: 0))))
     }
 
+    @Test func forgedJoinsAndAnswersAreRefused() {
+        let source = JoinSource(url: "http://s3/a", size: 1_000)
+        func join(_ sources: [JoinSource], target: String = "http://s3/t?partNumber=1") -> FarmMessage {
+            .join(JoinPart(id: "j", videoID: "v1", sources: sources, target: target))
+        }
+        #expect(!Self.refused(join([source])))
+        #expect(Self.refused(join([])), "a part of nothing")
+        #expect(Self.refused(join([JoinSource(url: "file:///etc/passwd", size: 10)])), "not an http(s) URL")
+        #expect(Self.refused(join([source], target: "ftp://s3/t")))
+        #expect(Self.refused(join([JoinSource(url: "http://s3/a", size: -1)])))
+        #expect(Self.refused(join([JoinSource(url: "http://s3/a", size: Int.max)])), "no overflow: each source is bounded")
+        let many = Array(repeating: JoinSource(url: "http://s3/a", size: MessageLimits.maxFileBytes), count: 3)
+        #expect(Self.refused(join(many)), "a part above JoinPart.maxPartBytes")
+        #expect(Self.refused(.joined(JoinedPart(id: "j", size: 10, md5: "not hex"))))
+        #expect(Self.refused(.joined(JoinedPart(id: "j", size: -5, md5: String(repeating: "a", count: 32)))))
+        #expect(Self.refused(.joined(JoinedPart(id: "../j", size: 5, md5: String(repeating: "a", count: 32)))))
+        #expect(!Self.refused(.joined(JoinedPart(id: "j", size: 0, md5: "", error: "busy"))))
+    }
+
     @Test func theSplitPlannerStaysFiniteOnTheLargestPlanThatPassesValidation() {
         let scene = SceneSpec(name: "A", requiresLaTeX: false, fingerprint: nil)
         let animations = Array(repeating: PlannedAnimation(seconds: 1, frames: MessageLimits.maxFrames / 4), count: 4)

@@ -23,7 +23,7 @@ import ZeroMQ
         let socket: ZMQSocket
         var iterator: AsyncStream<ZMQMessage>.Iterator
 
-        init(_ farm: FarmHarness, context: ZMQContext, id: String) throws {
+        init(_ farm: FarmHarness, context: ZMQContext, id: String, joinsParts: Bool? = nil) throws {
             var options = SocketOptions(kind: .dealer)
             options.connect = [farm.zmq]
             options.routingID = Data(id.utf8)
@@ -31,20 +31,25 @@ import ZeroMQ
             socket = try ZMQSocket(context: context, options: options)
             iterator = socket.incoming.makeAsyncIterator()
             send(.register(Register(agentID: id, hostname: "forger", slots: 1, cores: 1, memoryBytes: 1 << 30,
-                                    manimVersion: "0.22.0", hasLaTeX: true)))
+                                    manimVersion: "0.22.0", hasLaTeX: true, joinsParts: joinsParts)))
         }
 
         func send(_ message: FarmMessage) { socket.send(FarmWire.encode(message)) }
 
         /// The next assignment, answering heartbeats on the way.
         func nextAssign(timeout: Duration = .seconds(30)) async throws -> Assign {
+            try await next(timeout: timeout, "assignment") { if case .assign(let assign) = $0 { assign } else { nil } }
+        }
+
+        /// The next message `pick` takes, answering the others with heartbeats.
+        func next<T>(timeout: Duration = .seconds(30), _ what: String, _ pick: (FarmMessage) -> T?) async throws -> T {
             let deadline = ContinuousClock.now + timeout
             while ContinuousClock.now < deadline {
                 guard let message = await iterator.next() else { break }
-                if case .assign(let assign) = try FarmWire.decode(message.frames) { return assign }
+                if let picked = pick(try FarmWire.decode(message.frames)) { return picked }
                 send(.heartbeat(Heartbeat(freeSlots: 1)))
             }
-            throw HarnessError("no assignment reached the forged agent")
+            throw HarnessError("no \(what) reached the forged agent")
         }
 
         func close() { socket.close() }

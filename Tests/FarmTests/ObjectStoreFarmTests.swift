@@ -86,7 +86,7 @@ import Testing
         return master
     }
 
-    @Test func aVideoPlaysWhileItRendersAndItsSegmentsNeverPassThroughTheCoordinator() async throws {
+    @Test func aVideoPlaysWhileItRendersAndItsMediaNeverPassesThroughTheCoordinator() async throws {
         let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-out")
         let endpoint = try await moto.flakyEndpoint(everyNth: 7)
         let farm = try await FarmHarness(agents: [[], []],
@@ -128,6 +128,7 @@ import Testing
         let traffic = try #require(try await farm.stats().objectStore)
         #expect(traffic.agentBytes > 0)
         #expect(traffic.coordinatorBytes * 100 <= traffic.agentBytes, "\(traffic)")
+        #expect(traffic.mp4Bytes == 0, "the agents built video.mp4 in the store: \(traffic)")
 
         // The API sends a reader to the store (a URL signed for an hour, as no CDN is configured).
         let outputs = try #require(status.outputs)

@@ -1,7 +1,9 @@
+@testable import Agent
 @_spi(Benchmark) import Coordinator
 import FarmModel
 import FarmProtocol
 import Foundation
+import Synchronization
 import Media
 import ObjectStorage
 import Packaging
@@ -52,6 +54,24 @@ import Testing
             records.append(record)
         }
         let publisher = ProgressivePublisher(objects: ObjectOutputConfiguration(client: client, prefix: "published/"))
+        // Parts are built by the agent's joiner through presigned URLs, as a farm's agents do; every third one fails
+        // (as an agent that is gone would), and the publisher builds that one itself.
+        let asked = JoinLog()
+        await publisher.setJoiner { videoID, pieces, key, uploadID, number in
+            guard asked.note(number, pieces.reduce(0) { $0 + $1.size }) % 3 != 0 else { return nil }
+            var sources: [JoinSource] = []
+            for piece in pieces {
+                sources.append(JoinSource(url: (try? await client.presignedGet(key: piece.key, expires: 300))?.absoluteString ?? "", size: piece.size))
+            }
+            guard let target = try? await client.presignedUploadPart(key: key, uploadID: uploadID, number: number, expires: 300) else { return nil }
+            let request = JoinPart(id: "join-\(number)", videoID: videoID, sources: sources, target: target.absoluteString)
+            let answer = await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: PartJoinJob.run(request)) }.start()
+            }
+            guard answer.error == nil, let stored = try? await client.storedPart(number, key: key, uploadID: uploadID),
+                  stored.size == request.size, stored.etag == answer.md5 else { return nil }
+            return stored.etag
+        }
         // Tasks are accepted out of order: only the contiguous prefix is published.
         var snapshot = records
         for index in snapshot.indices where index != 0 { snapshot[index].state = .running }
@@ -69,10 +89,18 @@ import Testing
         let published = try await publisher.finish(assembling, records)
         #expect(published.frames == tasks * segmentsPerTask * 90)
         #expect(await publisher.replacedBytes == tasks * segmentsPerTask * fragment.count, "every segment was moved on the timeline")
+        // Parts of whole objects, each at least the part size but the last; two of three built by the joiner.
+        let parts = asked.parts
+        #expect(parts.count >= 3 && parts.dropLast().allSatisfy { $0 >= client.partSize }, "\(parts)")
+        #expect(parts.reduce(0, +) == initSegment.count + tasks * segmentsPerTask * fragment.count)
+        #expect(await publisher.joinedParts == parts.count - parts.count / 3)
+        let builtHere: [Int] = parts.enumerated().filter { ($0.offset + 1) % 3 == 0 }.map(\.element)
+        let readBack = await publisher.mp4Bytes
+        #expect(readBack == builtHere.reduce(0, +), "only the parts the joiner did not build were read back")
 
         let mp4 = try #require(try await client.head("published/\(video.id)/video.mp4"))
         #expect(mp4.size == initSegment.count + tasks * segmentsPerTask * fragment.count)
-        #expect(mp4.etag.contains("-"), "uploaded in parts: \(mp4.etag)")
+        #expect(mp4.etag.hasSuffix("-\(parts.count)"), "uploaded in parts: \(mp4.etag)")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("farm-publisher-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -85,4 +113,17 @@ import Testing
         #expect(playlist.hasPrefix(firstPlaylist), "the playlist only grew at its end")
         #expect(playlist.hasSuffix("#EXT-X-ENDLIST\n"))
     }
+}
+
+/// The parts a publisher asked its joiner for: their sizes, by part number.
+final class JoinLog: Sendable {
+    private let sizes = Mutex<[Int: Int]>([:])
+
+    /// Notes part `number`'s size; returns `number`.
+    func note(_ number: Int, _ size: Int) -> Int {
+        sizes.withLock { $0[number] = size }
+        return number
+    }
+
+    var parts: [Int] { sizes.withLock { table in table.keys.sorted().map { table[$0]! } } }
 }

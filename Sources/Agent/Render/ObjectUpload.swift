@@ -4,11 +4,11 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// Puts one file to a presigned URL of the object store, from the render
-/// thread (which it blocks; the thread is the agent's own). `Content-MD5`
-/// makes the store refuse a body damaged on the way. Transient failures
-/// (network, 5xx, 429, SlowDown) are retried with jittered backoff; the caller
-/// falls back to the coordinator's ZeroMQ path when every try failed.
+/// Puts and gets objects with presigned URLs of the object store, from a thread
+/// of the agent's own (which it blocks). `Content-MD5` makes the store refuse a
+/// body damaged on the way. Transient failures (network, 5xx, 429, SlowDown)
+/// are retried with jittered backoff; a render falls back to the coordinator's
+/// ZeroMQ path when every try failed.
 enum ObjectUpload {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -28,6 +28,20 @@ enum ObjectUpload {
         request.httpBody = data
         request.setValue(Data(md5).base64EncodedString(), forHTTPHeaderField: "Content-MD5")
         request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        _ = try send(request, attempts: attempts, what: "upload to")
+        return md5.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Gets an object that must be exactly `size` bytes.
+    static func get(_ url: URL, size: Int, attempts: Int = 4) throws -> Data {
+        let body = try send(URLRequest(url: url), attempts: attempts, what: "download from")
+        guard body.count == size else {
+            throw Failure(description: "the object store answered \(body.count) bytes for an object of \(size)")
+        }
+        return body
+    }
+
+    private static func send(_ request: URLRequest, attempts: Int, what: String) throws -> Data {
         var last = "no attempt"
         for attempt in 1...max(attempts, 1) {
             let done = DispatchSemaphore(value: 0)
@@ -37,13 +51,13 @@ enum ObjectUpload {
                 done.signal()
             }.resume()
             done.wait()
-            if (200..<300).contains(outcome.status) { return md5.map { String(format: "%02x", $0) }.joined() }
+            if (200..<300).contains(outcome.status) { return outcome.body }
             let text = String(decoding: outcome.body.prefix(512), as: UTF8.self)
             last = outcome.error.map { $0.localizedDescription } ?? "HTTP \(outcome.status): \(text)"
             let transient = outcome.status == 0 || outcome.status == 429 || outcome.status >= 500 || text.contains("SlowDown")
             guard transient, attempt < attempts else { break }
             Thread.sleep(forTimeInterval: Double.random(in: 0...(0.2 * Double(1 << (attempt - 1)))))
         }
-        throw Failure(description: "upload to the object store failed: \(last)")
+        throw Failure(description: "\(what) the object store failed: \(last)")
     }
 }

@@ -23,6 +23,8 @@ public struct EngineConfiguration: Sendable {
     /// scene needs LaTeX and none has it) fails after this long, saying why. With no agent connected
     /// at all it waits: agents may be starting (the autoscaler).
     public var unplaceableWait: Duration = .seconds(60)
+    /// How long an agent may take to build a part of `video.mp4` (plus a second per MiB) before the coordinator does.
+    public var joinTimeoutSeconds = 30
     /// Limits every render runs under.
     public var limits = TaskLimits()
     /// How long a submission may wait for the store before it is refused with 503.

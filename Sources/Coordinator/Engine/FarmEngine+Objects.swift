@@ -76,6 +76,7 @@ extension FarmEngine {
                 if OutputPlacement.file(named: file.name)?.segment == nil {
                     try await staging.store(try await objects.store.get(key), videoID: videoID, ref: result.ref, name: file.name)
                 } else {
+                    storeETagsAreMD5 = info.etagIsMD5
                     media.insert(file.name)
                     traffic.agentBytes += size
                 }

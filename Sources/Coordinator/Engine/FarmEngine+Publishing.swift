@@ -40,6 +40,9 @@ extension FarmEngine {
         if configuration.objectOutputs != nil {
             traffic.replacedBytes = await publisher.replacedBytes
             traffic.mp4Bytes = await publisher.mp4Bytes
+            let builtHere = await publisher.partsBuiltHere
+            metrics.mp4PartsByCoordinator.increment(by: Int64(builtHere - traffic.mp4PartsBuiltHere))
+            traffic.mp4PartsBuiltHere = builtHere
             logger.info("published to the object store", metadata: [
                 "video": "\(video.id)", "agentBytes": "\(traffic.agentBytes)", "relayedBytes": "\(traffic.relayedBytes)",
                 "replacedBytes": "\(traffic.replacedBytes)", "mp4Bytes": "\(traffic.mp4Bytes)",

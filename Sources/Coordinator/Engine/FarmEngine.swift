@@ -20,7 +20,7 @@ public actor FarmEngine {
     let logger: Logger
     var core: FarmCore
     /// Hands a message to the agent behind a routing identity.
-    private var send: @Sendable (FarmMessage, Data) -> Void = { _, _ in }
+    var send: @Sendable (FarmMessage, Data) -> Void = { _, _ in }
     let scaling: ScalingPolicy
     let metrics = FarmMetrics()
 
@@ -49,6 +49,12 @@ public actor FarmEngine {
     var traffic = ObjectTraffic()
     /// Seconds each rendering video can be watched for already.
     var playableSeconds: [String: Double] = [:]
+    /// Parts of `video.mp4` agents were asked to build (see `FarmEngine+Joins`).
+    var pendingJoins: [String: PendingJoin] = [:]
+    /// Agents that said they build parts, by routing identity.
+    var joiningPeers: Set<Data> = []
+    /// Whether the store's ETags are its objects' MD5s (not under SSE-KMS), as its answers showed.
+    var storeETagsAreMD5: Bool?
 
     /// Requests for a dispatch round; coalesced (a round takes everything pending). `EngineService` runs them.
     let dispatchRequests: AsyncStream<Void>
@@ -183,6 +189,7 @@ public actor FarmEngine {
     /// Migrates the store and resumes unfinished videos (see `FarmCore.resume`).
     public func start() async throws {
         try await store.migrate()
+        await installPartJoiner()
         let unfinished = try await store.unfinished()
         var open: [AttemptRecord] = []
         for (_, videoTasks) in unfinished {
@@ -200,7 +207,9 @@ public actor FarmEngine {
     /// Handles one decoded message from the agent behind `peer`.
     public func handle(_ message: FarmMessage, from peer: Data) async {
         switch message {
-        case .register(let register): await apply(.registered(register, peer: peer))
+        case .register(let register):
+            if register.joinsParts == true { joiningPeers.insert(peer) } else { joiningPeers.remove(peer) }
+            await apply(.registered(register, peer: peer))
         case .heartbeat(let heartbeat): await apply(.heartbeat(heartbeat, peer: peer))
         case .progress(let progress): await apply(.progress(progress, peer: peer))
         case .chunk(let chunk, let bytes):
@@ -212,9 +221,10 @@ public actor FarmEngine {
         case .result(let result): await receive(result, from: peer)
         case .failure(let failure): await apply(.failed(failure, peer: peer))
         case .planned(let planned): await apply(.planned(planned, peer: peer))
+        case .joined(let answer): joined(answer, from: peer)
         case .refused(let refused):
             logger.warning("an agent refused us", metadata: ["reason": "\(refused.reason)"])
-        case .registered, .assign, .cancel, .resultAck, .reregister:
+        case .registered, .assign, .cancel, .resultAck, .reregister, .join:
             core.refusedReports += 1  // coordinator-bound only; an agent must not send these
         }
     }
@@ -285,6 +295,7 @@ public actor FarmEngine {
 
     /// The gateway saw the connection behind `peer` close.
     func connectionClosed(peer: Data) async {
+        abandonJoins(of: peer)
         await apply(.disconnected(peer: peer))
     }
 

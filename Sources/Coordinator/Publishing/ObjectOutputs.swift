@@ -106,8 +106,10 @@ struct ObjectTraffic: Sendable {
     var replacedBytes = 0
     /// Files agents could not upload and sent over ZeroMQ, which the coordinator uploaded.
     var relayedBytes = 0
-    /// The top rung read back to write `video.mp4`.
+    /// The top rung read back to write `video.mp4` (parts no agent built).
     var mp4Bytes = 0
+    /// Parts of `video.mp4` the coordinator built although agents could have (counted into the metrics).
+    var mp4PartsBuiltHere = 0
     /// Segment bytes agents uploaded themselves.
     var agentBytes = 0
 }

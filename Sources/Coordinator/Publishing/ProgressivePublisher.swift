@@ -1,6 +1,7 @@
 import FarmModel
 import FarmProtocol
 import Foundation
+import Logging
 import ObjectStorage
 import Packaging
 
@@ -10,9 +11,10 @@ import Packaging
 /// them; every accepted task that extends the contiguous prefix extends the
 /// playlists. `finish` switches them to `VOD` with `ENDLIST` at the same URIs,
 /// writes the final master playlist and completes `video.mp4`, which grows
-/// alongside as an upload in parts (the store cannot join small objects
-/// itself, so the top rung is read back task by task while the video renders,
-/// and the end costs one last part).
+/// alongside as an upload in parts. The store cannot join objects under 5 MiB
+/// itself, so each part (about 16 MiB of the top rung's published objects) is
+/// built by a `PartJoiner` (an agent, which fetches the objects and puts the
+/// part) and, when none is there or it fails, by the publisher reading them back.
 ///
 /// A playlist is written only after every segment it lists is in place, so a
 /// player never sees a URI that is not there and complete.
@@ -32,26 +34,40 @@ import Packaging
         var mp4 = MP4Upload()
     }
 
-    /// `video.mp4` as an upload in parts: the top rung's bytes not yet sent, and the parts that were.
+    /// `video.mp4` as an upload in parts: the top rung's objects not yet in a part, and the parts.
     struct MP4Upload {
         var uploadID: String?
-        var pending = Data()
-        var etags: [String] = []
+        var pending: [MP4Piece] = []
+        var pendingBytes = 0
+        /// Each part's objects and ETag, by part number - 1.
+        var parts: [(pieces: [MP4Piece], etag: String)] = []
+        var bytes: Int { parts.reduce(pendingBytes) { $0 + $1.pieces.reduce(0) { $0 + $1.size } } }
     }
 
     /// The video's record and its render tasks in playback order, as the core holds them now.
     public typealias Snapshot = @Sendable () async -> (VideoRecord, [TaskRecord])?
 
     let objects: ObjectOutputConfiguration
-    private var progress: [String: Progress] = [:]
+    var progress: [String: Progress] = [:]
     private var busy: Set<String> = []
     private var again: Set<String> = []
     /// Media bytes the coordinator itself moved (see `ObjectTraffic`).
     public private(set) var replacedBytes = 0
-    public private(set) var mp4Bytes = 0
+    public internal(set) var mp4Bytes = 0
+
+    /// Builds parts elsewhere (agents); without one, or when it fails, the publisher reads the pieces back.
+    var joiner: PartJoiner?
+    let logger = Logger(label: "farm.publisher")
+    /// Parts agents built, and parts built here although a joiner was set.
+    public internal(set) var joinedParts = 0
+    public internal(set) var partsBuiltHere = 0
 
     public init(objects: ObjectOutputConfiguration) {
         self.objects = objects
+    }
+
+    public func setJoiner(_ joiner: PartJoiner?) {
+        self.joiner = joiner
     }
 
     /// Seconds of the video a player can watch now.
@@ -66,7 +82,7 @@ import Packaging
     func abandon(_ videoID: String) async -> Bool {
         while busy.contains(videoID) { try? await Task.sleep(for: .milliseconds(20)) }
         guard let abandoned = progress.removeValue(forKey: videoID) else { return false }
-        if let uploadID = abandoned.mp4.uploadID {
+        if let uploadID = abandoned.mp4.uploadID, uploadID != Self.singlePut {
             await objects.store.abortMultipartUpload(key: objects.outputKey(videoID: videoID, path: "video.mp4"), uploadID: uploadID)
         }
         return true
@@ -98,7 +114,8 @@ import Packaging
         guard let done = progress[video.id], done.tasks == tasks.count, done.frames > 0 else {
             throw PackagingError.empty
         }
-        try await completeMP4(video, done.mp4)
+        try await sendParts(video.id, final: true)
+        try await completeMP4(video.id, progress[video.id]?.mp4 ?? done.mp4)
         progress[video.id] = nil
         // What the team stores: every rung's segments, and the MP4 (a second copy of the top rung).
         let bytes = done.segments.flatMap { $0 }.reduce(Int64(0)) { $0 + Int64($1.bytes) }
@@ -125,6 +142,8 @@ import Packaging
         guard state.tasks > before || ended, state.frames > 0 else { return }
         let complete = ended && state.tasks == tasks.count
         try await writePlaylists(video, state, complete: complete)
+        // After the playlists: a player sees new segments before the MP4's slower parts are built.
+        try await sendParts(video.id, final: false)
     }
 
     /// Copies one task's segments into place, rung by rung.
@@ -146,7 +165,7 @@ import Packaging
         let ticksPerFrame = UInt64(result.timescale / result.frameRate)
         let placed = result.placedAt == state.frames
         let client = objects.store
-        var topRung = Data()  // the task's share of video.mp4, appended once the whole task is in place
+        var topRung: [MP4Piece] = []  // the task's share of video.mp4, appended once the whole task is in place
         for (index, rendition) in result.renditions.enumerated() {
             let rung = video.encoding.renditions[index].name
             let source = { (name: String) in self.objects.attemptKey(videoID: video.id, ref: AttemptRef(taskID: task.id, attempt: task.attempt), file: name) }
@@ -159,9 +178,10 @@ import Packaging
                 let initName = OutputPlacement.fileName(SegmentID(rendition: index, segment: nil))
                 let initSegment = try await client.get(source(initName))
                 state.codecs[index] = (try? SegmentInspector.initSegment(initSegment).codecs) ?? rendition.codecs
-                try await client.put(initSegment, key: objects.outputKey(videoID: video.id, path: "\(rung)/init.mp4"),
-                                     contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.immutable)
-                if index == 0 { topRung.append(initSegment) }
+                let initKey = objects.outputKey(videoID: video.id, path: "\(rung)/init.mp4")
+                try await client.put(initSegment, key: initKey, contentType: "video/mp4",
+                                     cacheControl: ObjectOutputConfiguration.Caching.immutable)
+                if index == 0 { topRung.append(MP4Piece(key: initKey, size: initSegment.count)) }
                 state.initIdentity[index] = (rendition.initSize, rendition.initCRC32)
                 state.sizes[index] = (rendition.width, rendition.height)
             }
@@ -174,11 +194,7 @@ import Packaging
                 if placed {
                     try await client.copy(from: from, to: target, contentType: "video/iso.segment",
                                           cacheControl: ObjectOutputConfiguration.Caching.immutable)
-                    if index == 0 {
-                        let bytes = try await client.get(target)
-                        topRung.append(bytes)
-                        mp4Bytes += bytes.count
-                    }
+                    if index == 0 { topRung.append(MP4Piece(key: target, size: segment.size)) }
                 } else {
                     // Rendered before its place was known: moved on the timeline here, bytes and all.
                     let (ticks, overflow) = UInt64(frame).multipliedReportingOverflow(by: ticksPerFrame)
@@ -188,7 +204,7 @@ import Packaging
                     try await client.put(moved, key: target, contentType: "video/iso.segment",
                                          cacheControl: ObjectOutputConfiguration.Caching.immutable)
                     replacedBytes += moved.count
-                    if index == 0 { topRung.append(moved) }
+                    if index == 0 { topRung.append(MP4Piece(key: target, size: moved.count)) }
                 }
                 state.segments[index].append(PlaylistSegment(
                     uri: name, seconds: Double(segment.frames) / Double(result.frameRate), bytes: segment.size))
@@ -196,23 +212,8 @@ import Packaging
             }
         }
         state.frames += result.frames
-        state.mp4.pending.append(topRung)
-        try await sendFullParts(video.id, &state.mp4)
-    }
-
-    /// Uploads the pending MP4 bytes in parts of the store's part size while there is a whole one.
-    private func sendFullParts(_ videoID: String, _ upload: inout MP4Upload) async throws {
-        let client = objects.store, key = objects.outputKey(videoID: videoID, path: "video.mp4")
-        while upload.pending.count >= client.partSize {
-            if upload.uploadID == nil {
-                upload.uploadID = try await client.createMultipartUpload(
-                    key: key, contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.finished)
-            }
-            let part = upload.pending.prefix(client.partSize)
-            upload.etags.append(try await client.uploadPart(Data(part), key: key, uploadID: upload.uploadID!,
-                                                            number: upload.etags.count + 1))
-            upload.pending.removeFirst(part.count)
-        }
+        state.mp4.pending += topRung
+        state.mp4.pendingBytes += topRung.reduce(0) { $0 + $1.size }
     }
 
     private func writePlaylists(_ video: VideoRecord, _ state: Progress, complete: Bool) async throws {
@@ -236,20 +237,5 @@ import Packaging
         try await objects.store.put(Data(Playlists.master(variants: variants).utf8),
                                      key: objects.outputKey(videoID: video.id, path: "master.m3u8"),
                                      contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
-    }
-
-    /// Completes `video.mp4` (the top rung as one fragmented MP4): the pending bytes are its last part.
-    private func completeMP4(_ video: VideoRecord, _ upload: MP4Upload) async throws {
-        let client = objects.store, key = objects.outputKey(videoID: video.id, path: "video.mp4")
-        guard let uploadID = upload.uploadID else {
-            // Smaller than one part: one PUT.
-            try await client.put(upload.pending, key: key, contentType: "video/mp4", cacheControl: ObjectOutputConfiguration.Caching.finished)
-            return
-        }
-        var etags = upload.etags
-        if !upload.pending.isEmpty {
-            etags.append(try await client.uploadPart(upload.pending, key: key, uploadID: uploadID, number: etags.count + 1))
-        }
-        try await client.completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
     }
 }

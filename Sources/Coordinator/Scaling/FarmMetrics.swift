@@ -17,6 +17,9 @@ struct FarmMetrics: Sendable {
     let cacheHits = Counter(label: "farm_render_cache_hits")
     let cacheEvictions = Counter(label: "farm_render_cache_evictions")
     let rangesRendered = Counter(label: "farm_animation_ranges_rendered")
+    /// Parts of `video.mp4` agents built in the object store, and parts the coordinator built (no agent could, or one lied).
+    let mp4PartsByAgents = Counter(label: "farm_mp4_parts_built", dimensions: [("by", "agent")])
+    let mp4PartsByCoordinator = Counter(label: "farm_mp4_parts_built", dimensions: [("by", "coordinator")])
 
     /// Routes swift-metrics into `registry`; call once per process, before any metric is made.
     static func bootstrap(_ registry: PrometheusCollectorRegistry) {
