@@ -62,6 +62,8 @@ public struct SceneStatus: Codable, Sendable, Equatable {
     public var estimatedSeconds: Double?
     /// Why the scene was rendered whole, or that it came from the render cache.
     public var note: String?
+    /// A scene without animations: the URL of its picture (`stills/<Scene>.png`), once rendered.
+    public var still: String?
 
     public init(name: String, state: TaskState, attempt: Int, retriesSpent: Int, agent: String? = nil, framesDone: Int, frames: Int? = nil, requiresLaTeX: Bool, error: TaskError? = nil, waitingFor: String? = nil, animations: AnimationRange? = nil, estimatedSeconds: Double? = nil, note: String? = nil) {
         self.name = name

@@ -151,6 +151,8 @@ public struct TaskResult: Codable, Sendable, Equatable {
     public var placedAt: Int?
     /// Files the agent uploaded to the object store itself; the others came as chunks.
     public var stored: [StoredFile]?
+    /// A scene without animations: its one frame (and no frames, no renditions).
+    public var still: StillImage?
 
     public init(ref: AttemptRef, frames: Int, sourceWidth: Int, sourceHeight: Int, frameRate: Int,
                 timescale: Int, renditions: [RenditionOutput], renderSeconds: Double) {

@@ -173,6 +173,10 @@ extension TaskResult: ValidatedMessage {
             }
         }
         if let placedAt { try Check.range(placedAt, 0...MessageLimits.maxFrames, "placedAt") }
+        if let still {
+            try still.validate()
+            guard frames == 0, renditions.isEmpty else { throw .invalidBody("a still with frames or renditions") }
+        }
         if let stored {
             try Check.count(stored, MessageLimits.maxRenditions * (MessageLimits.maxSegments + 1), "stored")
             for file in stored { try file.validate() }

@@ -15,6 +15,8 @@ final class FrameStream {
         case frame(Header, Data)
         /// A planning pass's description of one scene (JSON).
         case plan(Data)
+        /// A scene without animations: its one frame, `width`×`height` RGBA (Manim would save it as a PNG).
+        case still(width: Int, height: Int, Data)
         /// The shim reported the end of the scene.
         case done
         /// The pipe closed without `DONE`.
@@ -59,6 +61,18 @@ final class FrameStream {
             let complete = pixels.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
             guard complete else { throw StreamError("truncated frame") }
             return .frame(header, pixels)
+        case "STIL":
+            var raw = [UInt8](repeating: 0, count: 8)
+            guard ChildProcess.readFully(fd, into: &raw, count: 8) else { throw StreamError("truncated still header") }
+            let (width, height) = (Int(Self.uint32(raw, 0)), Int(Self.uint32(raw, 4)))
+            guard (1...Self.maxSide).contains(width), (1...Self.maxSide).contains(height),
+                  width * height * 4 <= Self.maxFrameBytes else {
+                throw StreamError("invalid still header \(width)x\(height)")
+            }
+            var still = Data(count: width * height * 4)
+            let complete = still.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: $0.count) }
+            guard complete else { throw StreamError("truncated still") }
+            return .still(width: width, height: height, still)
         case "PLAN":
             var raw = [UInt8](repeating: 0, count: 4)
             guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated plan") }

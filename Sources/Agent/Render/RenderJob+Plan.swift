@@ -17,7 +17,7 @@ extension RenderJob {
                     markProgress()
                 case .end:
                     break loop
-                case .frame, .done:
+                case .frame, .still, .done:
                     throw FrameStream.StreamError("frames in a planning pass")
                 }
             }

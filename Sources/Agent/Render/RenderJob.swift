@@ -107,6 +107,7 @@ final class RenderJob: Sendable {
         var source: FrameStream.Header?
         var streamError: String?
         var finished = false
+        var still: StillImage?
         var lastProgress = ContinuousClock.now
         do {
             loop: while true {
@@ -142,6 +143,22 @@ final class RenderJob: Sendable {
                         send(.progress(RenderProgress(ref: ref, framesDone: done)))
                         lastProgress = .now
                     }
+                case .still(let width, let height, let pixels):
+                    guard encoder == nil, still == nil else {
+                        streamError = "a still in a scene with frames"
+                        process.signalGroup(SIGKILL)
+                        break loop
+                    }
+                    let png = try pixels.withUnsafeBytes { raw in
+                        try StillEncoder.png(rgba: raw.baseAddress!, width: width, height: height, stride: width * 4)
+                    }
+                    guard png.count <= StillImage.maxBytes else {
+                        streamError = "the still's PNG is \(png.count) bytes, above the farm's \(StillImage.maxBytes)"
+                        process.signalGroup(SIGKILL)
+                        break loop
+                    }
+                    still = StillImage(width: width, height: height, png: png)
+                    state.withLock { $0.lastFrame = .now }
                 case .done:
                     finished = true
                     break loop
@@ -164,6 +181,12 @@ final class RenderJob: Sendable {
         }
         guard termination == .exited(0), finished else {
             return classify(termination, log: tail)
+        }
+        if let still {
+            var result = TaskResult(ref: ref, frames: 0, sourceWidth: still.width, sourceHeight: still.height, frameRate: 0,
+                                    timescale: 90_000, renditions: [], renderSeconds: Self.seconds(ContinuousClock.now - started))
+            result.still = still
+            return .result(result)
         }
         do {
             let summaries = try encoder?.finish() ?? []

@@ -130,6 +130,20 @@ def _finish(self):
     FRAME_STREAM.flush()
 
 
+def _save_image(self, pixels):
+    # A scene without animations: Manim saves its one frame as a PNG; the farm takes the frame.
+    if not self.output_spec.enabled:
+        return
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] != 4:
+        raise ValueError(f"a still of shape {pixels.shape}, not RGBA")
+    height, width = pixels.shape[0], pixels.shape[1]
+    FRAME_STREAM.write(b"STIL" + struct.pack("<II", width, height))
+    FRAME_STREAM.write(memoryview(pixels).cast("B"))
+    FRAME_STREAM.write(b"DONE" + struct.pack("<I", 0))
+    FRAME_STREAM.flush()
+
+
 def _nothing(self, *args, **kwargs):
     return None
 
@@ -142,6 +156,7 @@ SceneFileWriter.open_partial_movie_stream = _open_partial_movie_stream
 SceneFileWriter.close_partial_movie_stream = _close_partial_movie_stream
 SceneFileWriter.write_frame = _write_frame
 SceneFileWriter.finish = _finish
+SceneFileWriter.save_image = _save_image
 SceneFileWriter.is_already_cached = _never_cached
 SceneFileWriter.join_all_encode_jobs = _nothing
 SceneFileWriter.abort_encode_jobs = _nothing

@@ -101,23 +101,30 @@ extension FarmEngine {
                     waiting = "a free agent slot"
                 }
             }
-            return SceneStatus(
+            var scene = SceneStatus(
                 name: task.scene, state: task.state, attempt: task.attempt, retriesSpent: task.failures, agent: task.agentID,
                 framesDone: task.result?.frames ?? task.framesDone, frames: task.result?.frames,
                 requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting,
                 animations: task.work.animations, estimatedSeconds: task.work.estimatedSeconds, note: task.work.note)
+            if video.state == .done, task.result?.still != nil {
+                let path = ProgressivePublisher.stillPath(task.scene)
+                scene.still = configuration.objectOutputs?.publicURL(videoID: video.id, path: path) ?? "/v1/videos/\(video.id)/\(path)"
+            }
+            return scene
         }
         let plan = zip(ordered, statuses).first { $0.0.work.kind == .plan }?.1
         let scenes = zip(ordered, statuses).filter { $0.0.work.kind == .render }.map(\.1)
         var outputs: VideoOutputs?
-        if let objects = configuration.objectOutputs, video.state == .done || playableSeconds[video.id] != nil {
+        // A script of stills only makes pictures and no movie, as Manim does.
+        let movie = (video.state == .done && (video.frames ?? 0) > 0) || playableSeconds[video.id] != nil
+        if let objects = configuration.objectOutputs, movie {
             // Playable while rendering: the master playlist exists from the first published task.
             outputs = VideoOutputs(
                 master: objects.publicURL(videoID: video.id, path: "master.m3u8") ?? "/v1/videos/\(video.id)/master.m3u8",
                 mp4: objects.publicURL(videoID: video.id, path: "video.mp4") ?? "/v1/videos/\(video.id)/video.mp4",
                 masterPath: objects.outputKey(videoID: video.id, path: "master.m3u8"),
                 mp4Path: objects.outputKey(videoID: video.id, path: "video.mp4"))
-        } else if video.state == .done || playableSeconds[video.id] != nil {
+        } else if movie {
             let folder = configuration.publishedDirectory.appendingPathComponent(video.id)
             outputs = VideoOutputs(
                 master: "/v1/videos/\(video.id)/master.m3u8", mp4: "/v1/videos/\(video.id)/video.mp4",

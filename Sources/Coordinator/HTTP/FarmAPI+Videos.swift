@@ -154,6 +154,7 @@ extension FarmAPI {
         case "m3u8": "application/vnd.apple.mpegurl"
         case "m4s": "video/iso.segment"
         case "mp4": "video/mp4"
+        case "png": "image/png"
         default: "application/octet-stream"
         }
     }

@@ -32,6 +32,9 @@ import Packaging
         /// The first rendered task's source size, frame rate and timescale: every other must match it.
         var source: (width: Int, height: Int, frameRate: Int, timescale: Int)?
         var mp4 = MP4Upload()
+        /// Scenes without animations, published as `stills/<Scene>.png`, and their bytes.
+        var stills: [String] = []
+        var stillBytes = 0
     }
 
     /// `video.mp4` as an upload in parts: the top rung's objects not yet in a part, and the parts.
@@ -69,6 +72,9 @@ import Packaging
     public func setJoiner(_ joiner: PartJoiner?) {
         self.joiner = joiner
     }
+
+    /// Where a still scene's picture is published, inside the video's folder.
+    public static func stillPath(_ scene: String) -> String { "stills/\(scene).png" }
 
     /// Seconds of the video a player can watch now.
     func playableSeconds(_ videoID: String) -> Double? {
@@ -111,15 +117,20 @@ import Packaging
         busy.insert(video.id)
         defer { busy.remove(video.id) }
         try await publishPrefix(video, tasks, ended: true)
-        guard let done = progress[video.id], done.tasks == tasks.count, done.frames > 0 else {
+        guard let done = progress[video.id], done.tasks == tasks.count, done.frames > 0 || !done.stills.isEmpty else {
             throw PackagingError.empty
+        }
+        guard done.frames > 0 else {
+            // Only stills: pictures and no movie, as Manim makes of such a script.
+            progress[video.id] = nil
+            return (0, 0, Int64(done.stillBytes))
         }
         try await sendParts(video.id, final: true)
         try await completeMP4(video.id, progress[video.id]?.mp4 ?? done.mp4)
         progress[video.id] = nil
-        // What the team stores: every rung's segments, and the MP4 (a second copy of the top rung).
+        // What the team stores: every rung's segments, the MP4 (a second copy of the top rung), the stills.
         let bytes = done.segments.flatMap { $0 }.reduce(Int64(0)) { $0 + Int64($1.bytes) }
-            + (done.segments.first ?? []).reduce(Int64(0)) { $0 + Int64($1.bytes) }
+            + (done.segments.first ?? []).reduce(Int64(0)) { $0 + Int64($1.bytes) } + Int64(done.stillBytes)
         return (done.frames, Double(done.frames) / Double(done.frameRate), bytes)
     }
 
@@ -148,6 +159,13 @@ import Packaging
 
     /// Copies one task's segments into place, rung by rung.
     private func publish(_ task: TaskRecord, _ result: TaskResult, of video: VideoRecord, into state: inout Progress) async throws {
+        if let still = result.still {
+            try await objects.store.put(still.png, key: objects.outputKey(videoID: video.id, path: Self.stillPath(task.scene)),
+                                        contentType: "image/png", cacheControl: ObjectOutputConfiguration.Caching.finished)
+            state.stills.append(task.scene)
+            state.stillBytes += still.png.count
+            return
+        }
         guard result.frames > 0 else { return }
         // Results were verified when accepted; a cached one may predate that, so check again rather than index blindly.
         guard result.renditions.count == state.segments.count, (try? result.validate()) != nil else {

@@ -33,13 +33,19 @@ struct Follow {
 
     /// Prints the outcome and exits with the matching code.
     static func report(_ status: VideoStatus, client: FarmClient, json: Bool) throws {
+        let stills = status.scenes.compactMap { scene in scene.still.map { (scene.name, $0) } }
         if json {
             try printJSON(status)
-        } else if let outputs = status.outputs {
-            print("master playlist: \(outputs.masterPath)")
-            // An object store's CDN URL is absolute; the coordinator's own is a path.
-            print("                 \(outputs.master.hasPrefix("http") ? outputs.master : client.url(outputs.master).absoluteString)")
-            print("mp4:             \(outputs.mp4Path)")
+        } else if status.state == .done, status.outputs != nil || !stills.isEmpty {
+            if let outputs = status.outputs {
+                print("master playlist: \(outputs.masterPath)")
+                // An object store's CDN URL is absolute; the coordinator's own is a path.
+                print("                 \(outputs.master.hasPrefix("http") ? outputs.master : client.url(outputs.master).absoluteString)")
+                print("mp4:             \(outputs.mp4Path)")
+            }
+            for (scene, url) in stills {
+                print("still \(scene): \(url.hasPrefix("http") ? url : client.url(url).absoluteString)")
+            }
         } else {
             printError("video \(status.id) \(status.state.rawValue): \(status.error ?? "")")
             for scene in (status.plan.map { [$0] } ?? []) + status.scenes where scene.error != nil {

@@ -32,6 +32,9 @@ struct Status: AsyncParsableCommand {
                 print("master: \(outputs.masterPath)")
                 print("        \(client.url(outputs.master).absoluteString)")
             }
+            for scene in status.scenes {
+                if let still = scene.still { print("still \(scene.name): \(still.hasPrefix("http") ? still : client.url(still).absoluteString)") }
+            }
         } catch let error as FarmClient.ClientError {
             printError(error.description)
             throw error.exitCode
