@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly clean
+.PHONY: all deps test-deps build demo test lock bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly clean
 
 all: build
 
@@ -26,6 +26,14 @@ test: test-deps build
 	@url=$$(scripts/test-postgres.sh start) && \
 	FARM_BIN_DIR="$(BIN)" FARM_PYTHON="$(CURDIR)/.venv/bin/python" FARM_TEST_POSTGRES_URL="$$url" \
 		$(SWIFT) test $(BUILD_FLAGS) $(TEST_FLAGS); status=$$?; scripts/test-postgres.sh stop; exit $$status
+
+# Regenerates python/requirements.lock (every package of the render environment, with hashes) from
+# python/requirements.in. Agents installed from another lock report another environment fingerprint.
+lock:
+	rm -rf .build/lock-venv && python3 -m venv .build/lock-venv
+	.build/lock-venv/bin/pip install -q --disable-pip-version-check pip-tools
+	.build/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header \
+		-o python/requirements.lock python/requirements.in
 
 clean:
 	rm -rf .build farm-data

@@ -12,6 +12,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${FARM_VENV:-$here/.venv}
 manim_version=$(cat "$here/python/MANIM_VERSION")
+# Every package of the render environment, pinned with hashes: agents installed a week apart render alike.
+lock="$here/python/requirements.lock"
 
 want_latex=1 want_manim=1 want_test_tools=0 want_build=1
 for arg in "$@"; do
@@ -67,9 +69,13 @@ if [ $want_manim = 1 ] && [ $want_build = 1 ]; then
   if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c "import manim, sys; sys.exit(manim.__version__ != '$manim_version')" 2>/dev/null; then
-    echo "install-deps: installing manim==$manim_version into $venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "manim==$manim_version"
+  grep -q "^manim==$manim_version " "$lock" || { echo "install-deps: $lock does not pin manim==$manim_version" >&2; exit 1; }
+  stamp="$venv/.farm-requirements.sha256"
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$venv/bin/python" -c "import manim" 2>/dev/null; then
+    echo "install-deps: installing the render environment (manim==$manim_version, python/requirements.lock) into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$lock"
+    echo "$want" > "$stamp"
   fi
 fi
 if [ $want_test_tools = 1 ] && [ -x "$venv/bin/python" ]; then

@@ -19,6 +19,8 @@ public actor AgentService: Service {
     private var heartbeatInterval: Duration = .seconds(1)
     private var registered = false
     private var manimVersion = "unknown"
+    /// The render environment's fingerprint (`RenderEnvironment`); `nil` when Manim is missing or simulated.
+    private var environment: String?
     private var tools: RenderTools?
     private var drained: CheckedContinuation<Void, Never>?
     /// Parts of the object store's uploads being built now (`JoinPart`), by request id.
@@ -44,9 +46,11 @@ public actor AgentService: Service {
         guard let shim = Bundle.module.path(forResource: "farm_shim", ofType: "py") else {
             throw AgentError.missingShim
         }
-        manimVersion = configuration.simulatedRender != nil
-            ? "simulated" : await Self.detectManimVersion(python: configuration.python)
-        var tools = RenderTools(python: configuration.python, shim: shim, manimVersion: manimVersion,
+        let detected = configuration.simulatedRender != nil
+            ? RenderEnvironment(manimVersion: "simulated", fingerprint: nil, packages: [])
+            : await RenderEnvironment.detect(python: configuration.python)
+        (manimVersion, environment) = (detected.manimVersion, detected.fingerprint)
+        var tools = RenderTools(python: configuration.python, shim: shim, manimVersion: detected.identity,
                                 simulation: configuration.simulatedRender)
         if configuration.simulatedRender == nil {
             tools.sandbox = try await SandboxProbe.choose(configuration, shim: shim, logger: logger)
@@ -74,6 +78,7 @@ public actor AgentService: Service {
         logger.info("agent starting", metadata: [
             "agent": "\(configuration.agentID)", "coordinators": "\(configuration.coordinators.joined(separator: ","))",
             "slots": "\(configuration.slots)", "manim": "\(manimVersion)", "python": "\(configuration.python)",
+            "environment": "\(environment ?? "none")", "packages": "\(detected.packages.count)",
         ])
         register()
 
@@ -158,7 +163,7 @@ public actor AgentService: Service {
             cores: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), manimVersion: manimVersion,
             hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys),
-            instanceID: configuration.instanceID, joinsParts: true)))
+            instanceID: configuration.instanceID, joinsParts: true, environment: environment, takesAssets: true)))
     }
 
     private func heartbeat() {
@@ -287,25 +292,6 @@ public actor AgentService: Service {
     private func handBackRunningRenders() {
         for job in jobs.values {
             job.stop(.init(reason: .handedBack, message: "handed back: the agent is shutting down"))
-        }
-    }
-
-    static func detectManimVersion(python: String) async -> String {
-        await withCheckedContinuation { continuation in
-            // Reading the pipe and waiting block: on a thread of our own, not the shared queues.
-            Thread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [python, "-c", "import importlib.metadata as m; print(m.version('manim'))"]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = FileHandle.nullDevice
-                guard (try? process.run()) != nil else { return continuation.resume(returning: "unavailable") }
-                let output = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                let version = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                continuation.resume(returning: process.terminationStatus == 0 ? version : "unavailable")
-            }.start()
         }
     }
 }

@@ -1,4 +1,5 @@
 import FarmStorage
+import FarmProtocol
 import Foundation
 import Hummingbird
 import Logging
@@ -101,7 +102,7 @@ public struct CoordinatorServer: Sendable {
         let personalData = PersonalData(engine: engine, accounts: accounts, store: store, logger: logger)
         var api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: configuration.metrics,
                           publishedDirectory: configuration.engine.publishedDirectory,
-                          maxRequestBytes: configuration.engine.maxScriptBytes * 2 + 65_536, settings: configuration.api)
+                          maxRequestBytes: configuration.engine.maxScriptBytes * 2 + AssetFile.maxTotalBytes / 3 * 4 + 262_144, settings: configuration.api)
         api.objectOutputs = configuration.engine.objectOutputs
         if !configuration.api.requireAuth {
             logger.critical("HTTP authentication off: every request acts as the first admin")

@@ -23,6 +23,8 @@ public struct SubmitRequest: Codable, Sendable {
     public var split: Bool?
     /// Reuse cached renders of unchanged scenes (default true).
     public var cache: Bool?
+    /// Files the script reads (images, SVGs, sounds, data), placed beside it at their relative paths.
+    public var assets: [SubmittedAsset]?
 
     public init(script: String, scriptName: String? = nil, scenes: [String]? = nil, quality: Quality? = nil,
                 seed: Int? = nil, ladder: [Int]? = nil, idempotencyKey: String? = nil, priority: Int? = nil,
@@ -211,6 +213,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var reportedRunning: Int
     public var cores: Int
     public var manimVersion: String
+    /// The fingerprint of its render environment (the packages Manim imports, Python, libav), if it reports one.
+    public var environment: String?
     public var hasLaTeX: Bool
     public var draining: Bool
     public var lastSeenSecondsAgo: Double

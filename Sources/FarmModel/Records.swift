@@ -80,6 +80,8 @@ public struct VideoOptions: Codable, Sendable, Equatable {
     public var split: Bool
     /// Unchanged work may be taken from the render cache.
     public var useCache: Bool
+    /// Files the script reads, submitted with it; absent for videos without any.
+    public var assets: [AssetRef]?
 
     /// What videos stored before options existed read as.
     public static let legacyJSON = #"{"priority":0,"submitter":"anonymous","scenes":[],"split":false,"useCache":false}"#
@@ -99,6 +101,13 @@ public struct TaskWork: Codable, Sendable, Equatable {
     public var kind: TaskKind
     /// The scene's animations this task renders; `nil` for the whole scene.
     public var animations: AnimationRange?
+    /// The render identity (`AgentRecord.renderIdentity`) its plan was made in: only an agent with that
+    /// identity may render it (ranges of a scene join seamlessly only when one environment drew them all).
+    /// `nil`: any agent (unplanned tasks, older tasks).
+    public var environment: String?
+    /// The render identity its cache key was made for: only a render by an agent with that identity is
+    /// remembered under the key. `nil` for older tasks.
+    public var cacheIdentity: String?
     /// Frames the plan expects this task to produce.
     public var expectedFrames: Int?
     /// Estimated render time on one agent slot, in seconds.
@@ -255,6 +264,16 @@ public struct AgentRecord: Codable, Sendable, Equatable {
     public var lastSeen: Date
     /// Not stored: what the agent said in its latest registration.
     public var instanceID: String?
+    /// Not stored: the fingerprint of its render environment (every package Manim imports, Python, libav).
+    public var environment: String?
+    /// Not stored: it writes a task's assets beside the script.
+    public var takesAssets = false
+
+    /// What decides how the agent renders: its Manim version and, where it reports one, its environment's
+    /// fingerprint. Part of every render-cache key; a planned video renders only on agents with its identity.
+    public var renderIdentity: String {
+        environment.map { "\(manimVersion) env:\($0)" } ?? manimVersion
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, hostname, slots, cores, memoryBytes, manimVersion, hasLaTeX, lastSeen
@@ -262,6 +281,8 @@ public struct AgentRecord: Codable, Sendable, Equatable {
 
     public init(_ register: Register, lastSeen: Date) {
         instanceID = register.instanceID
+        environment = register.environment
+        takesAssets = register.takesAssets ?? false
         id = register.agentID
         hostname = register.hostname
         slots = register.slots

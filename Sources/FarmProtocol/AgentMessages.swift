@@ -15,12 +15,18 @@ public struct Register: Codable, Sendable, Equatable {
     public var instanceID: String?
     /// The agent builds parts of uploads in the object store (`JoinPart`); absent from older agents.
     public var joinsParts: Bool?
+    /// The fingerprint of the agent's render environment (see `RenderEnvironment`); absent from older agents.
+    public var environment: String?
+    /// The agent writes `Assign.assets` beside the script; older agents would ignore them.
+    public var takesAssets: Bool?
 
     public init(agentID: String, hostname: String, slots: Int, cores: Int, memoryBytes: Int64,
                 manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = [], instanceID: String? = nil,
-                joinsParts: Bool? = nil) {
+                joinsParts: Bool? = nil, environment: String? = nil, takesAssets: Bool? = nil) {
         self.instanceID = instanceID
+        self.takesAssets = takesAssets
         self.joinsParts = joinsParts
+        self.environment = environment
         self.agentID = agentID
         self.hostname = hostname
         self.slots = slots

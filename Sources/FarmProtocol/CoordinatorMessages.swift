@@ -44,6 +44,8 @@ public struct Assign: Codable, Sendable, Equatable {
     public var scenes: [String]?
     /// With an object store: where the fragments sit on the timeline and where to upload them.
     public var output: OutputPlacement?
+    /// Files the script reads, to write beside it (agents that say `Register.takesAssets` only).
+    public var assets: [AssetFile]?
 
     public init(ref: AttemptRef, videoID: String, scriptName: String, script: String, scene: String,
                 settings: RenderSettings, encoding: EncodingPlan, limits: TaskLimits,

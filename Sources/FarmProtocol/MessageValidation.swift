@@ -87,6 +87,7 @@ extension Register: ValidatedMessage {
         try Check.count(running, MessageLimits.maxSlots, "running")
         for ref in running { try ref.validate() }
         if let instanceID { try Check.identifier(instanceID, "instanceID") }
+        if let environment { try Check.identifier(environment, "environment") }
     }
 }
 
@@ -244,6 +245,16 @@ extension Assign: ValidatedMessage {
         }
         if let scenes { try Check.count(scenes, MessageLimits.maxScenes, "scenes") }
         try output?.validate()
+        if let assets {
+            try Check.count(assets, AssetFile.maxCount, "assets")
+            var total = 0
+            for asset in assets {
+                try asset.validate()
+                total += asset.size  // each at most maxTotalBytes, at most maxCount of them: no overflow
+            }
+            try Check.range(total, 0...AssetFile.maxTotalBytes, "assets' total size")
+            guard Set(assets.map(\.name)).count == assets.count else { throw .invalidBody("two assets with one name") }
+        }
     }
 }
 

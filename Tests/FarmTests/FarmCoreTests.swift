@@ -97,6 +97,47 @@ import Testing
                 "\(failed?.error ?? "")")
     }
 
+    /// Ranges of one scene join seamlessly only when one render environment drew them all, and a render is cached
+    /// under its environment: a planned video's render tasks go only to agents with its planner's environment, and
+    /// when none is left connected the video fails with that reason after the bounded wait.
+    @Test func aPlannedVideoRendersOnlyInItsPlannersEnvironment() {
+        var configuration = EngineConfiguration(dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("farm-sim"))
+        configuration.unplaceableWait = .seconds(10)
+        var sim = FarmSimulation(configuration: configuration)
+        sim.join("a", environment: "aaaaaaaaaaaaaaaa")
+        sim.join("b", environment: "bbbbbbbbbbbbbbbb")
+        sim.submit(scenes: 3, split: true)
+        sim.send(.dispatchRound)
+        sim.flush()
+        let planner = try! #require(["a", "b"].first { sim.agents[$0]!.running.contains { $0.taskID == "v1-plan" } })
+        let other = planner == "a" ? "b" : "a"
+        sim.finish(planner, AttemptRef(taskID: "v1-plan", attempt: 1))
+        sim.flush()
+        let renders = sim.core.renderTasks(of: "v1")
+        #expect(renders.count == 3)
+        #expect(renders.allSatisfy { $0.work.environment == sim.agents[planner]!.identity }, "\(renders.map(\.work.environment))")
+        // Both agents are free, but only the planner's environment may render: one task at a time, on the planner.
+        sim.send(.dispatchRound)
+        sim.flush()
+        #expect(sim.agents[planner]!.running.count == 1)
+        #expect(sim.agents[other]!.running.isEmpty, "an agent of another environment takes none of the video's tasks")
+        sim.finish(planner, sim.agents[planner]!.running.first!)
+        sim.flush()
+        // The planner's environment leaves: the rest of the video has nobody, and fails saying why.
+        sim.kill(planner)
+        for _ in 0..<12 {
+            sim.advance(.seconds(1))
+            sim.beat(other)
+        }
+        sim.flush()
+        #expect(sim.agents[other]!.running.isEmpty)
+        let failed = sim.durable.videos["v1"]
+        #expect(failed?.state == .failed)
+        #expect(failed?.error?.contains("was planned in the render environment \(sim.agents[planner]!.identity)") == true,
+                "\(failed?.error ?? "")")
+        #expect(failed?.error?.contains(sim.agents[other]!.identity) == true, "the reason names the environments there are")
+    }
+
     @Test func aVideoWhoseOnlyAgentIsBlocklistedFailsInsteadOfWaitingForEver() {
         var configuration = EngineConfiguration(dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("farm-sim"))
         configuration.unplaceableWait = .seconds(5)

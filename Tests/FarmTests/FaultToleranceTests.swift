@@ -268,8 +268,13 @@ import ZeroMQ
     }
 
     @Test func aBrokenAgentsTasksAreRetriedElsewhereAndTheAgentIsBlocklisted() async throws {
-        // agent-0's "Python" exits at once: every render there is an agent-side failure.
-        let farm = try await FarmHarness(agents: [["--python", "/bin/false"], []])
+        // agent-0's "Python" answers the environment probe like the real one (so it looks like any agent of the
+        // fleet) but exits at once for anything else: every render there is an agent-side failure.
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("farm-broken-python-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: broken) }
+        try "#!/bin/sh\n[ \"$1\" = -c ] && exec '\(FarmHarness.python)' \"$@\"\nexit 1\n".write(to: broken, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: broken.path)
+        let farm = try await FarmHarness(agents: [["--python", broken.path], []])
         let scenes = (1...5).map { "class S\($0)(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.5)\n" }
         let id = try await Self.submit(farm, "from manim import *\n\n" + scenes.joined(separator: "\n"))
         let status = try await farm.waitUntilFinal(id)

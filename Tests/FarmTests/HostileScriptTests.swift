@@ -78,13 +78,14 @@ import Testing
                     return "connected"
 
             def write_task_folder():
-                with open("planted.py", "w") as planted:
+                # The script's own folder on the agent's disk (its working folder is a private copy in /tmp).
+                with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "planted.py"), "w") as planted:
                     planted.write("x")
                 return "written"
 
             class Snoop(Scene):
                 def construct(self):
-                    task = os.getcwd()
+                    task = os.path.dirname(os.path.abspath(__file__))
                     found = {
                         "environment": json.dumps(dict(os.environ)),
                         "siblings": json.dumps(sorted(os.listdir(os.path.dirname(task)))),
@@ -214,7 +215,7 @@ import Testing
 
             class Filler(Scene):
                 def construct(self):
-                    found = {"tmp": fill("/tmp"), "task": fill(os.getcwd())}
+                    found = {"tmp": fill("/tmp"), "task": fill(os.path.dirname(os.path.abspath(__file__)))}
                     report(found)
             """)
         let filled = try await Self.submit(farm, filler)

@@ -83,10 +83,19 @@ final class RenderJob: Sendable {
     private func run() -> FarmMessage {
         let log = LogTail()
         let process: any ManimProcess
+        let script = directory.appendingPathComponent(ScriptName.safe(assign.scriptName))
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let script = directory.appendingPathComponent(ScriptName.safe(assign.scriptName))
             try Data(assign.script.utf8).write(to: script)
+        } catch {
+            return failure(.startFailed, "could not start Manim: \(error)", log: "")
+        }
+        do {
+            if let assets = assign.assets { try TaskAssets.place(assets, in: directory) }
+        } catch {
+            return failure(.startFailed, "could not place the script's assets: \(error)", log: "")
+        }
+        do {
             process = try tools.launch(assign, script: script, directory: directory)
         } catch {
             return failure(.startFailed, "could not start Manim: \(error)", log: "")

@@ -8,7 +8,8 @@ struct RenderTools: Sendable {
     var python: String
     /// Path of `farm_shim.py`.
     var shim: String
-    /// The installed Manim's version, reported with plans (part of cache keys).
+    /// The render identity (Manim's version and the environment's fingerprint), reported with plans:
+    /// part of every cache key, and the environment the video's render tasks are pinned to.
     var manimVersion: String
     /// Forks tasks from a pre-imported Manim; `nil` starts each task cold.
     var warm: WarmForkServer?

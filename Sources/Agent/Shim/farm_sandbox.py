@@ -22,6 +22,7 @@ with the namespace, and the task folder is read-only to it.
 
 import ctypes
 import os
+import shutil
 import re
 import signal
 
@@ -142,7 +143,11 @@ def isolate(task, tmp_bytes=2 << 30):
     # PID 1 of the new namespace: the render itself.
     _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
     _drop_capabilities()
-    os.chdir(task)
+    # The task's folder (the script and its assets) is read-only here; scripts write beside their files
+    # (Manim's SVGMobject saves a cleaned copy of the SVG in the working folder), so they work in a copy
+    # on the task's own size-limited /tmp.
+    shutil.copytree(task, "/tmp/work", symlinks=True, dirs_exist_ok=True)
+    os.chdir("/tmp/work")
     os.environ["HOME"] = "/tmp/home"
     os.environ["TMPDIR"] = "/tmp"
 

@@ -38,7 +38,10 @@ extension FarmCore {
         ])
         emit(.requestDispatch)
         // Before assembly, which clears the video's staging folder.
-        if configuration.renderCache, video.options.useCache, task.work.cacheKey != nil {
+        // A render from another environment than its key names is used, but never cached under that key.
+        let identity = task.agentID.flatMap { agents[$0]?.record.renderIdentity }
+        if configuration.renderCache, video.options.useCache, task.work.cacheKey != nil,
+           task.work.cacheIdentity == nil || task.work.cacheIdentity == identity {
             emit(.rememberInCache(task, result))
         }
         startAssemblyIfRendered(task.videoID)

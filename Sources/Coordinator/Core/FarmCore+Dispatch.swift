@@ -12,13 +12,15 @@ extension FarmCore {
     /// team's users; within a user,
     /// older videos first, a video's plan before anything else, then the
     /// longest estimated task first so that the slowest piece starts first.
-    /// A LaTeX scene goes only to an agent that has LaTeX. Each assignment's
+    /// A LaTeX scene goes only to an agent that has LaTeX, a task made for a render
+    /// environment only to an agent with that environment. Each assignment's
     /// fresh attempt number is persisted before the agent hears of it.
     mutating func dispatch(now: ContinuousClock.Instant) {
         // The round's view of the fleet, in id order: free slots are counted down here, so
         // choosing an agent touches small values, not the agents' whole state.
         var slots = agents.values.filter(\.acceptsWork).map {
-            SlotCandidate(id: $0.record.id, peer: $0.peer, free: $0.freeSlots, hasLaTeX: $0.record.hasLaTeX)
+            SlotCandidate(id: $0.record.id, peer: $0.peer, free: $0.freeSlots, hasLaTeX: $0.record.hasLaTeX,
+                          identity: $0.record.renderIdentity, takesAssets: $0.record.takesAssets)
         }.sorted { $0.id < $1.id }
         var freeSlots = slots.reduce(0) { $0 + $1.free }
         guard freeSlots > 0 else { return }
@@ -27,7 +29,8 @@ extension FarmCore {
         var assignments: [(Assign, Data)] = []
         while freeSlots > 0, var task = queues.next() {
             if let notBefore = retryNotBefore[task.id], notBefore > now { continue }
-            guard let video = videos[task.videoID], let chosen = pickSlot(for: task, among: slots) else { continue }
+            guard let video = videos[task.videoID],
+                  let chosen = pickSlot(for: task, among: slots, needsAssets: video.options.assets?.isEmpty == false) else { continue }
             queues.started(task)
             freeSlots -= 1
             slots[chosen].free -= 1
@@ -80,12 +83,14 @@ extension FarmCore {
     /// The agent with the most free slots that can run `task`: not blocklisted for its
     /// video, and not the agent it last failed on while another connected agent could take
     /// it (even if that one is busy now). Ties go to the first by id. One pass, no copies.
-    func pickSlot(for task: TaskRecord, among slots: [SlotCandidate]) -> Int? {
+    func pickSlot(for task: TaskRecord, among slots: [SlotCandidate], needsAssets: Bool = false) -> Int? {
         let failures = agentFailures[task.videoID]
         let failedOn = lastFailedAgent[task.id]
         var best: Int?, bestOther: Int?, otherEligible = false
         for index in slots.indices {
             if task.requiresLaTeX && !slots[index].hasLaTeX { continue }
+            if let identity = task.work.environment, slots[index].identity != identity { continue }
+            if needsAssets && !slots[index].takesAssets { continue }
             if let failures, failures[slots[index].id, default: 0] >= configuration.blocklistAfter { continue }
             let isOther = slots[index].id != failedOn
             if isOther { otherEligible = true }
@@ -118,4 +123,7 @@ struct SlotCandidate {
     let peer: Data
     var free: Int
     let hasLaTeX: Bool
+    /// `AgentRecord.renderIdentity`.
+    let identity: String
+    let takesAssets: Bool
 }

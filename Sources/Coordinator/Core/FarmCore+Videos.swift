@@ -43,14 +43,15 @@ extension FarmCore {
             plan.work = TaskWork(kind: .plan, note: "plans \(scenes.map(\.name).joined(separator: ", "))")
             return [plan]
         }
-        let manimVersion = fleetManimVersion
+        let manimVersion = fleetRenderIdentity
         return scenes.enumerated().map { ordinal, scene in
             var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: scene.name,
                                   requiresLaTeX: scene.requiresLaTeX, createdAt: video.createdAt)
             task.work.cacheKey = manimVersion.map {
-                RenderCacheKey.make(source: scene.fingerprint ?? video.script, scene: scene.name, animations: nil,
+                RenderCacheKey.make(source: video.withAssets(scene.fingerprint ?? video.script), scene: scene.name, animations: nil,
                                     settings: video.settings, encoding: video.encoding, manimVersion: $0)
             }
+            task.work.cacheIdentity = manimVersion  // whole scenes render anywhere; only a render in this identity is cached
             return task
         }
     }
@@ -77,10 +78,10 @@ extension FarmCore {
     /// takes that plan instead of running the planning pass again: look it up first.
     mutating func lookUpCachedPlan(_ videoID: String) {
         guard configuration.renderCache, let video = videos[videoID], video.options.useCache,
-              let manimVersion = fleetManimVersion,
+              let manimVersion = fleetRenderIdentity,
               let planID = taskIDsByVideo[videoID]?.first(where: { tasks[$0]?.work.kind == .plan && tasks[$0]?.state == .pending })
         else { return }
-        let key = PlanCacheKey.make(script: video.script, scenes: video.options.scenes.map(\.name), settings: video.settings,
+        let key = PlanCacheKey.make(script: video.withAssets(video.script), scenes: video.options.scenes.map(\.name), settings: video.settings,
                                     manimVersion: manimVersion)
         cacheLookups.insert(planID)  // held back from dispatch: a cached plan must not also be run
         emit(.lookUpCachedPlan(videoID: videoID, planTaskID: planID, key: key))
@@ -119,7 +120,7 @@ extension FarmCore {
         createRenderTasks(video, plan: plan, attempt: attempt, plans: planned.scenes, planSeconds: planned.seconds,
                           manimVersion: planned.manimVersion)
         if configuration.renderCache && video.options.useCache {
-            let key = PlanCacheKey.make(script: video.script, scenes: scenes.map(\.name), settings: video.settings,
+            let key = PlanCacheKey.make(script: video.withAssets(video.script), scenes: scenes.map(\.name), settings: video.settings,
                                         manimVersion: planned.manimVersion)
             persist(.cachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,
                                            createdAt: Date())))
@@ -149,10 +150,13 @@ extension FarmCore {
             task.work = TaskWork(
                 kind: .render, animations: piece.animations, expectedFrames: piece.frames,
                 estimatedSeconds: piece.estimatedSeconds, dispatchRank: piece.rank,
-                cacheKey: RenderCacheKey.make(source: piece.scene.fingerprint ?? video.script, scene: piece.scene.name,
+                cacheKey: RenderCacheKey.make(source: video.withAssets(piece.scene.fingerprint ?? video.script), scene: piece.scene.name,
                                               animations: piece.animations, settings: video.settings,
                                               encoding: video.encoding, manimVersion: manimVersion),
                 note: piece.note)
+            // Ranges of one scene join seamlessly only when one environment drew them all: the planner's.
+            task.work.environment = manimVersion
+            task.work.cacheIdentity = manimVersion
             return task
         }
         for task in renderTasks { put(task) }

@@ -180,10 +180,10 @@ import Logging
             .sorted { $0.ordinal < $1.ordinal }
     }
 
-    /// The Manim version every connected agent runs, if they agree.
-    var fleetManimVersion: String? {
-        let versions = Set(agents.values.map(\.record.manimVersion))
-        return versions.count == 1 ? versions.first.flatMap { $0 == "unavailable" ? nil : $0 } : nil
+    /// The render identity (Manim version and environment) every connected agent has, if they agree.
+    var fleetRenderIdentity: String? {
+        let identities = Set(agents.values.map(\.record.renderIdentity))
+        return identities.count == 1 ? identities.first.flatMap { $0.hasPrefix("unavailable") ? nil : $0 } : nil
     }
 
     /// Render slots of the connected fleet.

@@ -53,11 +53,13 @@ extension FarmEngine {
     public func agentStatuses() -> [AgentStatus] {
         let now = ContinuousClock.now
         return core.agents.values.sorted { $0.record.id < $1.record.id }.map { agent in
-            AgentStatus(
+            var status = AgentStatus(
                 id: agent.record.id, hostname: agent.record.hostname, slots: agent.record.slots,
                 running: agent.running.count, reportedRunning: agent.reportedRunning, cores: agent.record.cores, manimVersion: agent.record.manimVersion,
                 hasLaTeX: agent.record.hasLaTeX, draining: !agent.acceptsWork,
                 lastSeenSecondsAgo: Self.seconds(now - agent.lastSeen))
+            status.environment = agent.record.environment
+            return status
         }
     }
 

@@ -49,6 +49,10 @@ extension FarmEngine {
             priority: request.priority ?? 0, submitter: owner.name ?? request.submitter ?? "anonymous",
             scenes: selected.map { SceneSpec(name: $0.name, requiresLaTeX: $0.requiresLaTeX, fingerprint: $0.fingerprint) },
             split: request.split ?? true, useCache: request.cache ?? true)
+        if let assets = request.assets, !assets.isEmpty {
+            // In the store before the video is durable: a video never refers to assets that are not there.
+            video.options.assets = try await storeAssets(assets, videoID: videoID, scriptName: video.scriptName)
+        }
         let videoTasks = core.initialTasks(for: video)
         let newVideo = video
         let stored: VideoRecord

@@ -157,6 +157,17 @@ public actor FarmEngine {
                 assign.output = await outputPlacement(for: assign)
                 guard core.isCurrent(assign.ref) else { return }
             }
+            if let video = core.videos[assign.videoID] {
+                do {
+                    assign.assets = try await assetFiles(for: video)
+                } catch {
+                    // The agent would fail on a missing file: hand the task back, without spending a retry.
+                    logger.error("could not read a video's assets for its task", metadata: ["task": "\(assign.ref.taskID)", "error": "\(error)"])
+                    await apply(.assignmentsNotDurable([assign.ref]))
+                    return
+                }
+                guard core.isCurrent(assign.ref) else { return }
+            }
             logger.info("assigned", metadata: [
                 "task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "kind": "\(assign.kind?.rawValue ?? "render")",
                 "range": "\(assign.animations.map(\.description) ?? "whole")", "attempt": "\(assign.ref.attempt)",

@@ -8,6 +8,8 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
     case notPersisted(String)
     /// The team has this many videos not yet final, its quota.
     case tooManyActiveVideos(limit: Int)
+    /// The submitted assets are too many, too large, or not safe relative paths.
+    case invalidAssets(String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidLadder(let why): "invalid ladder: \(why)"
         case .invalidScript(let error): error.description
         case .notPersisted(let why): "the submission could not be stored, nothing was accepted: \(why)"
+        case .invalidAssets(let why): "invalid assets: \(why)"
         case .tooManyActiveVideos(let limit):
             "your team has \(limit) videos queued or rendering, its quota of concurrent videos; submit again when one finishes"
         }

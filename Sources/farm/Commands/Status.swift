@@ -79,7 +79,7 @@ struct Agents: AsyncParsableCommand {
             if agents.isEmpty { print("no agents connected") }
             for agent in agents {
                 print("\(agent.id)  \(agent.running)/\(agent.slots) slots  \(agent.cores) cores  manim \(agent.manimVersion)"
-                      + "  latex: \(agent.hasLaTeX ? "yes" : "no")\(agent.draining ? "  draining" : "")")
+                      + (agent.environment.map { "  env \($0)" } ?? "") + "  latex: \(agent.hasLaTeX ? "yes" : "no")\(agent.draining ? "  draining" : "")")
             }
         } catch let error as FarmClient.ClientError {
             printError(error.description)

@@ -35,6 +35,10 @@ struct Submit: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Reuse cached renders of unchanged scenes.")
     var cache = true
 
+    @Option(name: .customLong("asset"),
+            help: "A file the script reads (image, SVG, sound, data), by its path relative to the script; repeat for more. A folder adds the files in it.")
+    var assets: [String] = []
+
     @Flag(help: "Wait for the video and show progress.")
     var wait = false
 
@@ -66,6 +70,14 @@ struct Submit: AsyncParsableCommand {
         request.priority = priority
         request.split = split
         request.cache = cache
+        if !assets.isEmpty {
+            do {
+                request.assets = try Self.readAssets(assets, besideScript: URL(fileURLWithPath: script).deletingLastPathComponent())
+            } catch {
+                printError("\(error)")
+                throw FarmExit.refused
+            }
+        }
         let status: VideoStatus
         do {
             status = try await client.submit(request)
@@ -81,6 +93,30 @@ struct Submit: AsyncParsableCommand {
         let final = try await Follow(client: client, json: json).follow(status.id)
         try Follow.report(final, client: client, json: json)
     }
+
+    /// Reads each asset (a file, or every file under a folder) under its path relative to the script's folder.
+    static func readAssets(_ paths: [String], besideScript base: URL) throws -> [SubmittedAsset] {
+        var assets: [SubmittedAsset] = []
+        let root = base.standardizedFileURL.path + "/"
+        for path in paths {
+            let url = URL(fileURLWithPath: path, relativeTo: base).standardizedFileURL
+            var files = [url]
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+                files = (FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey])?
+                    .compactMap { $0 as? URL }.filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }) ?? []
+            }
+            for file in files {
+                guard file.path.hasPrefix(root) else {
+                    throw ValidationError("asset \(file.path) is not in the script's folder \(root): the script could not open it by a relative path")
+                }
+                assets.append(SubmittedAsset(name: String(file.path.dropFirst(root.count)), data: try Data(contentsOf: file)))
+            }
+        }
+        return assets
+    }
+
 }
 
-extension Quality: ExpressibleByArgument {}
+extension Quality: ExpressibleByArgument {
+}

@@ -19,6 +19,11 @@ struct FarmSimulation {
         var running: Set<AttemptRef> = []
         var slots: Int
         var hasLaTeX: Bool
+        /// Its render environment's fingerprint, as `Register.environment`.
+        var environment: String?
+
+        /// What its plans report (`AgentRecord.renderIdentity`).
+        var identity: String { environment.map { "0.22.0 env:\($0)" } ?? "0.22.0" }
     }
 
     /// What the model store holds: only flushed changes.
@@ -215,12 +220,13 @@ struct FarmSimulation {
         send(.submitted(video, tasks))
     }
 
-    mutating func join(_ id: String, slots: Int = 1, hasLaTeX: Bool = true) {
-        var agent = agents[id] ?? SimAgent(id: id, peer: Data(id.utf8), slots: slots, hasLaTeX: hasLaTeX)
+    mutating func join(_ id: String, slots: Int = 1, hasLaTeX: Bool = true, environment: String? = nil) {
+        var agent = agents[id] ?? SimAgent(id: id, peer: Data(id.utf8), slots: slots, hasLaTeX: hasLaTeX, environment: environment)
         agent.alive = true
         agents[id] = agent
         send(.registered(Register(agentID: id, hostname: id, slots: agent.slots, cores: 2, memoryBytes: 1 << 30,
-                                  manimVersion: "0.22.0", hasLaTeX: agent.hasLaTeX, running: Array(agent.running)),
+                                  manimVersion: "0.22.0", hasLaTeX: agent.hasLaTeX, running: Array(agent.running),
+                                  environment: agent.environment),
                          peer: agent.peer))
     }
 
@@ -252,7 +258,7 @@ struct FarmSimulation {
         } else if ref.taskID.hasSuffix("-plan") {
             let videoID = String(ref.taskID.dropLast(5))
             let scenes = durable.videos[videoID]?.options.scenes ?? core.videos[videoID]?.options.scenes ?? []
-            send(.planned(PlanResult(ref: ref, manimVersion: "0.22.0",
+            send(.planned(PlanResult(ref: ref, manimVersion: agent.identity,
                                      scenes: scenes.map { ScenePlan(scene: $0.name, animations: [PlannedAnimation(seconds: 1, frames: 15)]) },
                                      seconds: 0.1), peer: agent.peer))
         } else {

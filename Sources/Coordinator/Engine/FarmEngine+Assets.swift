@@ -1,0 +1,65 @@
+import Crypto
+import FarmModel
+import FarmProtocol
+import Foundation
+
+/// Files a script reads, submitted with it: checked, kept in the store beside the
+/// video's attempts (`staging/<video>/assets/<name>`, never published, gone with the
+/// video's staging), and sent with every task, inline from the data folder or as
+/// presigned GETs from an object store.
+extension FarmEngine {
+    /// Checks a submission's assets and stores them; returns what the video keeps of them.
+    /// - Throws: `SubmissionError.invalidAssets` for anything but a few safe, small files.
+    func storeAssets(_ assets: [SubmittedAsset], videoID: String, scriptName: String) async throws(SubmissionError) -> [AssetRef] {
+        guard assets.count <= AssetFile.maxCount else {
+            throw .invalidAssets("\(assets.count) assets; at most \(AssetFile.maxCount)")
+        }
+        var names: Set<String> = []
+        var total = 0
+        for asset in assets {
+            guard AssetFile.isSafeName(asset.name) else {
+                throw .invalidAssets("\(asset.name.prefix(64).debugDescription) is not a relative path of letters, digits, . _ - "
+                    + "(at most 4 folders deep, no part starting with a dot)")
+            }
+            guard asset.name != scriptName else { throw .invalidAssets("\(asset.name) is the script's own name") }
+            guard names.insert(asset.name).inserted else { throw .invalidAssets("\(asset.name) is given twice") }
+            total += asset.data.count
+        }
+        guard total <= AssetFile.maxTotalBytes else {
+            throw .invalidAssets("the assets are \(total) bytes together; the limit is \(AssetFile.maxTotalBytes)")
+        }
+        var refs: [AssetRef] = []
+        for asset in assets {
+            let sha256 = SHA256.hash(data: asset.data).map { String(format: "%02x", $0) }.joined()
+            do {
+                try await outputs.store.put(asset.data, key: assetKey(videoID: videoID, name: asset.name),
+                                            contentType: "application/octet-stream", cacheControl: nil)
+            } catch {
+                throw .notPersisted("the assets could not be stored: \(error)")
+            }
+            refs.append(AssetRef(name: asset.name, size: asset.data.count, sha256: sha256))
+        }
+        return refs
+    }
+
+    func assetKey(videoID: String, name: String) -> String {
+        outputs.attemptsPrefix(videoID) + "assets/" + name
+    }
+
+    /// A task's assets as its agent gets them; `nil` when the video has none.
+    /// - Throws: when the store cannot hand them out (the assignment then waits for another round).
+    func assetFiles(for video: VideoRecord) async throws -> [AssetFile]? {
+        guard let assets = video.options.assets, !assets.isEmpty else { return nil }
+        var files: [AssetFile] = []
+        for asset in assets {
+            let key = assetKey(videoID: video.id, name: asset.name)
+            if let s3 = configuration.objectOutputs?.s3 {
+                let url = try await s3.presignedGet(key: key, expires: configuration.objectOutputs?.uploadURLSeconds ?? 3_600)
+                files.append(AssetFile(name: asset.name, size: asset.size, sha256: asset.sha256, url: url.absoluteString))
+            } else {
+                files.append(AssetFile(name: asset.name, size: asset.size, sha256: asset.sha256, data: try await outputs.store.get(key)))
+            }
+        }
+        return files
+    }
+}
