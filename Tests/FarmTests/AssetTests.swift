@@ -76,6 +76,27 @@ import Testing
         #expect(rendered.scenes.first?.note == nil, "a changed asset is rendered again")
     }
 
+    /// With an object store the assets are there too, and agents fetch them with presigned URLs.
+    @Test func agentsFetchAssetsFromTheObjectStore() async throws {
+        let moto = try await ObjectStorageTests.MotoS3(bucket: "farm-assets")
+        let farm = try await FarmHarness(agents: [[]], coordinatorArguments: ObjectStoreFarmTests.storage("farm-assets/published", at: moto.endpoint),
+                                         environment: ObjectStorageTests.MotoS3.environment)
+        let folder = farm.directory.appendingPathComponent("project")
+        _ = try Self.project(in: folder, red: 90)
+        var request = SubmitRequest(script: Self.script, scriptName: "card.py", quality: .low)
+        request.assets = try ["pictures/logo.png", "data/heights.txt", "star.svg"].map {
+            SubmittedAsset(name: $0, data: try Data(contentsOf: folder.appendingPathComponent($0)))
+        }
+        let (code, body) = try await farm.submit(request)
+        try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
+        let id = try farm.decodeStatus(body).id
+        let status = try await farm.waitUntilFinal(id)
+        #expect(status.state == .done, "\(status.scenes.map { "\($0.name): \($0.error?.message ?? "")" })")
+        let stored = try await moto.client().list(prefix: "staging/\(id)/assets/").map(\.key).sorted()
+        #expect(stored == ["data/heights.txt", "pictures/logo.png", "star.svg"].map { "staging/\(id)/assets/\($0)" })
+        #expect(try await moto.client().list(prefix: "published/\(id)/").allSatisfy { !$0.key.contains("assets") }, "never published")
+    }
+
     @Test func unsafeOrOversizedAssetsAreRefusedWithTheReason() async throws {
         let farm = try await FarmHarness(agents: [])
         let script = "from manim import *\n\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n"

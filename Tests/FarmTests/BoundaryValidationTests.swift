@@ -66,6 +66,27 @@ import ZeroMQ
         #expect(Self.refused(.progress(RenderProgress(ref: AttemptRef(taskID: "t", attempt: -1), framesDone: 0))))
     }
 
+    @Test func assetsInAnAssignmentMustBeSafeAndWhole() {
+        func assign(_ assets: [AssetFile]) -> FarmMessage {
+            var assign = Assign(ref: Self.ref, videoID: "v1", scriptName: "s.py", script: "x", scene: "A", settings: RenderSettings(),
+                                encoding: EncodingPlan(renditions: []), limits: TaskLimits())
+            assign.assets = assets
+            return .assign(assign)
+        }
+        let hash = String(repeating: "ab", count: 32)
+        #expect(!Self.refused(assign([AssetFile(name: "pictures/logo.png", size: 3, sha256: hash, data: Data([1, 2, 3]))])))
+        #expect(!Self.refused(assign([AssetFile(name: "a.wav", size: 3, sha256: hash, url: "https://s3/a.wav?X-Amz-Signature=1")])))
+        for name in ["../x", "/etc/passwd", ".bashrc", "a/./b", "a\\b", "a/b/c/d/e"] {
+            #expect(Self.refused(assign([AssetFile(name: name, size: 1, sha256: hash, data: Data([1]))])), "\(name)")
+        }
+        #expect(Self.refused(assign([AssetFile(name: "a", size: 5, sha256: hash, data: Data([1]))])), "bytes not as announced")
+        #expect(Self.refused(assign([AssetFile(name: "a", size: 1, sha256: "x", data: Data([1]))])))
+        #expect(Self.refused(assign([AssetFile(name: "a", size: 1, sha256: hash)])), "neither bytes nor a URL")
+        #expect(Self.refused(assign([AssetFile(name: "a", size: 1, sha256: hash, url: "file:///etc/passwd")])))
+        let twice = AssetFile(name: "a", size: 1, sha256: hash, data: Data([1]))
+        #expect(Self.refused(assign([twice, twice])))
+    }
+
     @Test func forgedJoinsAndAnswersAreRefused() {
         let source = JoinSource(url: "http://s3/a", size: 1_000)
         func join(_ sources: [JoinSource], target: String = "http://s3/t?partNumber=1") -> FarmMessage {
