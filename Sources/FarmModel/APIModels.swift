@@ -66,6 +66,8 @@ public struct SceneStatus: Codable, Sendable, Equatable {
     public var note: String?
     /// A scene without animations: the URL of its picture (`stills/<Scene>.png`), once rendered.
     public var still: String?
+    /// The sounds the scene adds (`add_sound`), where they start on its timeline, as planned.
+    public var sounds: [PlannedSound]?
 
     public init(name: String, state: TaskState, attempt: Int, retriesSpent: Int, agent: String? = nil, framesDone: Int, frames: Int? = nil, requiresLaTeX: Bool, error: TaskError? = nil, waitingFor: String? = nil, animations: AnimationRange? = nil, estimatedSeconds: Double? = nil, note: String? = nil) {
         self.name = name

@@ -108,6 +108,8 @@ public struct TaskWork: Codable, Sendable, Equatable {
     /// The render identity its cache key was made for: only a render by an agent with that identity is
     /// remembered under the key. `nil` for older tasks.
     public var cacheIdentity: String?
+    /// The sounds its scene adds, as planned (a scene with sounds is rendered whole).
+    public var sounds: [PlannedSound]?
     /// Frames the plan expects this task to produce.
     public var expectedFrames: Int?
     /// Estimated render time on one agent slot, in seconds.

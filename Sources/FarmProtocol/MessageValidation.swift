@@ -209,6 +209,22 @@ extension ScenePlan: ValidatedMessage {
             total += animation.frames  // at most maxAnimations × maxFrames: no overflow
         }
         try Check.range(total, 0...MessageLimits.maxFrames, "frames of scene \(scene)")
+        if let soundEvents {
+            try Check.count(soundEvents, PlannedSound.maxPerScene, "sounds of scene \(scene)")
+            guard sounds || soundEvents.isEmpty else { throw .invalidBody("scene \(scene) lists sounds but says it adds none") }
+            for sound in soundEvents { try sound.validate() }
+        }
+    }
+}
+
+extension PlannedSound: ValidatedMessage {
+    public func validate() throws(WireError) {
+        guard !file.isEmpty else { throw .invalidBody("a sound without a file") }
+        try Check.text(file, "sound file", limit: 1_024)
+        try Check.seconds(seconds, "sound start")
+        if let gain {
+            guard gain.isFinite, (-200...200).contains(gain) else { throw .invalidBody("a sound's gain \(gain) is not a gain in dB") }
+        }
     }
 }
 

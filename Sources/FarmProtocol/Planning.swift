@@ -43,11 +43,14 @@ public struct ScenePlan: Codable, Sendable, Equatable {
     public var animations: [PlannedAnimation]
     /// The scene adds sounds: ranges would drop or misplace them.
     public var sounds: Bool
+    /// Every sound the scene adds, in order: what its mix is made of. Absent from older agents' plans.
+    public var soundEvents: [PlannedSound]?
 
-    public init(scene: String, animations: [PlannedAnimation], sounds: Bool = false) {
+    public init(scene: String, animations: [PlannedAnimation], sounds: Bool = false, soundEvents: [PlannedSound]? = nil) {
         self.scene = scene
         self.animations = animations
         self.sounds = sounds
+        self.soundEvents = soundEvents
     }
 
     /// Frames of the whole scene.
@@ -68,4 +71,23 @@ public struct PlanResult: Codable, Sendable, Equatable {
         self.scenes = scenes
         self.seconds = seconds
     }
+}
+
+/// One `add_sound` of a scene, as the planning pass saw it (without reading the file).
+public struct PlannedSound: Codable, Sendable, Equatable {
+    /// The path the script gave, relative to its folder (an asset) or to Manim's assets folder.
+    public var file: String
+    /// When it starts on the scene's timeline.
+    public var seconds: Double
+    /// Decibels added, if any.
+    public var gain: Double?
+
+    public init(file: String, seconds: Double, gain: Double? = nil) {
+        self.file = file
+        self.seconds = seconds
+        self.gain = gain
+    }
+
+    /// Sounds one scene may add.
+    public static let maxPerScene = 10_000
 }

@@ -28,6 +28,52 @@ import Testing
                 self.wait(1)
         """
 
+    /// A mono 16-bit PCM WAV of `seconds` of a 440 Hz tone.
+    static func wav(seconds: Double, rate: Int = 48_000) -> Data {
+        let samples = Int(seconds * Double(rate))
+        var data = Data()
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+        data.append(contentsOf: Array("RIFF".utf8)); append(UInt32(36 + samples * 2)); data.append(contentsOf: Array("WAVEfmt ".utf8))
+        append(UInt32(16)); append(UInt16(1)); append(UInt16(1)); append(UInt32(rate)); append(UInt32(rate * 2)); append(UInt16(2)); append(UInt16(16))
+        data.append(contentsOf: Array("data".utf8)); append(UInt32(samples * 2))
+        for index in 0..<samples { append(Int16(8_000 * sin(2 * Double.pi * 440 * Double(index) / Double(rate)))) }
+        return data
+    }
+
+    /// The planning pass lists every sound a scene adds, where it starts on the scene's timeline, without reading
+    /// it; a sound the submission lacks fails the video with Manim's own error, naming the file.
+    @Test func thePlanListsEverySoundAndAMissingOneFailsTheVideoNamingIt() async throws {
+        let farm = try await FarmHarness(agents: [[]])
+        let script = """
+            from manim import *
+
+            class Clicks(Scene):
+                def construct(self):
+                    self.add_sound("sounds/click.wav")
+                    self.play(FadeIn(Dot()), run_time=1)
+                    self.add_sound("sounds/click.wav", time_offset=0.25, gain=-3)
+                    self.wait(0.5)
+            """
+        var request = SubmitRequest(script: script, scriptName: "clicks.py", quality: .low)
+        request.assets = [SubmittedAsset(name: "sounds/click.wav", data: Self.wav(seconds: 0.2))]
+        let (code, body) = try await farm.submit(request)
+        try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
+        let status = try await farm.waitUntilFinal(try farm.decodeStatus(body).id)
+        try #require(status.state == .done, "\(status.scenes.map { "\($0.name): \($0.error?.message ?? "")" })")
+        // Where a render's clock puts them: 15 frames of 1/15 s, then the offset.
+        let sounds = try #require(status.scenes.first?.sounds)
+        #expect(sounds.map(\.file) == ["sounds/click.wav", "sounds/click.wav"] && sounds.map(\.gain) == [nil, -3], "\(sounds)")
+        #expect(sounds.count == 2 && abs(sounds[0].seconds) < 1e-9 && abs(sounds[1].seconds - 1.25) < 1e-9, "\(sounds)")
+
+        request.assets = nil
+        let (missingCode, missingBody) = try await farm.submit(request)
+        try #require(missingCode == 201)
+        let missing = try await farm.waitUntilFinal(try farm.decodeStatus(missingBody).id)
+        #expect(missing.state == .failed)
+        let errors = ((missing.plan.map { [$0] } ?? []) + missing.scenes).compactMap(\.error).map(\.message)
+        #expect(errors.contains { $0.contains("click.wav") }, "\(errors)")
+    }
+
     @Test func aLongSceneIsRenderedInRangesOnTwoAgentsAndJoinedSeamlessly() async throws {
         let farm = try await FarmHarness(agents: [[], []], coordinatorArguments: ["--minimum-piece-seconds", "0.3"])
         let (code, body) = try await farm.submit(SubmitRequest(script: Self.oneLongScene, scriptName: "long.py", quality: .low, seed: 3))

@@ -102,7 +102,7 @@ import numpy as np  # noqa: E402  (after the stdout swap, on purpose)
 from manim import config  # noqa: E402
 from manim.renderer.cairo_renderer import CairoRenderer  # noqa: E402
 from manim.scene.scene import Scene  # noqa: E402
-from manim.scene.scene_file_writer import SceneFileWriter  # noqa: E402
+from manim.scene.scene_file_writer import SceneFileWriter, get_full_sound_file_path  # noqa: E402
 
 # ---------------------------------------------------------------- frame output
 
@@ -173,8 +173,15 @@ def _renderer_play(self, scene, *args, **kwargs):
     scene.compile_animation_data(*args, **kwargs)
     hash_current_animation = None if self.skip_animations else f"uncached_{self.num_plays:05}"
     if self.skip_animations and PLANNING:
-        _record_planned_animation(scene, self)
-        self.time += scene.duration
+        frames = _record_planned_animation(scene, self)
+        # The clock advances as a render's would, so sounds are placed where the render places them:
+        # a frame at a time for an animation, all frames in one step for a frozen frame.
+        dt = 1 / self.camera.frame_rate
+        if scene.is_current_animation_frozen_frame():
+            self.time += frames * dt
+        else:
+            for _ in range(frames):
+                self.time += dt
     self.file_writer.add_partial_movie_file(hash_current_animation)
     self.animations_hashes.append(hash_current_animation)
     self.file_writer.begin_animation(not self.skip_animations, animation_index=self.num_plays)
@@ -200,7 +207,8 @@ def _renderer_play(self, scene, *args, **kwargs):
 
 def _renderer_render(self, scene, time, moving_mobjects=None):
     if self.skip_animations:
-        self.time += 1 * (1 / self.camera.frame_rate)  # what add_frame adds for one frame
+        if not PLANNING:  # a plan advanced the clock for the whole animation already
+            self.time += 1 * (1 / self.camera.frame_rate)  # what add_frame adds for one frame
         return
     self.update_frame(scene, moving_mobjects)
     self.add_frame(self.get_frame())
@@ -239,16 +247,26 @@ def _record_planned_animation(scene, renderer):
         frames = len(np.arange(0, scene.duration, 1 / fps))
     variable = scene.stop_condition is not None
     plan["animations"].append({"seconds": float(scene.duration), "frames": frames, "variable": variable})
+    return frames
 
 
 _stock_add_sound = Scene.add_sound
 
 
-def _add_sound(self, *args, **kwargs):
+def _add_sound(self, sound_file, time_offset=0, gain=None, **kwargs):
     if PLANNING:
-        self.__dict__.setdefault("_farm_plan", {"animations": [], "sounds": False})["sounds"] = True
+        # The file must be there (an asset), as a render would find out later: a missing sound fails the plan
+        # with Manim's own error. The sound is noted where it starts on the scene's timeline, not read.
+        get_full_sound_file_path(sound_file, config.assets_dir)
+        plan = self.__dict__.setdefault("_farm_plan", {"animations": [], "sounds": False})
+        plan["sounds"] = True
+        plan.setdefault("soundEvents", []).append({
+            "file": str(sound_file),
+            "seconds": float(self.renderer.time + time_offset),
+            "gain": None if gain is None else float(gain),
+        })
         return
-    _stock_add_sound(self, *args, **kwargs)
+    _stock_add_sound(self, sound_file, time_offset, gain, **kwargs)
 
 
 _stock_scene_finished = CairoRenderer.scene_finished

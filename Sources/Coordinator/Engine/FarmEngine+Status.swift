@@ -108,6 +108,7 @@ extension FarmEngine {
                 framesDone: task.result?.frames ?? task.framesDone, frames: task.result?.frames,
                 requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting,
                 animations: task.work.animations, estimatedSeconds: task.work.estimatedSeconds, note: task.work.note)
+            scene.sounds = task.work.sounds
             if video.state == .done, task.result?.still != nil {
                 let path = ProgressivePublisher.stillPath(task.scene)
                 scene.still = configuration.objectOutputs?.publicURL(videoID: video.id, path: path) ?? "/v1/videos/\(video.id)/\(path)"
