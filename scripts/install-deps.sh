@@ -29,9 +29,9 @@ done
 # python3 is the coordinator's script parser (ast only) as well as the base of Manim's venv.
 packages=(pkg-config ca-certificates curl bc python3)
 if [ $want_build = 1 ]; then
-  packages+=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev liblz4-dev libsqlite3-dev)
+  packages+=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev liblz4-dev libsqlite3-dev)
 else
-  packages+=(libzmq5 libavcodec59 libavformat59 libavutil57 libswscale6 liblz4-1 libsqlite3-0 zlib1g)
+  packages+=(libzmq5 libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 liblz4-1 libsqlite3-0 zlib1g)
 fi
 if [ $want_manim = 1 ]; then
   # bubblewrap: agents run every Manim process in a sandbox (see docs/security.md).

@@ -6,6 +6,8 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+#include <libavutil/channel_layout.h>
 
 // FFmpeg's error macros do not import into Swift (FFmpeg 5.1); these do.
 static inline int cff_averror(int posix) { return AVERROR(posix); }
