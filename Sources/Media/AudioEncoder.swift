@@ -26,19 +26,28 @@ public final class AudioEncoder {
     private var segmentIndex = 0
     private var samplesInSegment = 0
     private let inputChannels: Int32
+    private let inputFormat: SampleFormat
+
+    /// How `encode` samples come: 16-bit integers (Manim's own mix) or floats (`SoundMixer`).
+    public enum SampleFormat: Sendable {
+        case int16, float32
+
+        var libav: AVSampleFormat { self == .int16 ? AV_SAMPLE_FMT_S16 : AV_SAMPLE_FMT_FLT }
+    }
     private let emit: (_ segment: Int?, _ samples: Int, _ data: Data) -> Void
 
     /// - Parameters:
-    ///   - inputRate, inputChannels: of the interleaved 16-bit samples `encode` takes.
+    ///   - inputRate, inputChannels, inputFormat: of the interleaved samples `encode` takes.
     ///   - segmentSamples: output samples (at 48 kHz) per fragment.
     ///   - emit: the init segment (`segment == nil`), then each fragment with its sample count.
-    public init(inputRate: Int32, inputChannels: Int32, segmentSamples: Int64, bitRate: Int64 = 128_000,
-                emit: @escaping (_ segment: Int?, _ samples: Int, _ data: Data) -> Void) throws(MediaError) {
+    public init(inputRate: Int32, inputChannels: Int32, inputFormat: SampleFormat = .int16, segmentSamples: Int64,
+                bitRate: Int64 = 128_000, emit: @escaping (_ segment: Int?, _ samples: Int, _ data: Data) -> Void) throws(MediaError) {
         guard (8_000...384_000).contains(inputRate), (1...8).contains(inputChannels), segmentSamples >= 1_024 else {
             throw MediaError("audio of \(inputChannels) channels at \(inputRate) Hz in segments of \(segmentSamples) samples")
         }
         self.segmentSamples = segmentSamples
         self.inputChannels = inputChannels
+        self.inputFormat = inputFormat
         self.emit = emit
         sink = try ByteSink()
         do {
@@ -55,10 +64,22 @@ public final class AudioEncoder {
         release()
     }
 
-    /// Takes interleaved signed 16-bit samples (`inputChannels` per instant).
+    /// Takes interleaved signed 16-bit samples (`inputChannels` per instant), for an `.int16` encoder.
     public func encode(interleaved samples: UnsafeBufferPointer<Int16>) throws(MediaError) {
+        guard inputFormat == .int16 else { throw MediaError("16-bit samples for a float encoder") }
+        try encode(raw: UnsafeRawPointer(samples.baseAddress), values: samples.count)
+    }
+
+    /// Takes interleaved float samples in [-1, 1], for a `.float32` encoder.
+    public func encode(interleaved samples: UnsafeBufferPointer<Float>) throws(MediaError) {
+        guard inputFormat == .float32 else { throw MediaError("float samples for a 16-bit encoder") }
+        try encode(raw: UnsafeRawPointer(samples.baseAddress), values: samples.count)
+    }
+
+    private func encode(raw: UnsafeRawPointer?, values: Int) throws(MediaError) {
         guard let resampler else { throw MediaError("audio encoder already finished") }
-        let inputCount = samples.count / Int(inputChannels)
+        guard let raw else { return }
+        let inputCount = values / Int(inputChannels)
         guard inputCount > 0 else { return }
         let capacity = Int(swr_get_out_samples(resampler, Int32(inputCount))) + 16
         var left = [Float](repeating: 0, count: capacity), right = [Float](repeating: 0, count: capacity)
@@ -66,7 +87,7 @@ public final class AudioEncoder {
             right.withUnsafeMutableBytes { r in
                 var outputs: [UnsafeMutablePointer<UInt8>?] = [l.baseAddress?.assumingMemoryBound(to: UInt8.self),
                                                                 r.baseAddress?.assumingMemoryBound(to: UInt8.self)]
-                var input: UnsafePointer<UInt8>? = UnsafeRawPointer(samples.baseAddress!).assumingMemoryBound(to: UInt8.self)
+                var input: UnsafePointer<UInt8>? = raw.assumingMemoryBound(to: UInt8.self)
                 return swr_convert(resampler, &outputs, Int32(capacity), &input, Int32(inputCount))
             }
         }
@@ -199,9 +220,15 @@ public final class AudioEncoder {
             av_channel_layout_uninit(&output)
         }
         var resampler: OpaquePointer?
-        try check(swr_alloc_set_opts2(&resampler, &output, AV_SAMPLE_FMT_FLTP, Self.sampleRate, &input, AV_SAMPLE_FMT_S16,
+        try check(swr_alloc_set_opts2(&resampler, &output, AV_SAMPLE_FMT_FLTP, Self.sampleRate, &input, inputFormat.libav,
                                       inputRate, 0, nil), "swr_alloc_set_opts2")
         self.resampler = resampler
+        // A mono sound plays at full level on both sides (as Manim's mix duplicates it); libswresample's own
+        // matrix puts it 3 dB down on each.
+        if inputChannels == 1 {
+            var matrix: [Double] = [1, 1]
+            try check(swr_set_matrix(resampler, &matrix, 1), "swr_set_matrix")
+        }
         try check(swr_init(resampler), "swr_init")
     }
 
