@@ -195,19 +195,7 @@ public final class AudioEncoder {
     }
 
     private func openMuxer() throws(MediaError) {
-        var format: UnsafeMutablePointer<AVFormatContext>?
-        try check(avformat_alloc_output_context2(&format, nil, "mp4", nil), "avformat_alloc_output_context2")
-        guard let format else { throw MediaError("avformat_alloc_output_context2") }
-        self.format = format
-        format.pointee.pb = sink.context
-        format.pointee.flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT
-        guard let stream = avformat_new_stream(format, nil) else { throw MediaError("avformat_new_stream") }
-        try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context")
-        stream.pointee.time_base = AVRational(num: 1, den: Self.sampleRate)
-        var options: OpaquePointer?
-        defer { av_dict_free(&options) }
-        av_dict_set(&options, "movflags", "empty_moov+default_base_moof+frag_custom", 0)
-        try check(avformat_write_header(format, &options), "avformat_write_header")
+        try FragmentedMP4.open(&format, codec: codec, sink: sink, timescale: Self.sampleRate)
         emit(nil, 0, sink.take())
     }
 
@@ -237,10 +225,6 @@ public final class AudioEncoder {
         if frame != nil { av_frame_free(&frame) }
         if packet != nil { av_packet_free(&packet) }
         if codec != nil { avcodec_free_context(&codec) }
-        if format != nil {
-            format?.pointee.pb = nil
-            avformat_free_context(format)
-            format = nil
-        }
+        FragmentedMP4.close(&format)
     }
 }

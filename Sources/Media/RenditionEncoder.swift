@@ -133,20 +133,8 @@ final class RenditionEncoder {
     }
 
     private func openMuxer() throws(MediaError) {
-        var format: UnsafeMutablePointer<AVFormatContext>?
-        try check(avformat_alloc_output_context2(&format, nil, "mp4", nil), "avformat_alloc_output_context2")
-        guard let format else { throw MediaError("avformat_alloc_output_context2") }
-        self.format = format
-        format.pointee.pb = sink.context
-        format.pointee.flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT
-        guard let stream = avformat_new_stream(format, nil) else { throw MediaError("avformat_new_stream") }
-        try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context")
-        stream.pointee.time_base = AVRational(num: 1, den: timescale)
-        var options: OpaquePointer?
-        defer { av_dict_free(&options) }
-        av_dict_set(&options, "movflags", "empty_moov+default_base_moof+frag_custom", 0)
-        av_dict_set(&options, "video_track_timescale", String(timescale), 0)
-        try check(avformat_write_header(format, &options), "avformat_write_header")
+        try FragmentedMP4.open(&format, codec: codec, sink: sink, timescale: timescale,
+                               options: ["video_track_timescale": String(timescale)])
         emit(nil, 0, sink.take())
     }
 
@@ -192,11 +180,7 @@ final class RenditionEncoder {
         if frame != nil { av_frame_free(&frame) }
         if packet != nil { av_packet_free(&packet) }
         if codec != nil { avcodec_free_context(&codec) }
-        if format != nil {
-            format?.pointee.pb = nil
-            avformat_free_context(format)
-            format = nil
-        }
+        FragmentedMP4.close(&format)
     }
 
     /// Reads profile, constraints and level from the SPS in the encoder's
