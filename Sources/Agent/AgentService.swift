@@ -25,8 +25,10 @@ public actor AgentService: Service {
     private var drained: CheckedContinuation<Void, Never>?
     /// Parts of the object store's uploads being built now (`JoinPart`), by request id.
     private var joins: Set<String> = []
+    private var mixes: Set<String> = []
     /// Joins at once: each holds a part (about 16 MiB) in memory and a connection or two.
     static let maxJoins = 2
+    static let maxMixes = 1
     /// Renders that ended, from their threads to the service's task group.
     private let outcomes: AsyncStream<(RenderJob, FarmMessage)>
     private let reportOutcome: AsyncStream<(RenderJob, FarmMessage)>.Continuation
@@ -140,6 +142,8 @@ public actor AgentService: Service {
             start(assign)
         case .join(let join):
             startJoin(join)
+        case .mix(let mix):
+            startMix(mix)
         case .cancel(let cancel):
             jobs[cancel.ref]?.stop(.init(reason: .cancelled, message: "cancelled by the coordinator"))
         case .resultAck(let ack) where !ack.accepted:
@@ -148,7 +152,7 @@ public actor AgentService: Service {
             logger.error("the coordinator refused this agent", metadata: ["reason": "\(refused.reason)"])
         case .heartbeat, .resultAck:
             break
-        case .register, .progress, .chunk, .result, .failure, .planned, .joined:
+        case .register, .progress, .chunk, .result, .failure, .planned, .joined, .mixed:
             logger.warning("dropped an agent-bound message kind from the coordinator")
         }
     }
@@ -163,7 +167,7 @@ public actor AgentService: Service {
             cores: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), manimVersion: manimVersion,
             hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys),
-            instanceID: configuration.instanceID, joinsParts: true, environment: environment, takesAssets: true)))
+            instanceID: configuration.instanceID, joinsParts: true, environment: environment, takesAssets: true, mixesAudio: true)))
     }
 
     private func heartbeat() {
@@ -195,6 +199,33 @@ public actor AgentService: Service {
         if let error = joined.error {
             logger.warning("could not build a part in the object store", metadata: ["error": "\(error)"])
         }
+    }
+
+    // MARK: Sound tracks
+
+    /// Makes a video's sound track on a thread of its own (it takes no render slot: decoding and AAC run
+    /// hundreds of times faster than real time); a busy or draining agent says so and another is asked.
+    private func startMix(_ mix: MixAudio) {
+        guard !draining, mixes.count < Self.maxMixes, !mixes.contains(mix.id) else {
+            send(.mixed(MixedAudio(id: mix.id, sequence: 0, last: true, error: draining ? "agent is draining" : "agent is busy mixing")))
+            return
+        }
+        mixes.insert(mix.id)
+        let link = self.link
+        Thread {
+            var failure: String?
+            AudioMixJob.run(mix) { answer in
+                if answer.last { failure = answer.error }
+                link?.send(FarmWire.encode(.mixed(answer)))
+            }
+            let ended = failure
+            Task { await self.mixEnded(mix.id, failure: ended) }
+        }.start()
+    }
+
+    private func mixEnded(_ id: String, failure: String?) {
+        mixes.remove(id)
+        if let failure { logger.warning("could not make a sound track", metadata: ["error": "\(failure)"]) }
     }
 
     // MARK: Renders

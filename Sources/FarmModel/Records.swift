@@ -108,7 +108,7 @@ public struct TaskWork: Codable, Sendable, Equatable {
     /// The render identity its cache key was made for: only a render by an agent with that identity is
     /// remembered under the key. `nil` for older tasks.
     public var cacheIdentity: String?
-    /// The sounds its scene adds, as planned (a scene with sounds is rendered whole).
+    /// The sounds its scene adds, as planned (every range of the scene carries them all).
     public var sounds: [PlannedSound]?
     /// Frames the plan expects this task to produce.
     public var expectedFrames: Int?

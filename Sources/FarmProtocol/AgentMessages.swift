@@ -19,10 +19,13 @@ public struct Register: Codable, Sendable, Equatable {
     public var environment: String?
     /// The agent writes `Assign.assets` beside the script; older agents would ignore them.
     public var takesAssets: Bool?
+    /// The agent makes sound tracks (`MixAudio`); older agents are never asked.
+    public var mixesAudio: Bool?
 
     public init(agentID: String, hostname: String, slots: Int, cores: Int, memoryBytes: Int64,
                 manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = [], instanceID: String? = nil,
-                joinsParts: Bool? = nil, environment: String? = nil, takesAssets: Bool? = nil) {
+                joinsParts: Bool? = nil, environment: String? = nil, takesAssets: Bool? = nil, mixesAudio: Bool? = nil) {
+        self.mixesAudio = mixesAudio
         self.instanceID = instanceID
         self.takesAssets = takesAssets
         self.joinsParts = joinsParts

@@ -13,6 +13,8 @@ public enum FarmMessage: Sendable, Equatable {
     case planned(PlanResult)
     /// A part of an upload in parts is stored, or could not be.
     case joined(JoinedPart)
+    /// Part of a video's sound track, or why it could not be made.
+    case mixed(MixedAudio)
     // Coordinator → agent
     case registered(Registered)
     case assign(Assign)
@@ -20,6 +22,8 @@ public enum FarmMessage: Sendable, Equatable {
     case resultAck(ResultAck)
     /// Build one part of `video.mp4` in the object store (see `JoinPart`).
     case join(JoinPart)
+    /// Make a video's sound track (see `MixAudio`).
+    case mix(MixAudio)
     /// The coordinator does not know this agent (it restarted): register again.
     case reregister
     // Either way
@@ -36,11 +40,13 @@ public enum FarmMessage: Sendable, Equatable {
         case .failure: .failure
         case .planned: .planned
         case .joined: .joined
+        case .mixed: .mixed
         case .registered: .registered
         case .assign: .assign
         case .cancel: .cancel
         case .resultAck: .resultAck
         case .join: .join
+        case .mix: .mix
         case .reregister: .reregister
         case .refused: .refused
         }
@@ -57,11 +63,13 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case failure = 6
     case planned = 7
     case joined = 8
+    case mixed = 9
     case registered = 20
     case assign = 21
     case cancel = 22
     case resultAck = 23
     case reregister = 24
     case join = 25
+    case mix = 26
     case refused = 40
 }

@@ -39,6 +39,8 @@ public enum FarmWire {
         case .planned(let m): body = try! encoder.encode(m)
         case .joined(let m): body = try! encoder.encode(m)
         case .join(let m): body = try! encoder.encode(m)
+        case .mixed(let m): body = try! encoder.encode(m)
+        case .mix(let m): body = try! encoder.encode(m)
         case .failure(let m): body = try! encoder.encode(m)
         case .registered(let m): body = try! encoder.encode(m)
         case .assign(var m):
@@ -98,6 +100,8 @@ public enum FarmWire {
         case .planned: return .planned(try decodeBody(PlanResult.self))
         case .joined: return .joined(try decodeBody(JoinedPart.self))
         case .join: return .join(try decodeBody(JoinPart.self))
+        case .mixed: return .mixed(try decodeBody(MixedAudio.self))
+        case .mix: return .mix(try decodeBody(MixAudio.self))
         case .failure: return .failure(try decodeBody(TaskFailure.self))
         case .registered: return .registered(try decodeBody(Registered.self))
         case .assign:

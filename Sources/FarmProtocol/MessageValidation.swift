@@ -290,6 +290,8 @@ extension FarmMessage: ValidatedMessage {
         case .planned(let m): try m.validate()
         case .joined(let m): try m.validate()
         case .join(let m): try m.validate()
+        case .mixed(let m): try m.validate()
+        case .mix(let m): try m.validate()
         case .assign(let m): try m.validate()
         case .cancel(let m): try m.ref.validate()
         case .resultAck(let m): try m.ref.validate()

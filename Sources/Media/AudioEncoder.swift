@@ -4,16 +4,18 @@ import Foundation
 /// Encodes a sound track into AAC-LC (`mp4a.40.2`) at 48 kHz stereo, in
 /// fragmented MP4 held in memory, the audio counterpart of `RenditionEncoder`:
 /// whatever the input's rate and channels (resampled with libswresample), a
-/// fragment is cut at the first AAC frame boundary at or after every
-/// `segmentSamples` output samples on the track's timeline (the first fragment
-/// also holds the encoder's priming, which plays before 0), so audio segments
-/// line up with the video's to within one AAC frame (1024 samples, 21 ms).
+/// fragment is cut at the first AAC frame boundary at or after each cut on the
+/// track's timeline (every `segmentSamples` output samples, or the video's own
+/// segment boundaries; the first fragment also holds the encoder's priming,
+/// which plays before 0), so audio segments line up with the video's to within
+/// one AAC frame (1024 samples, 21 ms).
 ///
 /// Not thread-safe: one thread owns an encoder.
 public final class AudioEncoder {
     public static let sampleRate: Int32 = 48_000
     public static let codecs = "mp4a.40.2"
-    private let segmentSamples: Int64
+    /// Where fragments after the first start, on the output timeline.
+    private let cuts: Cuts
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var resampler: OpaquePointer?
@@ -36,23 +38,49 @@ public final class AudioEncoder {
     }
     private let emit: (_ segment: Int?, _ samples: Int, _ data: Data) -> Void
 
+    /// Where fragments are cut.
+    public enum Cuts: Sendable {
+        /// Every so many output samples.
+        case every(Int64)
+        /// At these output sample positions (ascending): the starts of every fragment after the first.
+        case at([Int64])
+
+        /// The cut that ends fragment `index`, if any.
+        func end(of index: Int) -> Int64? {
+            switch self {
+            case .every(let samples): Int64(index + 1) * samples
+            case .at(let positions): index < positions.count ? positions[index] : nil
+            }
+        }
+    }
+
     /// - Parameters:
     ///   - inputRate, inputChannels, inputFormat: of the interleaved samples `encode` takes.
     ///   - segmentSamples: output samples (at 48 kHz) per fragment.
+    ///   - trackID: the MP4 track's ID (2 for a track that joins a video's track 1 in one file).
     ///   - emit: the init segment (`segment == nil`), then each fragment with its sample count.
-    public init(inputRate: Int32, inputChannels: Int32, inputFormat: SampleFormat = .int16, segmentSamples: Int64,
-                bitRate: Int64 = 128_000, emit: @escaping (_ segment: Int?, _ samples: Int, _ data: Data) -> Void) throws(MediaError) {
-        guard (8_000...384_000).contains(inputRate), (1...8).contains(inputChannels), segmentSamples >= 1_024 else {
-            throw MediaError("audio of \(inputChannels) channels at \(inputRate) Hz in segments of \(segmentSamples) samples")
+    public convenience init(inputRate: Int32, inputChannels: Int32, inputFormat: SampleFormat = .int16, segmentSamples: Int64,
+                            bitRate: Int64 = 128_000, trackID: Int32 = 1,
+                            emit: @escaping (_ segment: Int?, _ samples: Int, _ data: Data) -> Void) throws(MediaError) {
+        guard segmentSamples >= 1_024 else { throw MediaError("audio in segments of \(segmentSamples) samples") }
+        try self.init(inputRate: inputRate, inputChannels: inputChannels, inputFormat: inputFormat, cuts: .every(segmentSamples),
+                      bitRate: bitRate, trackID: trackID, emit: emit)
+    }
+
+    public init(inputRate: Int32, inputChannels: Int32, inputFormat: SampleFormat = .int16, cuts: Cuts,
+                bitRate: Int64 = 128_000, trackID: Int32 = 1,
+                emit: @escaping (_ segment: Int?, _ samples: Int, _ data: Data) -> Void) throws(MediaError) {
+        guard (8_000...384_000).contains(inputRate), (1...8).contains(inputChannels), (1...0xFFFF).contains(trackID) else {
+            throw MediaError("audio of \(inputChannels) channels at \(inputRate) Hz on track \(trackID)")
         }
-        self.segmentSamples = segmentSamples
+        self.cuts = cuts
         self.inputChannels = inputChannels
         self.inputFormat = inputFormat
         self.emit = emit
         sink = try ByteSink()
         do {
             try openEncoder(bitRate: bitRate)
-            try openMuxer()
+            try openMuxer(trackID: trackID)
             try openResampler(inputRate: inputRate, inputChannels: inputChannels)
         } catch {
             release()
@@ -153,8 +181,8 @@ public final class AudioEncoder {
             if status == cff_eagain() || status == cff_averror_eof() { return }
             try check(status, "avcodec_receive_packet")
             defer { av_packet_unref(packet) }
-            // Boundaries on the absolute timeline (k × segmentSamples), so cuts never drift from the video's.
-            if packet.pointee.pts >= Int64(segmentIndex + 1) * segmentSamples && samplesInSegment > 0 {
+            // Boundaries on the absolute timeline, so cuts never drift from the video's.
+            if let end = cuts.end(of: segmentIndex), packet.pointee.pts >= end, samplesInSegment > 0 {
                 try cutSegment()
             }
             samplesInSegment += Int(packet.pointee.duration)
@@ -194,8 +222,8 @@ public final class AudioEncoder {
         try check(av_frame_get_buffer(frame, 0), "av_frame_get_buffer")
     }
 
-    private func openMuxer() throws(MediaError) {
-        try FragmentedMP4.open(&format, codec: codec, sink: sink, timescale: Self.sampleRate)
+    private func openMuxer(trackID: Int32) throws(MediaError) {
+        try FragmentedMP4.open(&format, codec: codec, sink: sink, timescale: Self.sampleRate, trackID: trackID)
         emit(nil, 0, sink.take())
     }
 

@@ -26,7 +26,12 @@ public enum SoundMixer {
     /// Interleaved stereo samples at 48 kHz, `seconds` long.
     public static func mix(_ sounds: [Sound], seconds: Double) throws(MediaError) -> [Float] {
         guard seconds.isFinite, (0...maxSeconds).contains(seconds) else { throw MediaError("a sound track of \(seconds) s") }
-        let frames = Int((seconds * Double(sampleRate)).rounded())
+        return try mix(sounds, frames: Int((seconds * Double(sampleRate)).rounded()))
+    }
+
+    /// Interleaved stereo samples at 48 kHz, `frames` sample frames long.
+    public static func mix(_ sounds: [Sound], frames: Int) throws(MediaError) -> [Float] {
+        guard (0...Int(maxSeconds) * sampleRate).contains(frames) else { throw MediaError("a sound track of \(frames) samples") }
         var track = [Float](repeating: 0, count: frames * 2)
         for sound in sounds {
             guard sound.startSeconds.isFinite, sound.startSeconds >= 0, (sound.gainDecibels ?? 0).isFinite else {

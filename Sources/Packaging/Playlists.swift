@@ -73,17 +73,44 @@ public enum Playlists {
         }
     }
 
-    /// The master playlist listing every variant.
-    public static func master(variants: [Variant]) -> String {
+    /// A sound track every variant plays with (RFC 8216 §4.3.4.1): one rendition in one group.
+    public struct AudioRendition: Equatable, Sendable {
+        public var uri: String
+        public var bandwidth: Bandwidth
+        public var codecs: String
+        public var channels: Int
+        public var name: String
+        /// BCP 47 (`und` when the farm cannot know it).
+        public var language: String
+        public static let groupID = "audio"
+
+        public init(uri: String, bandwidth: Bandwidth, codecs: String, channels: Int, name: String = "Sound", language: String = "und") {
+            self.uri = uri
+            self.bandwidth = bandwidth
+            self.codecs = codecs
+            self.channels = channels
+            self.name = name
+            self.language = language
+        }
+    }
+
+    /// The master playlist listing every variant, each with `audio` when the video has sound: its
+    /// group is referenced, its codec is in CODECS and its bit rate is in BANDWIDTH, as §4.3.4.2 asks.
+    public static func master(variants: [Variant], audio: AudioRendition? = nil) -> String {
         var lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        if let audio {
+            lines.append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(AudioRendition.groupID)\",NAME=\"\(audio.name)\","
+                + "LANGUAGE=\"\(audio.language)\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"\(audio.channels)\",URI=\"\(audio.uri)\"")
+        }
         for variant in variants {
-            let attributes = [
-                "BANDWIDTH=\(variant.bandwidth.peak)",
-                "AVERAGE-BANDWIDTH=\(variant.bandwidth.average)",
-                "CODECS=\"\(variant.codecs)\"",
+            var attributes = [
+                "BANDWIDTH=\(variant.bandwidth.peak + (audio?.bandwidth.peak ?? 0))",
+                "AVERAGE-BANDWIDTH=\(variant.bandwidth.average + (audio?.bandwidth.average ?? 0))",
+                "CODECS=\"\(variant.codecs)\(audio.map { "," + $0.codecs } ?? "")\"",
                 "RESOLUTION=\(variant.width)x\(variant.height)",
                 String(format: "FRAME-RATE=%.3f", variant.frameRate),
             ]
+            if audio != nil { attributes.append("AUDIO=\"\(AudioRendition.groupID)\"") }
             lines.append("#EXT-X-STREAM-INF:" + attributes.joined(separator: ","))
             lines.append(variant.uri)
         }

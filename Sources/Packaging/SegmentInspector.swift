@@ -84,4 +84,22 @@ public enum SegmentInspector {
         guard fragments > 0, !awaitingData else { throw .malformedFragment("no complete moof+mdat fragment") }
         return samples
     }
+
+    /// Checks that an init segment is the farm's sound track: track 2, AAC (`mp4a`) at 48 kHz.
+    public static func soundInit(_ data: Data) throws(PackagingError) {
+        let bytes = [UInt8](data)
+        let top = try BoxReader.children(in: bytes, from: 0, to: bytes.count)
+        guard let moov = top.first(where: { $0.type == "moov" }) else { throw .malformedFragment("no moov box") }
+        let trak = try BoxReader.child("trak", of: moov, in: bytes)
+        guard try InitSegmentMerger.trackID(of: trak, in: bytes) == 2 else { throw .malformedFragment("the sound is not track 2") }
+        let mdia = try BoxReader.child("mdia", of: trak, in: bytes)
+        let mdhd = try BoxReader.child("mdhd", of: mdia, in: bytes)
+        let mdhdVersion = try BoxReader.read(bytes, in: mdhd, at: 0, count: 1)
+        let timescale = try BoxReader.read(bytes, in: mdhd, at: mdhdVersion == 1 ? 20 : 12, count: 4)
+        let minf = try BoxReader.child("minf", of: mdia, in: bytes)
+        let stbl = try BoxReader.child("stbl", of: minf, in: bytes)
+        let stsd = try BoxReader.child("stsd", of: stbl, in: bytes)
+        _ = try BoxReader.child("mp4a", of: stsd, in: bytes, skip: 8)
+        guard timescale == 48_000 else { throw .malformedFragment("a sound track at \(timescale) Hz, not 48000") }
+    }
 }

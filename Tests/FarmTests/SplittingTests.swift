@@ -114,7 +114,7 @@ import Testing
         #expect(short.pieces(scenes: scenes, plans: plans, quality: .high, split: true).first?.animations == nil)
     }
 
-    @Test func aSceneWithSoundsIsRenderedWholeAndSaysWhy() {
+    @Test func aSceneWhoseSoundsThePlanDoesNotListIsRenderedWholeAndSaysWhy() {
         let planner = SplitPlanner(costModel: CostModel(), slots: 4, minimumPieceSeconds: 1)
         let pieces = planner.pieces(scenes: [SceneSpec(name: "Music", requiresLaTeX: false)],
                                     plans: [Self.plan("Music", seconds: Array(repeating: 2, count: 10), sounds: true)],
@@ -122,6 +122,15 @@ import Testing
         #expect(pieces.count == 1)
         #expect(pieces[0].animations == nil)
         #expect(pieces[0].note?.contains("sounds") == true)
+    }
+
+    @Test func aSceneWithListedSoundsSplitsLikeAnyOther() {
+        let planner = SplitPlanner(costModel: CostModel(), slots: 4, minimumPieceSeconds: 1)
+        var plan = Self.plan("Music", seconds: Array(repeating: 2, count: 10), sounds: true)
+        plan.soundEvents = [PlannedSound(file: "click.wav", seconds: 3)]
+        let pieces = planner.pieces(scenes: [SceneSpec(name: "Music", requiresLaTeX: false)], plans: [plan], quality: .high, split: true)
+        #expect(pieces.count > 1)
+        #expect(pieces.allSatisfy { $0.note == nil })
     }
 
     /// Scenes of 1–4 s animations, 6–30 s each, about `secondsPerSlot` of work per slot (as `bench/fleet.py` makes them).
@@ -181,7 +190,7 @@ import Testing
         #expect(pieces.count <= plans.count + 2 * slots, "\(pieces.count) pieces for \(plans.count) scenes")
     }
 
-    @Test func balancingLeavesScenesWithSoundsWhole() {
+    @Test func balancingLeavesScenesWithUnlistedSoundsWhole() {
         let planner = SplitPlanner(costModel: CostModel(), slots: 8, minimumPieceSeconds: 1)
         let scenes = ["Music", "Quiet"].map { SceneSpec(name: $0, requiresLaTeX: false) }
         let plans = [Self.plan("Music", seconds: Array(repeating: 2, count: 10), sounds: true),

@@ -10,18 +10,7 @@ enum TaskAssets {
         for asset in assets {
             // Validated on decoding; checked again here because a path is about to be written.
             guard AssetFile.isSafeName(asset.name) else { throw ObjectUpload.Failure(description: "unsafe asset name \(asset.name)") }
-            let bytes: Data
-            if let data = asset.data {
-                bytes = data
-            } else if let url = asset.url.flatMap(URL.init(string:)) {
-                bytes = try ObjectUpload.get(url, size: asset.size)
-            } else {
-                throw ObjectUpload.Failure(description: "asset \(asset.name) has neither bytes nor a URL")
-            }
-            let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-            guard bytes.count == asset.size, digest == asset.sha256 else {
-                throw ObjectUpload.Failure(description: "asset \(asset.name) is not the submitted file (size or SHA-256 differs)")
-            }
+            let bytes = try fetch(asset)
             let file = directory.appendingPathComponent(asset.name)
             guard !FileManager.default.fileExists(atPath: file.path) else {
                 throw ObjectUpload.Failure(description: "asset \(asset.name) would overwrite the script or another asset")
@@ -29,5 +18,22 @@ enum TaskAssets {
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             try bytes.write(to: file, options: .withoutOverwriting)
         }
+    }
+
+    /// An asset's bytes, inline or fetched, once they are the submitted file's (size and SHA-256).
+    static func fetch(_ asset: AssetFile) throws -> Data {
+        let bytes: Data
+        if let data = asset.data {
+            bytes = data
+        } else if let url = asset.url.flatMap(URL.init(string:)) {
+            bytes = try ObjectUpload.get(url, size: asset.size)
+        } else {
+            throw ObjectUpload.Failure(description: "asset \(asset.name) has neither bytes nor a URL")
+        }
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        guard bytes.count == asset.size, digest == asset.sha256 else {
+            throw ObjectUpload.Failure(description: "asset \(asset.name) is not the submitted file (size or SHA-256 differs)")
+        }
+        return bytes
     }
 }

@@ -157,7 +157,7 @@ extension FarmCore {
             // Ranges of one scene join seamlessly only when one environment drew them all: the planner's.
             task.work.environment = manimVersion
             task.work.cacheIdentity = manimVersion
-            // A scene with sounds is rendered whole: its task carries what the scene's mix is made of.
+            // Every task of a scene with sounds carries what the scene's share of the sound track is made of.
             task.work.sounds = plans.first { $0.scene == piece.scene.name }?.soundEvents.flatMap { $0.isEmpty ? nil : $0 }
             return task
         }

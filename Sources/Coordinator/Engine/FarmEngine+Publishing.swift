@@ -34,7 +34,8 @@ extension FarmEngine {
     /// Finishes a video: the rest of its segments, final playlists, the MP4.
     func publishFinal(_ video: VideoRecord, _ renders: [TaskRecord]) async throws -> (frames: Int, seconds: Double) {
         let ordered = renders.filter { $0.work.kind == .render }.sorted { $0.ordinal < $1.ordinal }
-        let published = try await publisher.finish(video, ordered)
+        let sound = try await soundTrack(for: video, ordered)
+        let published = try await publisher.finish(video, ordered, sound: sound)
         if let team = video.teamID { usage.addStorage(team: team, bytes: published.bytes) }
         playableSeconds[video.id] = nil
         if configuration.objectOutputs != nil {

@@ -53,6 +53,9 @@ public actor FarmEngine {
     var pendingJoins: [String: PendingJoin] = [:]
     /// Agents that said they build parts, by routing identity.
     var joiningPeers: Set<Data> = []
+    /// Sound tracks agents were asked for (see `FarmEngine+Sound`), and the agents that make them.
+    var pendingMixes: [String: PendingMix] = [:]
+    var mixingPeers: Set<Data> = []
     /// Whether the store's ETags are its objects' MD5s (not under SSE-KMS), as its answers showed.
     var storeETagsAreMD5: Bool?
 
@@ -220,6 +223,7 @@ public actor FarmEngine {
         switch message {
         case .register(let register):
             if register.joinsParts == true { joiningPeers.insert(peer) } else { joiningPeers.remove(peer) }
+            if register.mixesAudio == true { mixingPeers.insert(peer) } else { mixingPeers.remove(peer) }
             await apply(.registered(register, peer: peer))
         case .heartbeat(let heartbeat): await apply(.heartbeat(heartbeat, peer: peer))
         case .progress(let progress): await apply(.progress(progress, peer: peer))
@@ -233,9 +237,10 @@ public actor FarmEngine {
         case .failure(let failure): await apply(.failed(failure, peer: peer))
         case .planned(let planned): await apply(.planned(planned, peer: peer))
         case .joined(let answer): joined(answer, from: peer)
+        case .mixed(let answer): mixed(answer, from: peer)
         case .refused(let refused):
             logger.warning("an agent refused us", metadata: ["reason": "\(refused.reason)"])
-        case .registered, .assign, .cancel, .resultAck, .reregister, .join:
+        case .registered, .assign, .cancel, .resultAck, .reregister, .join, .mix:
             core.refusedReports += 1  // coordinator-bound only; an agent must not send these
         }
     }
@@ -307,6 +312,7 @@ public actor FarmEngine {
     /// The gateway saw the connection behind `peer` close.
     func connectionClosed(peer: Data) async {
         abandonJoins(of: peer)
+        abandonMixes(of: peer)
         await apply(.disconnected(peer: peer))
     }
 

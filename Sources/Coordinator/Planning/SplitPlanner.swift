@@ -56,10 +56,12 @@ struct SplitPlanner: Sendable {
         var notes: [Int: String] = [:]
         for (index, plan) in plans.enumerated() {
             let sceneCost = costs[index].reduce(0, +)
+            // The sound track is made once for the whole video from the plan's sounds, so ranges need not carry them.
+            let soundsKnown = !plan.sounds || plan.soundEvents != nil
             let whole = Span(scene: index, first: 0, last: max(plan.animations.count - 1, 0), cost: sceneCost,
-                             splittable: split && !plan.sounds && plan.animations.count > 1)
-            if split, plan.sounds, plan.animations.count > 1, sceneCost >= target * splitFactor {
-                notes[index] = "rendered whole: the scene adds sounds, which an animation range would drop or misplace"
+                             splittable: split && soundsKnown && plan.animations.count > 1)
+            if split, !soundsKnown, plan.animations.count > 1, sceneCost >= target * splitFactor {
+                notes[index] = "rendered whole: the scene adds sounds its plan does not list (an older agent planned it)"
             }
             guard whole.splittable, sceneCost >= target * splitFactor else {
                 spans.append(whole)

@@ -35,6 +35,11 @@ import Packaging
         /// Scenes without animations, published as `stills/<Scene>.png`, and their bytes.
         var stills: [String] = []
         var stillBytes = 0
+        /// The sound's rendition, its MP4 pieces with their start times, and its init segment (see `publishSound`).
+        var sound: Playlists.AudioRendition?
+        var soundPieces: [(piece: MP4Piece, start: Double)] = []
+        var soundInit: Data?
+        var soundBytes = 0
     }
 
     /// `video.mp4` as an upload in parts: the top rung's objects not yet in a part, and the parts.
@@ -112,11 +117,16 @@ import Packaging
     }
 
     /// Publishes the rest, then the final playlists and the MP4. Returns the video's frames and seconds.
-    public func finish(_ video: VideoRecord, _ tasks: [TaskRecord]) async throws -> (frames: Int, seconds: Double, bytes: Int64) {
+    public func finish(_ video: VideoRecord, _ tasks: [TaskRecord], sound: SoundTrack? = nil) async throws
+        -> (frames: Int, seconds: Double, bytes: Int64)
+    {
         while busy.contains(video.id) { try await Task.sleep(for: .milliseconds(20)) }
         busy.insert(video.id)
         defer { busy.remove(video.id) }
+        // The sound's playlist is in place before the final master playlist names it.
+        if let sound { try await publishSound(video, sound) }
         try await publishPrefix(video, tasks, ended: true)
+        if sound != nil { try await interleaveSoundIntoMP4(video) }
         guard let done = progress[video.id], done.tasks == tasks.count, done.frames > 0 || !done.stills.isEmpty else {
             throw PackagingError.empty
         }
@@ -127,10 +137,12 @@ import Packaging
         }
         try await sendParts(video.id, final: true)
         try await completeMP4(video.id, progress[video.id]?.mp4 ?? done.mp4)
+        if sound != nil { _ = try? await objects.store.deletePrefix(objects.outputKey(videoID: video.id, path: Self.mergedInitPath)) }
         progress[video.id] = nil
         // What the team stores: every rung's segments, the MP4 (a second copy of the top rung), the stills.
         let bytes = done.segments.flatMap { $0 }.reduce(Int64(0)) { $0 + Int64($1.bytes) }
             + (done.segments.first ?? []).reduce(Int64(0)) { $0 + Int64($1.bytes) } + Int64(done.stillBytes)
+            + Int64(done.soundBytes) * 2
         return (done.frames, Double(done.frames) / Double(done.frameRate), bytes)
     }
 
@@ -153,7 +165,9 @@ import Packaging
         guard state.tasks > before || ended, state.frames > 0 else { return }
         let complete = ended && state.tasks == tasks.count
         try await writePlaylists(video, state, complete: complete)
-        // After the playlists: a player sees new segments before the MP4's slower parts are built.
+        // After the playlists: a player sees new segments before the MP4's slower parts are built. A video
+        // with sounds holds them: its MP4 interleaves the sound, which is made once every scene is in.
+        guard !tasks.contains(where: { $0.work.sounds?.isEmpty == false }) else { return }
         try await sendParts(video.id, final: false)
     }
 
@@ -252,7 +266,7 @@ import Packaging
                 codecs: state.codecs[index], width: state.sizes[index].width, height: state.sizes[index].height,
                 frameRate: Double(state.frameRate)))
         }
-        try await objects.store.put(Data(Playlists.master(variants: variants).utf8),
+        try await objects.store.put(Data(Playlists.master(variants: variants, audio: state.sound).utf8),
                                      key: objects.outputKey(videoID: video.id, path: "master.m3u8"),
                                      contentType: "application/vnd.apple.mpegurl", cacheControl: caching)
     }
