@@ -224,7 +224,9 @@ public final class AudioEncoder {
 
     private func openMuxer(trackID: Int32) throws(MediaError) {
         try FragmentedMP4.open(&format, codec: codec, sink: sink, timescale: Self.sampleRate, trackID: trackID)
-        emit(nil, 0, sink.take())
+        // The muxer cannot write an edit list into an empty moov (it does not know the start yet), so the
+        // encoder's priming would play as a 21 ms delay and lengthen the track; the edit list says to skip it.
+        emit(nil, 0, try PrimingEditList.insert(into: sink.take(), priming: Int(codec?.pointee.initial_padding ?? 0)))
     }
 
     private func openResampler(inputRate: Int32, inputChannels: Int32) throws(MediaError) {

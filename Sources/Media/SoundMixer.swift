@@ -33,24 +33,32 @@ public enum SoundMixer {
     public static func mix(_ sounds: [Sound], frames: Int) throws(MediaError) -> [Float] {
         guard (0...Int(maxSeconds) * sampleRate).contains(frames) else { throw MediaError("a sound track of \(frames) samples") }
         var track = [Float](repeating: 0, count: frames * 2)
+        var allMono = true
         for sound in sounds {
             guard sound.startSeconds.isFinite, sound.startSeconds >= 0, (sound.gainDecibels ?? 0).isFinite else {
                 throw MediaError("a sound at \(sound.startSeconds) s with a gain of \(sound.gainDecibels ?? 0) dB")
             }
             let start = Int((min(sound.startSeconds, maxSeconds) * Double(sampleRate)).rounded())
             guard start < frames else { continue }
-            let samples = try decode(sound.data, maxFrames: frames - start)
+            let (samples, channels) = try decode(sound.data, maxFrames: frames - start)
+            if channels > 1 { allMono = false }
             let gain = Float(pow(10, (sound.gainDecibels ?? 0) / 20))
             track.withUnsafeMutableBufferPointer { out in
                 for index in 0..<min(samples.count, (frames - start) * 2) { out[start * 2 + index] += samples[index] * gain }
             }
         }
         for index in track.indices { track[index] = min(max(track[index], -1), 1) }
+        // Manim mixes a scene's sounds in one pydub segment that is mono until a stereo sound joins it, and its
+        // encoder upmixes a mono segment 3 dB down on each side; with a stereo sound, mono ones play at full level.
+        if allMono && !sounds.isEmpty {
+            let down = Float(0.5.squareRoot())
+            for index in track.indices { track[index] *= down }
+        }
         return track
     }
 
     /// A sound file as interleaved stereo float at 48 kHz: at most `maxFrames` of it (the rest would not be heard).
-    static func decode(_ data: Data, maxFrames: Int) throws(MediaError) -> [Float] {
+    static func decode(_ data: Data, maxFrames: Int) throws(MediaError) -> (samples: [Float], channels: Int) {
         let source = try ByteSource(data)
         var format = avformat_alloc_context()
         guard let context = format else { throw MediaError("avformat_alloc_context") }
@@ -141,6 +149,6 @@ public enum SoundMixer {
             _ = try receive()
             try convert(nil)
         }
-        return Array(samples.prefix(maxFrames * 2))
+        return (Array(samples.prefix(maxFrames * 2)), Int(codec.pointee.ch_layout.nb_channels))
     }
 }

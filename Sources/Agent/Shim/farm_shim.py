@@ -250,9 +250,6 @@ def _record_planned_animation(scene, renderer):
     return frames
 
 
-_stock_add_sound = Scene.add_sound
-
-
 def _add_sound(self, sound_file, time_offset=0, gain=None, **kwargs):
     if PLANNING:
         # The file must be there (an asset), as a render would find out later: a missing sound fails the plan
@@ -266,7 +263,8 @@ def _add_sound(self, sound_file, time_offset=0, gain=None, **kwargs):
             "gain": None if gain is None else float(gain),
         })
         return
-    _stock_add_sound(self, sound_file, time_offset, gain, **kwargs)
+    # A render leaves the sound to the farm, which mixes the whole video's track once from the plan
+    # (on an agent, with libav): reading it here would cost time and give nothing the output uses.
 
 
 _stock_scene_finished = CairoRenderer.scene_finished
