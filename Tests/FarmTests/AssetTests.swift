@@ -97,6 +97,27 @@ import Testing
         #expect(try await moto.client().list(prefix: "published/\(id)/").allSatisfy { !$0.key.contains("assets") }, "never published")
     }
 
+    /// A submitted file that vanished from the data folder fails its video, naming it, instead of requeueing it for ever.
+    @Test func aVideoWhoseStoredAssetIsGoneFailsNamingIt() async throws {
+        let farm = try await FarmHarness(agents: [])
+        let folder = farm.directory.appendingPathComponent("project")
+        _ = try Self.project(in: folder, red: 40)
+        var request = SubmitRequest(script: Self.script, scriptName: "card.py", quality: .low, split: false)
+        request.assets = try ["pictures/logo.png", "data/heights.txt", "star.svg"].map {
+            SubmittedAsset(name: $0, data: try Data(contentsOf: folder.appendingPathComponent($0)))
+        }
+        let (code, body) = try await farm.submit(request)
+        try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
+        let id = try farm.decodeStatus(body).id
+        let stored = try #require(FileManager.default.enumerator(at: farm.directory, includingPropertiesForKeys: nil)?
+            .compactMap { $0 as? URL }.first { $0.path.hasSuffix("\(id)/assets/star.svg") }, "the asset is stored")
+        try FileManager.default.removeItem(at: stored)
+        try farm.startAgent(index: 0)
+        let status = try await farm.waitUntilFinal(id)
+        #expect(status.state == .failed)
+        #expect(status.error?.contains("star.svg") == true, "\(status.error ?? "")")
+    }
+
     @Test func unsafeOrOversizedAssetsAreRefusedWithTheReason() async throws {
         let farm = try await FarmHarness(agents: [])
         let script = "from manim import *\n\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n"

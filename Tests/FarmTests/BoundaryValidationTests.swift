@@ -106,6 +106,34 @@ import ZeroMQ
         #expect(!Self.refused(.joined(JoinedPart(id: "j", size: 0, md5: "", error: "busy"))))
     }
 
+    @Test func forgedMixesAndAnswersAreRefused() {
+        let file = AssetFile(name: "a.wav", size: 1, sha256: String(repeating: "ab", count: 32), data: Data([1]))
+        func mix(_ scenes: [SceneSoundTrack], cuts: [Int] = [], files: [AssetFile]? = nil) -> FarmMessage {
+            .mix(MixAudio(id: "m", videoID: "v1", files: files ?? [file], scenes: scenes, cuts: cuts))
+        }
+        let scene = SceneSoundTrack(samples: 48_000, sounds: [MixSound(file: 0, seconds: 0)])
+        #expect(!Self.refused(mix([scene], cuts: [24_000])))
+        #expect(Self.refused(mix([])), "a track of no scenes")
+        #expect(Self.refused(mix([scene], files: [])), "a sound of a file that is not there (and no trap on an empty list)")
+        #expect(Self.refused(mix([SceneSoundTrack(samples: 10, sounds: [MixSound(file: 1, seconds: 0)])])))
+        #expect(Self.refused(mix([SceneSoundTrack(samples: 10, sounds: [MixSound(file: -1, seconds: 0)])])))
+        #expect(Self.refused(mix([SceneSoundTrack(samples: 0, sounds: [])])))
+        #expect(Self.refused(mix([SceneSoundTrack(samples: Int.max, sounds: [])])), "no overflow: each scene is bounded")
+        #expect(Self.refused(mix(Array(repeating: SceneSoundTrack(samples: MixAudio.maxSamples, sounds: []), count: 3))), "nor their sum")
+        #expect(Self.refused(mix([scene], cuts: [30_000, 20_000])), "cuts out of order")
+        #expect(Self.refused(mix([scene], cuts: [48_000])), "a cut at the end")
+        #expect(Self.refused(mix([SceneSoundTrack(samples: 10, sounds: [MixSound(file: 0, seconds: .nan)])])))
+        #expect(Self.refused(mix([SceneSoundTrack(samples: 10, sounds: [MixSound(file: 0, seconds: 0, gain: .infinity)])])))
+        #expect(Self.refused(.mixed(MixedAudio(id: "m", sequence: 0, segments: [Data([1])], samples: [], last: true))))
+        #expect(Self.refused(.mixed(MixedAudio(id: "m", sequence: -1, last: true))))
+        #expect(Self.refused(.mixed(MixedAudio(id: "m", sequence: 0, segments: [Data([1])], samples: [0], last: true))))
+        #expect(Self.refused(.mixed(MixedAudio(id: "m", sequence: 0, segments: [Data([1])], samples: [5], last: true, error: "x"))),
+                "a failure that carries audio")
+        #expect(Self.refused(.mixed(MixedAudio(id: "m", sequence: 0, segments: [Data(count: MixedAudio.maxBytesPerMessage + 1)],
+                                               samples: [1_024], last: false))))
+        #expect(!Self.refused(.mixed(MixedAudio(id: "m", sequence: 3, last: true, error: "busy"))))
+    }
+
     @Test func theSplitPlannerStaysFiniteOnTheLargestPlanThatPassesValidation() {
         let scene = SceneSpec(name: "A", requiresLaTeX: false, fingerprint: nil)
         let animations = Array(repeating: PlannedAnimation(seconds: 1, frames: MessageLimits.maxFrames / 4), count: 4)

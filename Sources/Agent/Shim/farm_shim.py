@@ -265,6 +265,8 @@ def _add_sound(self, sound_file, time_offset=0, gain=None, **kwargs):
         return
     # A render leaves the sound to the farm, which mixes the whole video's track once from the plan
     # (on an agent, with libav): reading it here would cost time and give nothing the output uses.
+    # A missing file still fails the scene with Manim's own error, as a plain render would.
+    get_full_sound_file_path(sound_file, config.assets_dir)
 
 
 _stock_scene_finished = CairoRenderer.scene_finished

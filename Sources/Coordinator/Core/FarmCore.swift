@@ -83,6 +83,11 @@ import Logging
             accept(video, videoTasks)
         case .cancelRequested(let videoID):
             cancel(videoID: videoID)
+        case .assetsLost(let videoID, let reason):
+            guard var video = videos[videoID], video.state == .queued || video.state == .rendering else { break }
+            video.state = .failed
+            video.error = reason
+            finish(video, reason: "its assets are lost")
         case .cachedPlanLookedUp(let videoID, let planTaskID, let plan):
             takePlanFromCache(videoID: videoID, planTaskID: planTaskID, plan)
         case .cachedRendersLookedUp(let videoID, let looked, let hits):
@@ -211,6 +216,8 @@ import Logging
     /// A video and its first tasks, already durable.
     case submitted(VideoRecord, [TaskRecord])
     case cancelRequested(videoID: String)
+    /// A file submitted with the video is no longer stored: no agent could render it, so it fails saying so.
+    case assetsLost(videoID: String, reason: String)
     /// The answer to `.lookUpCachedPlan`.
     case cachedPlanLookedUp(videoID: String, planTaskID: String, CachedPlan?)
     /// The answer to `.lookUpCachedRenders`: every task looked up, and the hits, whose files are now staged.

@@ -62,4 +62,12 @@ extension FarmEngine {
         }
         return files
     }
+
+    /// The name of an asset of `video` that the store says it does not hold; `nil` when all are there or it cannot tell.
+    func lostAsset(of video: VideoRecord) async -> String? {
+        for asset in video.options.assets ?? [] {
+            if case .some(.none) = try? await outputs.store.head(assetKey(videoID: video.id, name: asset.name)) { return asset.name }
+        }
+        return nil
+    }
 }

@@ -164,8 +164,12 @@ public actor FarmEngine {
                 do {
                     assign.assets = try await assetFiles(for: video)
                 } catch {
-                    // The agent would fail on a missing file: hand the task back, without spending a retry.
                     logger.error("could not read a video's assets for its task", metadata: ["task": "\(assign.ref.taskID)", "error": "\(error)"])
+                    // A file that is gone stays gone: the video fails naming it. Anything else (a store that does not
+                    // answer) may pass: the task goes back to the queue without spending a retry.
+                    if let lost = await lostAsset(of: video) {
+                        await apply(.assetsLost(videoID: video.id, reason: "the file \(lost) submitted with the video is no longer stored"))
+                    }
                     await apply(.assignmentsNotDurable([assign.ref]))
                     return
                 }
