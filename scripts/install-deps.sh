@@ -27,7 +27,8 @@ for arg in "$@"; do
 done
 
 # python3 is the coordinator's script parser (ast only) as well as the base of Manim's venv.
-packages=(pkg-config ca-certificates curl bc python3)
+# espeak-ng: the offline speech engine; agents narrate with it, the coordinator serves POST /v1/speech with it.
+packages=(pkg-config ca-certificates curl bc python3 espeak-ng)
 if [ $want_build = 1 ]; then
   packages+=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev liblz4-dev libsqlite3-dev)
 else
@@ -35,7 +36,8 @@ else
 fi
 if [ $want_manim = 1 ]; then
   # bubblewrap: agents run every Manim process in a sandbox (see docs/security.md).
-  packages+=(bubblewrap)
+  # sox: manim-voiceover imports the sox module, which looks for the program (and changes speech speed with it).
+  packages+=(bubblewrap sox)
   if [ $want_build = 1 ]; then
     # cairo/pango headers: pycairo and manimpango build against them when no wheel fits.
     packages+=(libcairo2-dev libpango1.0-dev python3-dev python3-venv build-essential)

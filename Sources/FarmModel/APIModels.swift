@@ -234,3 +234,15 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         self.lastSeenSecondsAgo = lastSeenSecondsAgo
     }
 }
+
+/// `POST /v1/speech`: a text to speak, and how.
+public struct SpeechRequest: Codable, Sendable, Equatable {
+    public var text: String
+    /// The engine's voice (espeak-ng: a language such as `en`, `en-us`, `de`); `en` when absent.
+    public var voice: String?
+
+    public init(text: String, voice: String? = nil) {
+        self.text = text
+        self.voice = voice
+    }
+}

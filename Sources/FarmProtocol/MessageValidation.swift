@@ -214,6 +214,17 @@ extension ScenePlan: ValidatedMessage {
             guard sounds || soundEvents.isEmpty else { throw .invalidBody("scene \(scene) lists sounds but says it adds none") }
             for sound in soundEvents { try sound.validate() }
         }
+        if let generated {
+            try Check.count(generated, AssetFile.maxCount, "generated files of scene \(scene)")
+            var bytes = 0
+            for file in generated {
+                guard file.name.hasPrefix(GeneratedFile.folder), AssetFile.isSafeName(file.name) else {
+                    throw .invalidBody("a generated file named \(file.name.prefix(64).debugDescription), not a safe path under \(GeneratedFile.folder)")
+                }
+                bytes += file.data.count
+            }
+            try Check.range(bytes, 0...AssetFile.maxTotalBytes, "generated files' size")
+        }
     }
 }
 
@@ -235,6 +246,8 @@ extension PlanResult: ValidatedMessage {
         try Check.seconds(seconds, "seconds")
         try Check.count(scenes, MessageLimits.maxScenes, "scenes")
         for scene in scenes { try scene.validate() }
+        let generated = scenes.reduce(0) { $0 + ($1.generated ?? []).reduce(0) { $0 + $1.data.count } }
+        try Check.range(generated, 0...AssetFile.maxTotalBytes, "the plan's generated files' size")
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a task asks of an agent.
 public enum TaskKind: String, Codable, Sendable {
     /// Run every scene's `construct()` with animations skipped and report each
@@ -45,12 +47,17 @@ public struct ScenePlan: Codable, Sendable, Equatable {
     public var sounds: Bool
     /// Every sound the scene adds, in order: what its mix is made of. Absent from older agents' plans.
     public var soundEvents: [PlannedSound]?
+    /// Files the planning pass made for the renders (narration the farm spoke, under `voiceovers/`), sent once
+    /// here and from then on with every task of the video like submitted assets.
+    public var generated: [GeneratedFile]?
 
-    public init(scene: String, animations: [PlannedAnimation], sounds: Bool = false, soundEvents: [PlannedSound]? = nil) {
+    public init(scene: String, animations: [PlannedAnimation], sounds: Bool = false, soundEvents: [PlannedSound]? = nil,
+                generated: [GeneratedFile]? = nil) {
         self.scene = scene
         self.animations = animations
         self.sounds = sounds
         self.soundEvents = soundEvents
+        self.generated = generated
     }
 
     /// Frames of the whole scene.
@@ -90,4 +97,19 @@ public struct PlannedSound: Codable, Sendable, Equatable {
 
     /// Sounds one scene may add.
     public static let maxPerScene = 10_000
+}
+
+/// A file a planning pass made (see `ScenePlan.generated`).
+public struct GeneratedFile: Codable, Sendable, Equatable {
+    /// Where the renders find it, relative to the script: always under `folder`.
+    public var name: String
+    public var data: Data
+
+    public init(name: String, data: Data) {
+        self.name = name
+        self.data = data
+    }
+
+    /// The one folder generated files may be in: manim-voiceover's cache, as the farm's shim sets it.
+    public static let folder = "voiceovers/"
 }

@@ -36,6 +36,33 @@ import Testing
         }
     }
 
+    /// The farm's text-to-speech service: a WAV from espeak-ng, spoken once and kept; bad input gets clear statuses.
+    @Test func speechIsSpokenOnceAndKept() async throws {
+        try await APIFixture.with { client, farm in
+            let key = farm.adminKey
+            let first = try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: "Hello from the farm.", voice: "en"))
+            try #require(first.status == .ok, "\(first.text)")
+            #expect(first.headers[.contentType] == "audio/wav" && first.headers[.init("X-Farm-Speech-Cache")!] == "miss")
+            let wav = Data(buffer: first.body)
+            #expect(wav.prefix(4) == Data("RIFF".utf8) && wav.count > 10_000, "about a second of speech: \(wav.count) bytes")
+            // The same words, spaced otherwise: the kept file, byte for byte.
+            let again = try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: " Hello   from the\nfarm. "))
+            #expect(again.status == .ok && again.headers[.init("X-Farm-Speech-Cache")!] == "hit" && Data(buffer: again.body) == wav)
+            let other = try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: "Hello from the farm.", voice: "de"))
+            #expect(other.status == .ok && other.headers[.init("X-Farm-Speech-Cache")!] == "miss", "another voice is another file")
+
+            #expect(try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: "  ")).status == .unprocessableContent)
+            let long = try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: String(repeating: "a", count: 10_001)))
+            #expect(long.status == .unprocessableContent && long.text.contains("10000"), "\(long.text)")
+            let option = try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: "hi", voice: "--path=/etc"))
+            #expect(option.status == .unprocessableContent, "a voice is never an option")
+            // Text that looks like options is only spoken.
+            let dashes = try await client.call(.post, "/v1/speech", key: key, body: SpeechRequest(text: "-w /etc/passwd --stdout"))
+            #expect(dashes.status == .ok && Data(buffer: dashes.body).prefix(4) == Data("RIFF".utf8))
+            #expect(try await client.call(.post, "/v1/speech", key: nil, body: SpeechRequest(text: "hi")).status == .unauthorized)
+        }
+    }
+
     @Test func badRequestsGetClearStatuses() async throws {
         try await APIFixture.with(maxScriptBytes: 4_096) { client, farm in
             let key = farm.adminKey

@@ -26,6 +26,7 @@ import Testing
         let fingerprint = try #require(installed.fingerprint)
         #expect(fingerprint.count == 16 && fingerprint.allSatisfy(\.isHexDigit))
         #expect(installed.packages.count >= 20, "Manim's closure: \(installed.packages)")
+        #expect(installed.packages.contains { $0.hasPrefix("manim-voiceover==") }, "narration's plugin is part of it")
         for package in installed.packages {
             let (name, version) = (String(package.split(separator: "=")[0]), String(package.split(separator: "=").last!))
             #expect(pins[name] == version, "\(name) \(version) is what the lock pins (\(pins[name] ?? "nothing"))")

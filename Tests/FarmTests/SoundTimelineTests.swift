@@ -47,6 +47,12 @@ struct SoundTimelineTests {
         #expect(throws: SoundTimelineError.missingFile("gone.wav", scene: "A")) { try SoundTimeline.make(renders: renders, assets: [Self.click]) }
     }
 
+    @Test func soundsStartOnWholeMillisecondsAsInManimsMix() throws {
+        let renders = [Self.task(0, "A", segments: [60], sounds: [PlannedSound(file: "hum.wav", seconds: 40.0 / 15)])]
+        let timeline = try #require(try SoundTimeline.make(renders: renders, assets: [Self.hum]))
+        #expect(timeline.scenes[0].sounds.map(\.seconds) == [2.666], "pydub's overlay(position=int(1000 * time))")
+    }
+
     @Test func cutsCloserThanTwoAACFramesAreDropped() throws {
         // At 60 fps a one-frame segment is 800 samples: shorter than an AAC frame.
         // Segments start at frames 3, 4 and 64 of 65: samples 2,400, 3,200 and 51,200 of 52,000.

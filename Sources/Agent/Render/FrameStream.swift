@@ -77,7 +77,8 @@ final class FrameStream {
             var raw = [UInt8](repeating: 0, count: 4)
             guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated plan") }
             let size = Int(Self.uint32(raw, 0))
-            guard size <= 16 << 20 else { throw StreamError("plan of \(size) bytes") }
+            // A plan may carry the narration its pass spoke (base64, at most `AssetFile.maxTotalBytes` of it).
+            guard size <= 24 << 20 else { throw StreamError("plan of \(size) bytes") }
             var body = Data(count: size)
             let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
             guard complete else { throw StreamError("truncated plan") }

@@ -108,18 +108,28 @@ extension FarmCore {
 
     /// An agent planned a video: create its render tasks (ranges for long scenes), and
     /// keep the plan for unchanged resubmissions.
-    mutating func plan(_ planned: PlanResult, from peer: Data) {
-        guard var plan = fenced(planned.ref, from: peer), plan.work.kind == .plan, let video = videos[plan.videoID] else { return }
+    mutating func plan(_ planned: PlanResult, from peer: Data, generated: [AssetRef] = []) {
+        guard var plan = fenced(planned.ref, from: peer), plan.work.kind == .plan, var video = videos[plan.videoID] else { return }
         let scenes = video.options.scenes
         guard planned.scenes.map(\.scene) == scenes.map(\.name) else {
             failAttempt(plan, TaskFailure(ref: planned.ref, reason: .invalidReport,
                                           message: "the plan does not match the video's scenes", logTail: ""), now: .now)
             return
         }
+        if !generated.isEmpty {
+            // The narration the pass spoke goes with every task from now on, as submitted files do (a newer
+            // version of a file, the voiceover cache's index, replaces the older).
+            let names = Set(generated.map(\.name))
+            video.options.assets = (video.options.assets ?? []).filter { !names.contains($0.name) } + generated
+            video.updatedAt = Date()
+            videos[video.id] = video
+            persist(.video(video))
+        }
         let attempt = complete(&plan, ref: planned.ref)
         createRenderTasks(video, plan: plan, attempt: attempt, plans: planned.scenes, planSeconds: planned.seconds,
                           manimVersion: planned.manimVersion)
-        if configuration.renderCache && video.options.useCache {
+        // A plan whose pass made files is not cached: a cached plan comes without them.
+        if configuration.renderCache && video.options.useCache && generated.isEmpty {
             let key = PlanCacheKey.make(script: video.withAssets(video.script), scenes: scenes.map(\.name), settings: video.settings,
                                         manimVersion: planned.manimVersion)
             persist(.cachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,

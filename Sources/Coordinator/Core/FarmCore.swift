@@ -83,7 +83,7 @@ import Logging
             accept(video, videoTasks)
         case .cancelRequested(let videoID):
             cancel(videoID: videoID)
-        case .assetsLost(let videoID, let reason):
+        case .assetsLost(let videoID, let reason), .generatedRefused(let videoID, let reason):
             guard var video = videos[videoID], video.state == .queued || video.state == .rendering else { break }
             video.state = .failed
             video.error = reason
@@ -102,8 +102,8 @@ import Logging
         case .progress(let progress, let peer):
             heardFrom(peer)
             if fenced(progress.ref, from: peer) != nil { tasks[progress.ref.taskID]?.framesDone = progress.framesDone }
-        case .planned(let planned, let peer):
-            plan(planned, from: peer)
+        case .planned(let planned, let peer, let generated):
+            plan(planned, from: peer, generated: generated)
         case .resultStaged(let result, let peer):
             acceptResult(result, from: peer)
         case .resultRefused(let result, let peer, let problem):
@@ -218,6 +218,8 @@ import Logging
     case cancelRequested(videoID: String)
     /// A file submitted with the video is no longer stored: no agent could render it, so it fails saying so.
     case assetsLost(videoID: String, reason: String)
+    /// The files a plan made cannot be kept (too many, too large, or the store refused them): the video fails saying so.
+    case generatedRefused(videoID: String, reason: String)
     /// The answer to `.lookUpCachedPlan`.
     case cachedPlanLookedUp(videoID: String, planTaskID: String, CachedPlan?)
     /// The answer to `.lookUpCachedRenders`: every task looked up, and the hits, whose files are now staged.
@@ -228,7 +230,8 @@ import Logging
     case registered(Register, peer: Data)
     case heartbeat(Heartbeat, peer: Data)
     case progress(RenderProgress, peer: Data)
-    case planned(PlanResult, peer: Data)
+    /// A plan; `generated` are the files its pass made (narration), already stored as the video's assets.
+    case planned(PlanResult, peer: Data, generated: [AssetRef] = [])
     /// A result whose uploads were verified and moved to the task's accepted folder.
     case resultStaged(TaskResult, peer: Data)
     /// A result whose uploads failed verification.

@@ -28,6 +28,8 @@ MEMORY_BYTES = 1 << 30
 SCENE_BASES = {
     "Scene", "ThreeDScene", "MovingCameraScene", "ZoomedScene", "VectorScene",
     "LinearTransformationScene", "SpecialThreeDScene",
+    # manim-voiceover's narrated scene (in the locked environment).
+    "VoiceoverScene",
 }
 
 # Names whose use means LaTeX runs: TeX mobjects and the helpers that build them.

@@ -70,4 +70,41 @@ extension FarmEngine {
         }
         return nil
     }
+
+    /// A plan, with the files its pass made (narration) stored as the video's assets first, so that the render
+    /// tasks the plan creates carry them. The plan itself goes on without their bytes.
+    func receive(_ planned: PlanResult, from peer: Data) async {
+        let files = planned.scenes.flatMap { $0.generated ?? [] }
+        var stripped = planned
+        for index in stripped.scenes.indices { stripped.scenes[index].generated = nil }
+        guard !files.isEmpty, let task = core.current(planned.ref, from: peer), let video = core.videos[task.videoID] else {
+            return await apply(.planned(stripped, peer: peer))
+        }
+        // The last version of a name wins (the voiceover cache's index grows sentence by sentence).
+        var latest: [String: Data] = [:]
+        var order: [String] = []
+        for file in files {
+            if latest.updateValue(file.data, forKey: file.name) == nil { order.append(file.name) }
+        }
+        let kept = (video.options.assets ?? []).filter { latest[$0.name] == nil }
+        let total = kept.reduce(0) { $0 + $1.size } + latest.values.reduce(0) { $0 + $1.count }
+        guard kept.count + order.count <= AssetFile.maxCount, total <= AssetFile.maxTotalBytes else {
+            return await apply(.generatedRefused(videoID: video.id, reason:
+                "the narration the plan spoke (\(order.count) files) and the submitted files come to \(kept.count + order.count) files and "
+                    + "\(total) bytes; a video may carry at most \(AssetFile.maxCount) files and \(AssetFile.maxTotalBytes) bytes"))
+        }
+        var refs: [AssetRef] = []
+        for name in order {
+            let data = latest[name]!
+            do {
+                try await outputs.store.put(data, key: assetKey(videoID: video.id, name: name), contentType: "application/octet-stream",
+                                            cacheControl: nil)
+            } catch {
+                logger.error("could not store the files a plan made", metadata: ["video": "\(video.id)", "error": "\(error)"])
+                return await apply(.generatedRefused(videoID: video.id, reason: "the narration the plan spoke could not be stored: \(error)"))
+            }
+            refs.append(AssetRef(name: name, size: data.count, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()))
+        }
+        await apply(.planned(stripped, peer: peer, generated: refs))
+    }
 }

@@ -239,7 +239,7 @@ public actor FarmEngine {
             }
         case .result(let result): await receive(result, from: peer)
         case .failure(let failure): await apply(.failed(failure, peer: peer))
-        case .planned(let planned): await apply(.planned(planned, peer: peer))
+        case .planned(let planned): await receive(planned, from: peer)
         case .joined(let answer): joined(answer, from: peer)
         case .mixed(let answer): mixed(answer, from: peer)
         case .refused(let refused):

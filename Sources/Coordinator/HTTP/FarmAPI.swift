@@ -59,6 +59,8 @@ struct FarmAPI: Sendable {
     var settings = APISettings()
     /// Outputs live in an object store: output routes redirect there.
     var objectOutputs: ObjectOutputConfiguration?
+    /// The text-to-speech service narration uses, for other tools.
+    var speechSynthesizer = SpeechSynthesizer()
     /// How long a request waits for the store (accounts, quotas) before answering 503.
     static let storeDeadline: Duration = .seconds(5)
 
@@ -71,6 +73,7 @@ struct FarmAPI: Sendable {
             APIRoute(.get, "/v1/videos/:id", .viewer, status),
             APIRoute(.delete, "/v1/videos/:id", .creator, cancel),
             APIRoute(.get, "/v1/videos/:id/**", .viewer, output),
+            APIRoute(.post, "/v1/speech", .creator, speech),
             APIRoute(.get, "/v1/agents", .operator) { [engine] _, _ in await engine.agentStatuses() },
             APIRoute(.post, "/v1/agents/:agent/drain", .operator, drainAgent),
             APIRoute(.get, "/v1/stats", .operator) { [engine] _, _ in await engine.stats() },
@@ -114,6 +117,23 @@ struct FarmAPI: Sendable {
                 .on(RouterPath(route.path), method: route.method, use: route.handler)
         }
         return router
+    }
+
+    /// Speaks a text with the farm's offline engine; the WAV, kept so that the same text is spoken once.
+    @Sendable func speech(_ request: Request, context: FarmRequestContext) async throws -> Response {
+        let body = try await decodeBody(request, as: SpeechRequest.self, what: "speech request")
+        do {
+            let (wav, cached) = try await speechSynthesizer.speak(body.text, voice: body.voice ?? "en", store: engine.outputs.store)
+            return Response(status: .ok, headers: [.contentType: "audio/wav", .init("X-Farm-Speech-Cache")!: cached ? "hit" : "miss"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: wav)))
+        } catch {
+            switch error {
+            case .invalid(let why): throw HTTPError(.unprocessableContent, message: why)
+            case .busy: throw HTTPError(.tooManyRequests, message: "the farm is speaking \(SpeechSynthesizer.maxConcurrent) texts already; try again shortly")
+            case .unavailable(let why): throw HTTPError(.serviceUnavailable, message: why)
+            case .failed(let why): throw HTTPError(.internalServerError, message: why)
+            }
+        }
     }
 
     @Sendable func drainAgent(_ request: Request, context: FarmRequestContext) async throws -> AgentStatus {

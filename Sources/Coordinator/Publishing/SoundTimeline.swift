@@ -59,7 +59,10 @@ struct SoundTimeline: Equatable {
                 let name = planned.file.hasPrefix("./") ? String(planned.file.dropFirst(2)) : planned.file
                 guard let asset = assets.first(where: { $0.name == name }) else { throw .missingFile(planned.file, scene: scene) }
                 if !files.contains(asset) { files.append(asset) }
-                sounds.append(MixSound(file: files.firstIndex(of: asset)!, seconds: planned.seconds, gain: planned.gain))
+                // Manim's mix places a sound at a whole millisecond (pydub's `overlay(position=int(1000 * time))`):
+                // so does the farm's, or speech at 2.6667 s would sound 0.67 ms later than Manim's.
+                let start = (planned.seconds * 1_000).rounded(.towardZero) / 1_000
+                sounds.append(MixSound(file: files.firstIndex(of: asset)!, seconds: start, gain: planned.gain))
             }
             scenes.append(SceneSoundTrack(samples: samples, sounds: sounds))
         }

@@ -336,10 +336,12 @@ public final class PostgresStore: FarmStore, Service {
         """
     }
 
+    /// The options change after submission when planning adds the narration it spoke to the video's assets.
     static func updateVideo(_ video: VideoRecord) -> PostgresQuery {
         """
         UPDATE videos SET state = \(video.state.rawValue), error = \(video.error), updated_at = \(video.updatedAt),
-            frames = \(video.frames), seconds = \(video.seconds)
+            frames = \(video.frames), seconds = \(video.seconds),
+            options = COALESCE(\(try? Self.json(video.options))::jsonb, options)
         WHERE id = \(video.id)
         """
     }
