@@ -50,7 +50,8 @@ if [ $want_latex = 1 ]; then
              texlive-science dvisvgm preview-latex-style)
 fi
 if [ $want_test_tools = 1 ]; then
-  packages+=(ffmpeg postgresql)
+  # chromium and its driver: tests play the farm's outputs in a real browser (selenium drives it).
+  packages+=(ffmpeg postgresql chromium chromium-driver)
 fi
 
 missing=()
@@ -85,6 +86,10 @@ if [ $want_test_tools = 1 ] && [ -x "$venv/bin/python" ]; then
   if ! "$venv/bin/python" -c "import moto.server, boto3" 2>/dev/null; then
     echo "install-deps: installing moto[server] into $venv (tests only)"
     "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==5.1.*"
+  fi
+  if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
+    echo "install-deps: installing selenium into $venv (tests only)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "selenium==4.50.*"
   fi
 fi
 echo "install-deps: ok"

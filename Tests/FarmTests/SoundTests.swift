@@ -118,6 +118,20 @@ import Testing
         #expect(Swift.abs(picture - sound) <= aacFrame + 1e-6, "video ends at \(picture) s, audio at \(sound) s")
         #expect(try FFprobe.decodeErrors(outputs.mp4Path).isEmpty)
 
+        // A real player: headless Chromium plays the HLS ladder and the MP4 to their end, decoding sound until then.
+        for media in ["master.m3u8", "video.mp4"] {
+            let played = try run(FarmHarness.python, [FarmHarness.repository.appendingPathComponent("Tests/FarmTests/Fixtures/play_in_chromium.py").path,
+                                                      published.path, media]).stdout
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(played.utf8)) as? [String: Any], "\(played)")
+            let duration = report["duration"] as? Double ?? 0
+            let samples = (report["samples"] as? [[Double]] ?? []).filter { $0.count == 3 }
+            let atEnd = samples.last?[1] ?? 0
+            let secondBefore = samples.last { $0[0] <= duration - 1 }?[1] ?? atEnd
+            #expect(report["ended"] as? Bool == true, "\(media) played to its end: \(played.prefix(500))")
+            #expect(Swift.abs(duration - picture) < 0.1, "\(media) lasts as long as the video: \(duration) s and \(picture) s")
+            #expect(atEnd > secondBefore && secondBefore > 0, "\(media)'s sound was decoded until the end: \(secondBefore) then \(atEnd) bytes")
+        }
+
         // As plain Manim mixes each scene: cross-correlated, in place within a video frame, within 1 dB.
         let manim = URL(fileURLWithPath: FarmHarness.python).deletingLastPathComponent().appendingPathComponent("manim").path
         let plain = farm.directory.appendingPathComponent("plain")

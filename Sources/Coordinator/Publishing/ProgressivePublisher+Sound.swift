@@ -29,10 +29,11 @@ extension ProgressivePublisher {
             let key = objects.outputKey(videoID: video.id, path: "\(folder)/\(name)")
             try await store.put(segment.data, key: key, contentType: "audio/iso.segment",
                                 cacheControl: ObjectOutputConfiguration.Caching.immutable)
-            listed.append(PlaylistSegment(uri: name, seconds: Double(segment.samples) / Double(SoundTrack.sampleRate),
-                                          bytes: segment.data.count))
+            // The first fragment also holds the encoder's priming, which the edit list skips: it plays for less.
+            let played = index == 0 ? max(segment.samples - AudioCodecs.primingSamples, 1) : segment.samples
+            listed.append(PlaylistSegment(uri: name, seconds: Double(played) / Double(SoundTrack.sampleRate), bytes: segment.data.count))
             pieces.append((MP4Piece(key: key, size: segment.data.count), Double(samples) / Double(SoundTrack.sampleRate)))
-            samples += segment.samples
+            samples += played
         }
         let target = max(video.encoding.segmentSeconds, Playlists.targetDuration(of: listed))
         try await store.put(Data(Playlists.media(initURI: "init.mp4", segments: listed, targetDuration: target).utf8),
@@ -89,4 +90,6 @@ extension ProgressivePublisher {
 /// RFC 6381 codec strings of the farm's sound.
 enum AudioCodecs {
     static let aacLC = "mp4a.40.2"
+    /// Samples libavcodec's AAC encoder puts before the first input sample (its edit list skips them).
+    static let primingSamples = 1_024
 }
