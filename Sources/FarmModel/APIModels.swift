@@ -25,6 +25,8 @@ public struct SubmitRequest: Codable, Sendable {
     public var cache: Bool?
     /// Files the script reads (images, SVGs, sounds, data), placed beside it at their relative paths.
     public var assets: [SubmittedAsset]?
+    /// How long a scene without animations stays on screen in the video (default 1 s; 0: its picture only).
+    public var stillSeconds: Double?
 
     public init(script: String, scriptName: String? = nil, scenes: [String]? = nil, quality: Quality? = nil,
                 seed: Int? = nil, ladder: [Int]? = nil, idempotencyKey: String? = nil, priority: Int? = nil,

@@ -175,8 +175,8 @@ extension TaskResult: ValidatedMessage {
         }
         if let placedAt { try Check.range(placedAt, 0...MessageLimits.maxFrames, "placedAt") }
         if let still {
+            // With frames, the still is also on screen in the video (`RenderSettings.stillSeconds`).
             try still.validate()
-            guard frames == 0, renditions.isEmpty else { throw .invalidBody("a still with frames or renditions") }
         }
         if let stored {
             try Check.count(stored, MessageLimits.maxRenditions * (MessageLimits.maxSegments + 1), "stored")
@@ -266,6 +266,11 @@ extension Assign: ValidatedMessage {
         try Check.text(scriptName, "scriptName", limit: MessageLimits.maxIdentifier)
         try Check.text(scene, "scene", limit: MessageLimits.maxIdentifier)
         try Check.count(encoding.renditions, MessageLimits.maxRenditions, "renditions")
+        if let still = settings.stillSeconds {
+            guard still.isFinite, (0...RenderSettings.maxStillSeconds).contains(still) else {
+                throw .invalidBody("a still of \(still) s is not 0–\(RenderSettings.maxStillSeconds) s")
+            }
+        }
         if let animations {
             guard animations.first >= 0, animations.last >= animations.first,
                   animations.last < MessageLimits.maxAnimations else {

@@ -39,11 +39,20 @@ public struct RenderSettings: Codable, Sendable, Hashable {
     public var quality: Quality
     /// Seed for Python's and NumPy's generators, so renders are reproducible.
     public var seed: Int
+    /// How long a scene without animations (a still) stays on screen in the video; 0 publishes only its picture.
+    /// Absent in settings from before stills were in the video: the picture only.
+    public var stillSeconds: Double?
 
-    public init(quality: Quality = .high, seed: Int = 0) {
+    public init(quality: Quality = .high, seed: Int = 0, stillSeconds: Double? = nil) {
         self.quality = quality
         self.seed = seed
+        self.stillSeconds = stillSeconds
     }
+
+    /// The still length a submission gets unless it asks for another.
+    public static let defaultStillSeconds = 1.0
+    /// The longest a still may stay on screen.
+    public static let maxStillSeconds = 600.0
 }
 
 /// One rung of the adaptive-bitrate ladder. Widths follow the rendered frame's

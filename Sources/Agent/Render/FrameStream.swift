@@ -16,7 +16,7 @@ final class FrameStream {
         /// A planning pass's description of one scene (JSON).
         case plan(Data)
         /// A scene without animations: its one frame, `width`×`height` RGBA (Manim would save it as a PNG).
-        case still(width: Int, height: Int, Data)
+        case still(width: Int, height: Int, frameRate: Double, Data)
         /// The shim reported the end of the scene.
         case done
         /// The pipe closed without `DONE`.
@@ -62,17 +62,18 @@ final class FrameStream {
             guard complete else { throw StreamError("truncated frame") }
             return .frame(header, pixels)
         case "STIL":
-            var raw = [UInt8](repeating: 0, count: 8)
-            guard ChildProcess.readFully(fd, into: &raw, count: 8) else { throw StreamError("truncated still header") }
+            var raw = [UInt8](repeating: 0, count: 16)
+            guard ChildProcess.readFully(fd, into: &raw, count: 16) else { throw StreamError("truncated still header") }
             let (width, height) = (Int(Self.uint32(raw, 0)), Int(Self.uint32(raw, 4)))
+            let frameRate = Double(bitPattern: Self.uint64(raw, 8))
             guard (1...Self.maxSide).contains(width), (1...Self.maxSide).contains(height),
-                  width * height * 4 <= Self.maxFrameBytes else {
-                throw StreamError("invalid still header \(width)x\(height)")
+                  width * height * 4 <= Self.maxFrameBytes, frameRate.isFinite else {
+                throw StreamError("invalid still header \(width)x\(height) at \(frameRate) fps")
             }
             var still = Data(count: width * height * 4)
             let complete = still.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: $0.count) }
             guard complete else { throw StreamError("truncated still") }
-            return .still(width: width, height: height, still)
+            return .still(width: width, height: height, frameRate: frameRate, still)
         case "PLAN":
             var raw = [UInt8](repeating: 0, count: 4)
             guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated plan") }

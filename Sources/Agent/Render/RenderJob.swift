@@ -122,6 +122,11 @@ final class RenderJob: Sendable {
             loop: while true {
                 switch try stream.next() {
                 case .frame(let header, let pixels):
+                    guard still == nil else {
+                        streamError = "frames after a still"
+                        process.signalGroup(SIGKILL)
+                        break loop
+                    }
                     if encoder == nil {
                         source = header
                         let configuration = try encoderConfiguration(header)
@@ -152,7 +157,7 @@ final class RenderJob: Sendable {
                         send(.progress(RenderProgress(ref: ref, framesDone: done)))
                         lastProgress = .now
                     }
-                case .still(let width, let height, let pixels):
+                case .still(let width, let height, let frameRate, let pixels):
                     guard encoder == nil, still == nil else {
                         streamError = "a still in a scene with frames"
                         process.signalGroup(SIGKILL)
@@ -167,6 +172,27 @@ final class RenderJob: Sendable {
                         break loop
                     }
                     still = StillImage(width: width, height: height, png: png)
+                    // On screen in the video too, for the video's still length: one picture, encoded as that many frames.
+                    let seconds = assign.settings.stillSeconds ?? 0
+                    if seconds > 0 {
+                        let header = FrameStream.Header(width: width, height: height, repeatCount: 1, frameRate: frameRate)
+                        let configuration = try encoderConfiguration(header)
+                        let frames = max(Int((seconds * Double(configuration.frameRate)).rounded()), 1)
+                        source = header
+                        encoder = try SceneEncoder(configuration, output: uploads.upload)
+                        if let timescale = encoder?.timescale, timescale % configuration.frameRate == 0 {
+                            uploads.ticksPerFrame = timescale / configuration.frameRate
+                        }
+                        try pixels.withUnsafeBytes { raw in
+                            try encoder?.encode(rgba: raw.baseAddress!, stride: width * 4, repeatCount: frames)
+                        }
+                        if let problem = uploads.failure {
+                            streamError = problem
+                            process.signalGroup(SIGKILL)
+                            break loop
+                        }
+                        state.withLock { $0.framesDone = frames }
+                    }
                     state.withLock { $0.lastFrame = .now }
                 case .done:
                     finished = true
@@ -191,7 +217,7 @@ final class RenderJob: Sendable {
         guard termination == .exited(0), finished else {
             return classify(termination, log: tail)
         }
-        if let still {
+        if let still, encoder == nil {
             var result = TaskResult(ref: ref, frames: 0, sourceWidth: still.width, sourceHeight: still.height, frameRate: 0,
                                     timescale: 90_000, renditions: [], renderSeconds: Self.seconds(ContinuousClock.now - started))
             result.still = still
@@ -200,10 +226,12 @@ final class RenderJob: Sendable {
         do {
             let summaries = try encoder?.finish() ?? []
             if let problem = uploads.failure { return failure(.encoderFailed, "encoding failed: \(problem)", log: tail) }
-            return .result(uploads.result(
+            var result = uploads.result(
                 summaries: summaries, frames: encoder?.framesEncoded ?? 0,
                 source: source, timescale: encoder?.timescale ?? 90_000,
-                seconds: Self.seconds(ContinuousClock.now - started)))
+                seconds: Self.seconds(ContinuousClock.now - started))
+            result.still = still
+            return .result(result)
         } catch {
             return failure(.encoderFailed, "encoding failed: \(error)", log: tail)
         }

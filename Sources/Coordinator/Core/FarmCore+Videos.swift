@@ -157,8 +157,10 @@ extension FarmCore {
         let renderTasks = pieces.enumerated().map { ordinal, piece in
             var task = TaskRecord(id: "\(video.id)-\(ordinal)", videoID: video.id, ordinal: ordinal, scene: piece.scene.name,
                                   requiresLaTeX: piece.scene.requiresLaTeX, createdAt: plan.updatedAt)
+            // A still (a scene without animations) is on screen for the video's still length.
+            let stillFrames = Int(((video.settings.stillSeconds ?? 0) * Double(video.settings.quality.frameRate)).rounded())
             task.work = TaskWork(
-                kind: .render, animations: piece.animations, expectedFrames: piece.frames,
+                kind: .render, animations: piece.animations, expectedFrames: piece.frames > 0 ? piece.frames : max(stillFrames, 0),
                 estimatedSeconds: piece.estimatedSeconds, dispatchRank: piece.rank,
                 cacheKey: RenderCacheKey.make(source: video.withAssets(piece.scene.fingerprint ?? video.script), scene: piece.scene.name,
                                               animations: piece.animations, settings: video.settings,

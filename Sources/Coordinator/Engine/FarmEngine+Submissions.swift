@@ -35,7 +35,12 @@ extension FarmEngine {
         } catch {
             throw .invalidScript(.parserFailed("\(error)"))
         }
-        let settings = RenderSettings(quality: request.quality ?? .high, seed: request.seed ?? 0)
+        let stillSeconds = request.stillSeconds ?? RenderSettings.defaultStillSeconds
+        guard stillSeconds.isFinite, (0...RenderSettings.maxStillSeconds).contains(stillSeconds) else {
+            throw .invalidSetting("stillSeconds must be between 0 and \(Int(RenderSettings.maxStillSeconds)) (0: a still is only its picture)")
+        }
+        // Always written down, so that a render cached before stills were in the video is not taken for one that is.
+        let settings = RenderSettings(quality: request.quality ?? .high, seed: request.seed ?? 0, stillSeconds: stillSeconds)
         let renditions = try Self.ladder(request.ladder, renderHeight: settings.quality.height)
 
         let videoID = "v" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()

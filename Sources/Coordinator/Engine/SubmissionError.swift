@@ -10,6 +10,8 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
     case tooManyActiveVideos(limit: Int)
     /// The submitted assets are too many, too large, or not safe relative paths.
     case invalidAssets(String)
+    /// A setting out of its range.
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidScript(let error): error.description
         case .notPersisted(let why): "the submission could not be stored, nothing was accepted: \(why)"
         case .invalidAssets(let why): "invalid assets: \(why)"
+        case .invalidSetting(let why): why
         case .tooManyActiveVideos(let limit):
             "your team has \(limit) videos queued or rendering, its quota of concurrent videos; submit again when one finishes"
         }

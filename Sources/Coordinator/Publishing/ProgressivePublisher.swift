@@ -178,7 +178,7 @@ import Packaging
                                         contentType: "image/png", cacheControl: ObjectOutputConfiguration.Caching.finished)
             state.stills.append(task.scene)
             state.stillBytes += still.png.count
-            return
+            // With frames, the still is on screen in the video too: its segments follow like any scene's.
         }
         guard result.frames > 0 else { return }
         // Results were verified when accepted; a cached one may predate that, so check again rather than index blindly.

@@ -39,6 +39,9 @@ struct Submit: AsyncParsableCommand {
             help: "A file the script reads (image, SVG, sound, data), by its path relative to the script; repeat for more. A folder adds the files in it.")
     var assets: [String] = []
 
+    @Option(help: "Seconds a scene without animations stays on screen in the video (0: only its picture, as plain Manim saves it).")
+    var stillSeconds: Double?
+
     @Flag(help: "Wait for the video and show progress.")
     var wait = false
 
@@ -70,6 +73,7 @@ struct Submit: AsyncParsableCommand {
         request.priority = priority
         request.split = split
         request.cache = cache
+        request.stillSeconds = stillSeconds
         if !assets.isEmpty {
             do {
                 request.assets = try Self.readAssets(assets, besideScript: URL(fileURLWithPath: script).deletingLastPathComponent())
