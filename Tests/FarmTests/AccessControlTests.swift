@@ -51,6 +51,7 @@ import Testing
                 .replacingOccurrences(of: ":user", with: user?.user.id ?? "u0")
                 .replacingOccurrences(of: ":key", with: user?.spareKeyID ?? "mf_000000000000")
                 .replacingOccurrences(of: ":agent", with: "agent-1")
+                + (route.path.hasSuffix("/events") ? "?once=true" : "")  // a live stream would last until the video ends
         }
 
         static func body(_ route: APIRoute) -> (any Encodable)? {

@@ -50,6 +50,7 @@ import Testing
         try #require(submitted.status == 0 && status.state == .done,
                      "\(submitted.stdout) \(status.scenes.map { "\($0.name): \($0.error?.message ?? "") \($0.error?.logTail.suffix(600) ?? "")" })")
         #expect(submitted.stdout.contains("still Card: "), "\(submitted.stdout)")
+        #expect(!submitted.stderr.contains("by polling"), "--wait follows the video's event stream: \(submitted.stderr)")
 
         // Plain Manim in the same folder draws the same picture: the assets were where the script looked.
         let manim = URL(fileURLWithPath: FarmHarness.python).deletingLastPathComponent().appendingPathComponent("manim").path

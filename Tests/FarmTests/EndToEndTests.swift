@@ -140,6 +140,9 @@ import Testing
         let failedWait = try farm.cli(["status", broken.id, "--json", "--coordinator", farm.http.absoluteString])
         #expect(failedWait.status == 0)
         #expect(failedWait.stdout.contains("\"failed\""))
+        // `--wait` follows the video's event stream to its end and exits as its outcome says.
+        let followed = try farm.cli(["status", broken.id, "--wait", "--coordinator", farm.http.absoluteString])
+        #expect(followed.status == 1 && followed.stderr.contains("failed") && !followed.stderr.contains("by polling"), "\(followed.stderr)")
 
         // Without a key the CLI says how to get one; `farm login` saves it for later commands.
         let url = farm.http.absoluteString

@@ -63,6 +63,48 @@ import Testing
         }
     }
 
+    /// A video's status as Server-Sent Events: an event per change until it is final, resumable with Last-Event-ID.
+    @Test func videoEventsStreamTheStatusUntilTheVideoEnds() async throws {
+        try await APIFixture.with { client, farm in
+            let key = farm.adminKey
+            let submitted = try await client.call(.post, "/v1/videos", key: key, body: SubmitRequest(script: Self.script))
+            let id = try submitted.decode(VideoStatus.self).id
+            func statuses(_ text: String) throws -> [(id: String, state: VideoState)] {
+                try text.components(separatedBy: "\n\n").filter { $0.contains("event: status") }.map { event in
+                    let lines = event.split(separator: "\n")
+                    let data = try #require(lines.first { $0.hasPrefix("data: ") }?.dropFirst(6))
+                    let eventID = try #require(lines.first { $0.hasPrefix("id: ") }?.dropFirst(4))
+                    return (String(eventID), try JSONDecoder.farm.decode(VideoStatus.self, from: Data(data.utf8)).state)
+                }
+            }
+            // A snapshot: the queued status, then the stream ends.
+            let once = try await client.call(.get, "/v1/videos/\(id)/events?once=true", key: key)
+            #expect(once.status == .ok && once.headers[.contentType] == "text/event-stream")
+            let first = try statuses(once.text)
+            try #require(first.map(\.state) == [.queued], "\(once.text)")
+
+            // Live from there: nothing while the video waits, then its end, and the stream closes.
+            var headers = APIFixture.headers(key, json: false)
+            headers[.init("Last-Event-ID")!] = first[0].id
+            let liveHeaders = headers
+            async let live = client.execute(uri: "/v1/videos/\(id)/events", method: .get, headers: liveHeaders)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while farm.api.eventStreams.openStreams == 0, ContinuousClock.now < deadline { await Task.yield() }
+            #expect(farm.api.eventStreams.openStreams == 1, "the live stream is open")
+            #expect(try await client.call(.delete, "/v1/videos/\(id)", key: key).status == .ok)
+            let ended = try statuses(try await live.text)
+            #expect(ended.map(\.state) == [.cancelled], "only the change is sent: \(ended)")
+            #expect(ended.first?.id != first[0].id)
+
+            // Resumed with the last id: nothing changed since, so no event, and the final video ends the stream.
+            headers[.init("Last-Event-ID")!] = ended.last?.id
+            let resumed = try await client.execute(uri: "/v1/videos/\(id)/events", method: .get, headers: headers)
+            #expect(resumed.status == .ok && !resumed.text.contains("event: status"), "\(resumed.text)")
+            #expect(farm.api.eventStreams.openStreams == 0, "every stream gave its place back")
+            #expect(try await client.call(.get, "/v1/videos/vmissing/events", key: key).status == .notFound)
+        }
+    }
+
     @Test func badRequestsGetClearStatuses() async throws {
         try await APIFixture.with(maxScriptBytes: 4_096) { client, farm in
             let key = farm.adminKey

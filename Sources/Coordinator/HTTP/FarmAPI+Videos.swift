@@ -136,7 +136,7 @@ extension FarmAPI {
     }
 
     /// The `:id` of a video the caller may read; 404 for a missing video and another team's alike.
-    private func readableVideo(_ request: Request, _ context: FarmRequestContext) async throws -> String {
+    func readableVideo(_ request: Request, _ context: FarmRequestContext) async throws -> String {
         let identity = try context.requireIdentity()
         let id = try context.parameters.require("id")
         guard Self.isVideoID(id), let owner = await engine.owner(videoID: id), identity.mayRead(videoOfTeam: owner.teamID) else {

@@ -61,6 +61,8 @@ struct FarmAPI: Sendable {
     var objectOutputs: ObjectOutputConfiguration?
     /// The text-to-speech service narration uses, for other tools.
     var speechSynthesizer = SpeechSynthesizer()
+    /// Open `GET /v1/videos/{id}/events` streams.
+    let eventStreams = EventStreams()
     /// How long a request waits for the store (accounts, quotas) before answering 503.
     static let storeDeadline: Duration = .seconds(5)
 
@@ -71,6 +73,7 @@ struct FarmAPI: Sendable {
             APIRoute(.post, "/v1/videos", .creator, submit),
             APIRoute(.get, "/v1/videos", .viewer, list),
             APIRoute(.get, "/v1/videos/:id", .viewer, status),
+            APIRoute(.get, "/v1/videos/:id/events", .viewer, events),
             APIRoute(.delete, "/v1/videos/:id", .creator, cancel),
             APIRoute(.get, "/v1/videos/:id/**", .viewer, output),
             APIRoute(.post, "/v1/speech", .creator, speech),

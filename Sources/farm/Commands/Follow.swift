@@ -2,7 +2,9 @@ import ArgumentParser
 import FarmModel
 import Foundation
 
-/// Polls a video until it is final, drawing progress as it goes.
+/// Follows a video until it is final, drawing progress as it goes: from its event stream (the coordinator
+/// sends each change), resuming where it left off when the stream ends or drops, and by polling when the
+/// coordinator has no event stream (an older one).
 struct Follow {
     let client: FarmClient
     let json: Bool
@@ -10,11 +12,36 @@ struct Follow {
     func follow(_ id: String) async throws -> VideoStatus {
         let display = ProgressDisplay(enabled: !json)
         var failures = 0
+        var lastEventID: String?
+        var streams = true
         while true {
-            let status: VideoStatus
             do {
-                status = try await client.status(id)
+                if streams {
+                    for try await event in client.events(id, lastEventID: lastEventID) {
+                        failures = 0
+                        lastEventID = event.id
+                        display.show(event.status)
+                        if event.status.state.isFinal { return event.status }
+                    }
+                    // The stream ended without the video's end (it lasts an hour at most; a busy coordinator
+                    // turns it away): resume it shortly.
+                    let status = try await client.status(id)
+                    if status.state.isFinal {
+                        display.show(status)
+                        return status
+                    }
+                    try await Task.sleep(for: .milliseconds(500))
+                    continue
+                }
+                let status = try await client.status(id)
                 failures = 0
+                display.show(status)
+                if status.state.isFinal { return status }
+                try await Task.sleep(for: .milliseconds(500))
+            } catch FarmClient.ClientError.refused(let code, _) where streams && code == 404 {
+                // No event stream, or no such video: polling says which.
+                if !json { printError("following by polling: the coordinator sends no events for this video") }
+                streams = false
             } catch let error as FarmClient.ClientError {
                 // Ride out a coordinator restart; give up after a minute.
                 failures += 1
@@ -23,11 +50,7 @@ struct Follow {
                     throw error.exitCode
                 }
                 try await Task.sleep(for: .milliseconds(500))
-                continue
             }
-            display.show(status)
-            if status.state.isFinal { return status }
-            try await Task.sleep(for: .milliseconds(500))
         }
     }
 

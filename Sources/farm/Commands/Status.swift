@@ -13,9 +13,16 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Flag(help: "Follow the video until it is final (its event stream), then report as `farm submit --wait` does.")
+    var wait = false
+
     func run() async throws {
         let client = try options.client
         do {
+            if wait {
+                let status = try await Follow(client: client, json: json).follow(id)
+                return try Follow.report(status, client: client, json: json)
+            }
             let status = try await client.status(id)
             if json {
                 try printJSON(status)
