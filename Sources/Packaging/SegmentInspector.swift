@@ -20,16 +20,7 @@ public enum SegmentInspector {
     /// Parses `ftyp`/`moov` down to the `avc1` sample entry and its SPS.
     public static func initSegment(_ data: Data) throws(PackagingError) -> InitInfo {
         let bytes = [UInt8](data)
-        let top = try BoxReader.children(in: bytes, from: 0, to: bytes.count)
-        guard let moov = top.first(where: { $0.type == "moov" }) else { throw .malformedFragment("no moov box") }
-        let trak = try BoxReader.child("trak", of: moov, in: bytes)
-        let mdia = try BoxReader.child("mdia", of: trak, in: bytes)
-        let mdhd = try BoxReader.child("mdhd", of: mdia, in: bytes)
-        let mdhdVersion = try BoxReader.read(bytes, in: mdhd, at: 0, count: 1)
-        let timescale = try BoxReader.read(bytes, in: mdhd, at: mdhdVersion == 1 ? 20 : 12, count: 4)
-        let minf = try BoxReader.child("minf", of: mdia, in: bytes)
-        let stbl = try BoxReader.child("stbl", of: minf, in: bytes)
-        let stsd = try BoxReader.child("stsd", of: stbl, in: bytes)
+        let (_, timescale, stsd) = try onlyTrack(bytes)
         // stsd is a full box with an entry count; avc1 is a visual sample entry of 78 bytes before its children.
         let avc1 = try BoxReader.child("avc1", of: stsd, in: bytes, skip: 8)
         let width = try BoxReader.read(bytes, in: avc1, at: 24, count: 2)
@@ -88,18 +79,23 @@ public enum SegmentInspector {
     /// Checks that an init segment is the farm's sound track: track 2, AAC (`mp4a`) at 48 kHz.
     public static func soundInit(_ data: Data) throws(PackagingError) {
         let bytes = [UInt8](data)
+        let (trak, timescale, stsd) = try onlyTrack(bytes)
+        guard try InitSegmentMerger.trackID(of: trak, in: bytes) == 2 else { throw .malformedFragment("the sound is not track 2") }
+        _ = try BoxReader.child("mp4a", of: stsd, in: bytes, skip: 8)
+        guard timescale == 48_000 else { throw .malformedFragment("a sound track at \(timescale) Hz, not 48000") }
+    }
+
+    /// An init segment's (first) track, its timescale (`mdhd`) and its sample descriptions (`stsd`).
+    private static func onlyTrack(_ bytes: [UInt8]) throws(PackagingError) -> (trak: BoxReader.Box, timescale: UInt64, stsd: BoxReader.Box) {
         let top = try BoxReader.children(in: bytes, from: 0, to: bytes.count)
         guard let moov = top.first(where: { $0.type == "moov" }) else { throw .malformedFragment("no moov box") }
         let trak = try BoxReader.child("trak", of: moov, in: bytes)
-        guard try InitSegmentMerger.trackID(of: trak, in: bytes) == 2 else { throw .malformedFragment("the sound is not track 2") }
         let mdia = try BoxReader.child("mdia", of: trak, in: bytes)
         let mdhd = try BoxReader.child("mdhd", of: mdia, in: bytes)
         let mdhdVersion = try BoxReader.read(bytes, in: mdhd, at: 0, count: 1)
         let timescale = try BoxReader.read(bytes, in: mdhd, at: mdhdVersion == 1 ? 20 : 12, count: 4)
         let minf = try BoxReader.child("minf", of: mdia, in: bytes)
         let stbl = try BoxReader.child("stbl", of: minf, in: bytes)
-        let stsd = try BoxReader.child("stsd", of: stbl, in: bytes)
-        _ = try BoxReader.child("mp4a", of: stsd, in: bytes, skip: 8)
-        guard timescale == 48_000 else { throw .malformedFragment("a sound track at \(timescale) Hz, not 48000") }
+        return (trak, timescale, try BoxReader.child("stsd", of: stbl, in: bytes))
     }
 }

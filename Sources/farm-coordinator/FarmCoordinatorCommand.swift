@@ -131,6 +131,9 @@ struct Serve: AsyncParsableCommand {
     var logLevel = "info"
 
     func run() async throws {
+        // A peer that closes its end of a pipe or socket (a child killed mid-write, a client gone) is an
+        // error for that write, never a signal that ends the process. Children get the default back.
+        signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

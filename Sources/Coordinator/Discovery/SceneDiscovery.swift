@@ -120,6 +120,12 @@ public struct SceneDiscovery: Sendable {
         try process.run()
         // Feed stdin from another thread so a large script cannot deadlock against a full stdout pipe.
         let writer = Thread {
+            // The watchdog may kill the parser mid-script: its closed stdin is then an error for this write,
+            // not a SIGPIPE that ends the whole process (the signal stays with this thread and dies with it).
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
             try? stdin.fileHandleForWriting.write(contentsOf: input)
             try? stdin.fileHandleForWriting.close()
         }
