@@ -76,7 +76,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Discovery/discover_scenes.py")],
+            resources: [.copy("Discovery/discover_scenes.py"), .copy("Web")],
             swiftSettings: swiftSettings),
         .target(
             name: "Agent",

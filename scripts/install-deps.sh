@@ -87,9 +87,10 @@ if [ $want_test_tools = 1 ] && [ -x "$venv/bin/python" ]; then
     echo "install-deps: installing moto[server] into $venv (tests only)"
     "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==5.1.*"
   fi
-  if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
-    echo "install-deps: installing selenium into $venv (tests only)"
-    "$venv/bin/pip" install -q --disable-pip-version-check "selenium==4.50.*"
+  # axe-selenium-python bundles axe-core, which checks the web pages for accessibility (no npm needed).
+  if ! "$venv/bin/python" -c "import selenium, axe_selenium_python" 2>/dev/null; then
+    echo "install-deps: installing selenium and axe-selenium-python into $venv (tests only)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "selenium==4.50.*" "axe-selenium-python==2.1.6"
   fi
 fi
 echo "install-deps: ok"

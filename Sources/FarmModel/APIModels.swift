@@ -56,6 +56,8 @@ public struct SceneStatus: Codable, Sendable, Equatable {
     public var framesDone: Int
     /// Frames of the finished scene.
     public var frames: Int?
+    /// Frames the plan expects of the task, before it finishes; absent when the scene was not planned.
+    public var expectedFrames: Int?
     public var requiresLaTeX: Bool
     public var error: TaskError?
     /// Why the scene is not running yet, when it waits for something specific.
@@ -148,6 +150,8 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     /// Seconds of the video a player can watch already: while it renders with an object store
     /// (the playlists grow), the whole video once done.
     public var playableSeconds: Double?
+    /// Frames done of expected and the time left (`VideoProgress`).
+    public var progress: VideoProgress?
 
     public init(id: String, state: VideoState, scriptName: String, quality: Quality, seed: Int, renditions: [String], createdAt: Date, updatedAt: Date, error: String? = nil, priority: Int, submitter: String, plan: SceneStatus? = nil, scenes: [SceneStatus], frames: Int? = nil, seconds: Double? = nil, outputs: VideoOutputs? = nil) {
         self.id = id
@@ -222,6 +226,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var hasLaTeX: Bool
     public var draining: Bool
     public var lastSeenSecondsAgo: Double
+    /// What it renders now: `Scene (video id)` per assigned task.
+    public var tasks: [String]?
 
     public init(id: String, hostname: String, slots: Int, running: Int, reportedRunning: Int, cores: Int, manimVersion: String, hasLaTeX: Bool, draining: Bool, lastSeenSecondsAgo: Double) {
         self.id = id

@@ -141,6 +141,8 @@ public struct VideoSummary: Codable, Sendable, Equatable {
     public var error: String?
     public var frames: Int?
     public var seconds: Double?
+    /// How far a live video is (`GET /v1/events` carries it; absent from list pages).
+    public var progress: VideoProgress?
 
     public init(id: String, state: VideoState, scriptName: String, quality: Quality, priority: Int, submitter: String,
                 teamID: String?, createdAt: Date, updatedAt: Date, error: String?, frames: Int?, seconds: Double?) {

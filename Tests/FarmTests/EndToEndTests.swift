@@ -126,6 +126,15 @@ import Testing
         #expect(failedScene.error?.failureClass == .scriptError)
         #expect(failedScene.error?.logTail.contains("the proof does not hold") == true)
         #expect(failedScene.attempt == 1, "a script error is not retried")
+        // A teammate reads the error but not the log tail, which can quote the owner's script and data.
+        let (_, userBody) = try await farm.send("POST", "/v1/users", body: JSONEncoder().encode(CreateUserRequest(name: "teammate", team: "default", role: .viewer)))
+        let teammate = try JSONDecoder.farm.decode(UserInfo.self, from: userBody).id
+        let (_, keyBody) = try await farm.send("POST", "/v1/users/\(teammate)/keys", body: JSONEncoder().encode(CreateKeyRequest(name: "t")))
+        let teammateKey = try JSONDecoder.farm.decode(CreatedKey.self, from: keyBody).key
+        let (seenCode, seenBody) = try await farm.send("GET", "/v1/videos/\(broken.id)", apiKey: teammateKey)
+        let seen = try farm.decodeStatus(seenBody)
+        #expect(seenCode == 200 && seen.scenes.first { $0.name == "Broken" }?.error?.message == failedScene.error?.message)
+        #expect(seen.scenes.first { $0.name == "Broken" }?.error?.logTail == "", "\(String(decoding: seenBody, as: UTF8.self).prefix(300))")
         #expect(fine.state == .done)
         #expect(fine.frames == 8)
 

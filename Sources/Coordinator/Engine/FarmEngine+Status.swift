@@ -6,6 +6,12 @@ import Foundation
 extension FarmEngine {
     /// The status of any video, live or finished; `nil` if unknown.
     public func status(videoID: String) async -> VideoStatus? {
+        guard var status = await readStatus(videoID: videoID) else { return nil }
+        status.progress = VideoProgress(status)
+        return status
+    }
+
+    private func readStatus(videoID: String) async -> VideoStatus? {
         if let live = currentStatus(videoID) { return live }
         // A video the core just ended may not be written yet: read after the writes, not before.
         _ = await writer.waitForQueued(timeout: .seconds(2))
@@ -37,6 +43,23 @@ extension FarmEngine {
         }
     }
 
+    /// Videos not yet final, with their progress: what `GET /v1/events` watches.
+    public func liveSummaries() -> [VideoSummary] {
+        core.videos.keys.compactMap { id in
+            guard let status = currentStatus(id) else { return nil }
+            return Self.summary(of: status)
+        }
+    }
+
+    static func summary(of status: VideoStatus) -> VideoSummary {
+        var summary = VideoSummary(
+            id: status.id, state: status.state, scriptName: status.scriptName, quality: status.quality, priority: status.priority,
+            submitter: status.submitter, teamID: status.teamID, createdAt: status.createdAt, updatedAt: status.updatedAt,
+            error: status.error, frames: status.frames, seconds: status.seconds)
+        summary.progress = VideoProgress(status)
+        return summary
+    }
+
     /// Teams with videos not yet final.
     public func activeTeamIDs() -> Set<String> {
         Set(core.videos.values.compactMap(\.teamID))
@@ -59,6 +82,7 @@ extension FarmEngine {
                 hasLaTeX: agent.record.hasLaTeX, draining: !agent.acceptsWork,
                 lastSeenSecondsAgo: Self.seconds(now - agent.lastSeen))
             status.environment = agent.record.environment
+            status.tasks = agent.running.compactMap { core.tasks[$0.taskID] }.map { "\($0.scene) (\($0.videoID))" }.sorted()
             return status
         }
     }
@@ -109,6 +133,7 @@ extension FarmEngine {
                 requiresLaTeX: task.requiresLaTeX, error: task.error, waitingFor: waiting,
                 animations: task.work.animations, estimatedSeconds: task.work.estimatedSeconds, note: task.work.note)
             scene.sounds = task.work.sounds
+            scene.expectedFrames = task.work.expectedFrames
             if video.state == .done, task.result?.still != nil {
                 let path = ProgressivePublisher.stillPath(task.scene)
                 scene.still = configuration.objectOutputs?.publicURL(videoID: video.id, path: path) ?? "/v1/videos/\(video.id)/\(path)"

@@ -27,3 +27,19 @@ public enum SubmissionError: Error, Equatable, Sendable, CustomStringConvertible
         }
     }
 }
+
+extension SubmissionError {
+    /// The submission field the error is about (`SubmitRequest`'s name for it), for forms.
+    public var field: String? {
+        switch self {
+        case .emptyScript, .scriptTooLarge: "script"
+        case .invalidLadder: "ladder"
+        case .invalidAssets: "assets"
+        case .invalidSetting(let why): why.hasPrefix("stillSeconds") ? "stillSeconds" : nil
+        case .invalidScript(.unknownScenes), .invalidScript(.duplicateScenes): "scenes"
+        case .invalidScript(.parserBusy): nil
+        case .invalidScript: "script"
+        case .notPersisted, .tooManyActiveVideos: nil
+        }
+    }
+}

@@ -18,6 +18,8 @@ import Synchronization
 extension FarmAPI {
     @Sendable func events(_ request: Request, context: FarmRequestContext) async throws -> Response {
         let id = try await readableVideo(request, context)
+        let identity = try context.requireIdentity()
+        let api = self
         let once = request.uri.queryParameters.get("once") == "true"
         let lastSeen = request.headers[.init("Last-Event-ID")!].map { String($0.prefix(64)) }
         let (engine, streams) = (engine, eventStreams)
@@ -36,10 +38,11 @@ extension FarmAPI {
             encoder.outputFormatting = .sortedKeys
             encoder.dateEncodingStrategy = .iso8601
             while ContinuousClock.now < ends {
-                guard let status = await engine.status(videoID: id) else {
+                guard let read = await engine.status(videoID: id) else {
                     try await writer.write(ByteBuffer(string: "event: gone\ndata: {}\n\n"))
                     break
                 }
+                let status = await api.redacted(read, for: identity)
                 let data = try encoder.encode(status)
                 let digest = SHA256.hash(data: data).prefix(8).map { String(format: "%02x", $0) }.joined()
                 if digest != last {

@@ -19,11 +19,11 @@ extension FarmAPI {
         }
         let priority = submission.priority ?? 0
         guard settings.priorityRange.contains(priority) else {
-            throw HTTPError(.unprocessableContent,
+            throw HTTPError(.unprocessableContent, headers: [Self.fieldHeader: "priority"],
                             message: "priority must be between \(settings.priorityRange.lowerBound) and \(settings.priorityRange.upperBound)")
         }
         if identity.role < .operator, priority > settings.creatorMaxPriority {
-            throw HTTPError(.forbidden, message: "a \(identity.role.rawValue)'s videos run at priority \(settings.creatorMaxPriority) or lower; an operator can raise one")
+            throw HTTPError(.forbidden, headers: [Self.fieldHeader: "priority"], message: "a \(identity.role.rawValue)'s videos run at priority \(settings.creatorMaxPriority) or lower; an operator can raise one")
         }
         if settings.requireAuth {
             let refusal: QuotaRefusal?
@@ -48,9 +48,12 @@ extension FarmAPI {
         } catch {
             switch error {
             case .notPersisted, .invalidScript(.parserBusy): throw HTTPError(.serviceUnavailable, message: error.description)
-            case .scriptTooLarge: throw HTTPError(.contentTooLarge, message: error.description)
+            case .scriptTooLarge: throw HTTPError(.contentTooLarge, headers: [Self.fieldHeader: "script"], message: error.description)
             case .tooManyActiveVideos: throw HTTPError(.tooManyRequests, headers: [.retryAfter: "30"], message: error.description)
-            default: throw HTTPError(.unprocessableContent, message: error.description)
+            default:
+                var headers = HTTPFields()
+                if let field = error.field { headers[Self.fieldHeader] = field }
+                throw HTTPError(.unprocessableContent, headers: headers, message: error.description)
             }
         }
     }
@@ -89,6 +92,18 @@ extension FarmAPI {
         guard Self.isVideoID(id), let status = await engine.status(videoID: id), identity.mayRead(videoOfTeam: status.teamID) else {
             throw HTTPError(.notFound, message: "no video \(id)")
         }
+        return await redacted(status, for: identity)
+    }
+
+    /// A script's traceback can quote its source and its data: only the video's owner (and
+    /// operators) read the log tails; teammates see the error messages.
+    func redacted(_ status: VideoStatus, for identity: FarmIdentity) async -> VideoStatus {
+        guard identity.role < .operator, await engine.owner(videoID: status.id)?.userID != identity.user.id else { return status }
+        var status = status
+        for index in status.scenes.indices where status.scenes[index].error != nil {
+            status.scenes[index].error?.logTail = ""
+        }
+        if status.plan?.error != nil { status.plan?.error?.logTail = "" }
         return status
     }
 

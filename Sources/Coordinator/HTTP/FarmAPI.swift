@@ -15,6 +15,8 @@ extension KeyInfo: ResponseEncodable {}
 extension CreatedKey: ResponseEncodable {}
 extension ErasureReport: ResponseEncodable {}
 extension RetentionReport: ResponseEncodable {}
+extension SessionInfo: ResponseEncodable {}
+extension ScriptScenes: ResponseEncodable {}
 
 /// One route of the API and the least role that may call it (`nil`: anyone, without a key).
 struct APIRoute: Sendable {
@@ -63,6 +65,10 @@ struct FarmAPI: Sendable {
     var speechSynthesizer = SpeechSynthesizer()
     /// Open `GET /v1/videos/{id}/events` streams.
     let eventStreams = EventStreams()
+    /// The live videos every `GET /v1/events` stream shares.
+    let liveFeed = LiveFeed()
+    /// The web pages; `nil` when their resources could not be read (the API still serves).
+    let webPages = try? WebPages()
     /// How long a request waits for the store (accounts, quotas) before answering 503.
     static let storeDeadline: Duration = .seconds(5)
 
@@ -74,6 +80,11 @@ struct FarmAPI: Sendable {
             APIRoute(.get, "/v1/videos", .viewer, list),
             APIRoute(.get, "/v1/videos/:id", .viewer, status),
             APIRoute(.get, "/v1/videos/:id/events", .viewer, events),
+            APIRoute(.get, "/v1/events", .viewer, feed),
+            APIRoute(.post, "/v1/scripts/scenes", .creator, scriptScenes),
+            APIRoute(.post, "/v1/session", nil, signIn),
+            APIRoute(.get, "/v1/session", .viewer, session),
+            APIRoute(.delete, "/v1/session", nil, signOut),
             APIRoute(.delete, "/v1/videos/:id", .creator, cancel),
             APIRoute(.get, "/v1/videos/:id/**", .viewer, output),
             APIRoute(.post, "/v1/speech", .creator, speech),
@@ -104,6 +115,7 @@ struct FarmAPI: Sendable {
         router.add(middleware: SecurityHeaders())
         if !settings.corsOrigins.isEmpty { router.add(middleware: CORSAllowlist(origins: settings.corsOrigins)) }
         let authenticator = APIKeyAuthenticator(accounts: accounts, required: settings.requireAuth)
+        webPages?.add(to: router, authenticator: authenticator)
         for route in routes {
             guard let role = route.role else {
                 router.on(RouterPath(route.path), method: route.method, use: route.handler)
