@@ -76,7 +76,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Discovery/discover_scenes.py"), .copy("Web")],
+            resources: [.copy("Discovery/discover_scenes.py"), .copy("Web"), .copy("API/openapi.json")],
             swiftSettings: swiftSettings),
         .target(
             name: "Agent",

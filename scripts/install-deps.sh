@@ -93,4 +93,13 @@ if [ $want_test_tools = 1 ] && [ -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check "selenium==4.50.*" "axe-selenium-python==2.1.6"
   fi
 fi
+if [ $want_test_tools = 1 ]; then
+  # schemathesis fuzzes the HTTP API from its OpenAPI document; it has its own venv (its pins are not Manim's).
+  tools=$here/.venv-tools
+  if ! "$tools/bin/st" --version >/dev/null 2>&1; then
+    echo "install-deps: installing schemathesis into $tools (tests only)"
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.*"
+  fi
+fi
 echo "install-deps: ok"

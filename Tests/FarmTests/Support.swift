@@ -8,6 +8,15 @@ import Foundation
 /// daemon (pg_ctl) had exited.
 @discardableResult
 func run(_ executable: String, _ arguments: [String]) throws -> (stdout: String, stderr: String) {
+    let (exitCode, stdout, stderr) = try runStatus(executable, arguments)
+    guard exitCode == 0 else {
+        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: exitCode, stderr: stderr)
+    }
+    return (stdout, stderr)
+}
+
+/// Runs a command; its exit status and output, whatever the status.
+func runStatus(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("farm-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -27,10 +36,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> (stdout: String,
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let result = ((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "", (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
     let exitCode = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    guard exitCode == 0 else {
-        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: exitCode, stderr: result.1)
-    }
-    return result
+    return (exitCode, result.0, result.1)
 }
 
 struct CommandFailed: Error, CustomStringConvertible {

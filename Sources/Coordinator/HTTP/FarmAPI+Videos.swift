@@ -126,7 +126,7 @@ extension FarmAPI {
         let parts = context.parameters.getCatchAll().map(String.init)
         guard !id.contains("/"), !id.hasPrefix("."), !parts.isEmpty,
               parts.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") && !$0.contains("/") }) else {
-            throw HTTPError(.notFound)
+            throw HTTPError(.notFound, message: "no such file in video \(id)")
         }
         if let objects = objectOutputs, let s3 = objects.s3 {
             // The bytes are in the object store: send the caller there (the CDN, else a URL signed for an hour).
@@ -143,7 +143,7 @@ extension FarmAPI {
         do {
             body = try await FileIO().loadFile(path: path, context: context)
         } catch {
-            throw HTTPError(.notFound)
+            throw HTTPError(.notFound, message: "video \(id) has no file \(parts.joined(separator: "/")) (yet)")
         }
         // Segments never change once published; a playlist grows while its video renders.
         let caching = path.hasSuffix(".m3u8") ? "private, no-cache" : "private, max-age=3600"

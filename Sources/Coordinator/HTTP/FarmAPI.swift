@@ -75,6 +75,10 @@ struct FarmAPI: Sendable {
     var routes: [APIRoute] {
         [
             APIRoute(.get, "/healthz", nil) { _, _ in "ok\n" },
+            APIRoute(.get, "/openapi.json", nil) { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
+                         body: .init(byteBuffer: ByteBuffer(bytes: APIDocument.openAPI)))
+            },
             APIRoute(.get, "/v1/me", .viewer, me),
             APIRoute(.post, "/v1/videos", .creator, submit),
             APIRoute(.get, "/v1/videos", .viewer, list),
