@@ -51,6 +51,10 @@ import Testing
                      "\(submitted.stdout) \(status.scenes.map { "\($0.name): \($0.error?.message ?? "") \($0.error?.logTail.suffix(600) ?? "")" })")
         #expect(submitted.stdout.contains("still Card: "), "\(submitted.stdout)")
         #expect(!submitted.stderr.contains("by polling"), "--wait follows the video's event stream: \(submitted.stderr)")
+        // Not on a terminal: one line per state change, none per progress tick.
+        let lines = submitted.stderr.split(separator: "\n")
+        #expect(Set(lines).count == lines.count && !submitted.stderr.contains("frame "), "\(submitted.stderr)")
+        #expect(lines.contains { $0.hasSuffix(": rendering") } && lines.contains { $0.contains(" done (") }, "\(submitted.stderr)")
 
         // Plain Manim in the same folder draws the same picture: the assets were where the script looked.
         let manim = URL(fileURLWithPath: FarmHarness.python).deletingLastPathComponent().appendingPathComponent("manim").path

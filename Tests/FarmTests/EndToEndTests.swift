@@ -28,6 +28,14 @@ import Testing
         #expect(submitted.plan != nil, "a video is planned before its scenes are rendered")
         #expect(submitted.renditions == ["480p", "360p", "240p"])
 
+        // Followed on a terminal (a pseudo-terminal from `script`): a bar, frames done of expected, the time left.
+        let farmCLI = "\(FarmHarness.binaries)/farm status \(submitted.id) --wait --coordinator \(farm.http.absoluteString) --api-key \(try farm.adminKey)"
+        let terminal = try run("script", ["-qec", farmCLI, "/dev/null"]).stdout
+        #expect(terminal.contains("\u{1B}[2K"), "redrawn in place: \(terminal.suffix(800))")
+        let bars = terminal.components(separatedBy: "\u{1B}[2K").filter { $0.hasPrefix("\(submitted.id): ") && $0.contains("] ") }
+        #expect(bars.contains { $0.contains("[") && $0.contains("-]") && $0.contains("/") && $0.contains(" frames") }, "a bar part full: \(bars.suffix(5))")
+        #expect(bars.contains { $0.contains(" left") }, "with the time left: \(bars.suffix(5))")
+
         let status = try await farm.waitUntilFinal(submitted.id)
         try #require(status.state == .done, "\(status.error ?? "") \(status.scenes.map { "\($0.name): \($0.error?.logTail ?? "")" })")
         #expect(status.plan?.state == .done)

@@ -29,6 +29,7 @@ struct Status: AsyncParsableCommand {
                 return
             }
             print("\(status.id)  \(status.state.rawValue)  \(status.scriptName)  \(status.quality.rawValue)  [\(status.renditions.joined(separator: ", "))]")
+            if !status.state.isFinal { print("  " + ProgressDisplay.summary(status.progress ?? VideoProgress(status))) }
             for scene in status.scenes { print(ProgressDisplay.line(scene)) }
             if let error = status.error { print("error: \(error)") }
             for scene in (status.plan.map { [$0] } ?? []) + status.scenes where scene.error != nil && !scene.error!.logTail.isEmpty {
