@@ -26,3 +26,5 @@ start=$(date +%s.%N)
 "$bin/farm" submit "$here/examples/lesson.py" --quality "$quality" --wait --coordinator "http://127.0.0.1:$port"
 end=$(date +%s.%N)
 printf 'rendered examples/lesson.py at %s quality in %.1f s (farm log: %s)\n' "$quality" "$(echo "$end - $start" | bc)" "$data/farm.log"
+echo "(the web page is served while a farm runs on this folder: farm up --data-dir $data --http 127.0.0.1:$port;"
+echo " sign in with the admin's key in $data/coordinator/keys/admin.key)"

@@ -50,6 +50,7 @@ import Testing
         try #require(submitted.status == 0 && status.state == .done,
                      "\(submitted.stdout) \(status.scenes.map { "\($0.name): \($0.error?.message ?? "") \($0.error?.logTail.suffix(600) ?? "")" })")
         #expect(submitted.stdout.contains("still Card: "), "\(submitted.stdout)")
+        #expect(submitted.stdout.contains("web page:        \(url.hasSuffix("/") ? String(url.dropLast()) : url)/videos/\(first)"), "\(submitted.stdout)")
         #expect(!submitted.stderr.contains("by polling"), "--wait follows the video's event stream: \(submitted.stderr)")
         // Not on a terminal: one line per state change, none per progress tick.
         let lines = submitted.stderr.split(separator: "\n")

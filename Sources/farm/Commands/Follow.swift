@@ -66,6 +66,7 @@ struct Follow {
                 print("                 \(outputs.master.hasPrefix("http") ? outputs.master : client.url(outputs.master).absoluteString)")
                 print("mp4:             \(outputs.mp4Path)")
             }
+            print("web page:        \(client.url("/videos/\(status.id)").absoluteString)")
             for (scene, url) in stills {
                 print("still \(scene): \(url.hasPrefix("http") ? url : client.url(url).absoluteString)")
             }

@@ -70,6 +70,8 @@ struct Up: AsyncParsableCommand {
         }
         print("farm up: \(url)  agents: \(endpoints["zmq"] ?? zmq)")
         Self.saveAdminKey(from: coordinatorData, for: url)
+        let webURL = url.hasSuffix("/") ? url : url + "/"
+        print("farm up: web pages at \(webURL) (sign in with the admin's key: \(coordinatorData.appendingPathComponent("keys/admin.key").path))")
 
         // Local agents get keys of their own, admitted in the coordinator's keys folder: nothing to set up by hand.
         let keys = coordinatorData.appendingPathComponent("keys")

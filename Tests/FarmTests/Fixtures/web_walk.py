@@ -145,6 +145,17 @@ try:
                       return [o.value, o.max, document.getElementById('summary').textContent]""")
         if not seen or seen[-1] != state:
             seen.append(state)
+        if 0 < state[0] < state[1] and "dashboard-live" not in report:
+            # The dashboard while the video renders, in a second tab (this page stays as it is).
+            page = driver.current_window_handle
+            driver.switch_to.new_window("tab")
+            driver.get(base + "/")
+            wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#video-{video_id} progress"), timeout=10, what="the live bar")
+            driver.save_screenshot(os.path.join(out, "dashboard-live.png"))
+            report["dashboard-live"] = True
+            driver.close()
+            driver.switch_to.window(page)
+            driver.save_screenshot(os.path.join(out, "video-rendering.png"))
         if state[2].startswith("Done") or state[2].startswith("Failed"):
             break
         time.sleep(0.1)
