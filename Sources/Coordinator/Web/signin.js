@@ -21,7 +21,15 @@ form.addEventListener('submit', async (event) => {
     return;
   }
   try {
-    await api('POST', '/v1/session', { key: key.value.trim() }, { redirectOn401: false });
+    const signedIn = await api('POST', '/v1/session', { key: key.value.trim() }, { redirectOn401: false });
+    // A browser keeps a Secure cookie only from HTTPS (or loopback): say so rather than loop back here.
+    if (signedIn.authRequired) {
+      const kept = await api('GET', '/v1/session', undefined, { redirectOn401: false }).then(() => true, () => false);
+      if (!kept) {
+        error.textContent = 'Your browser did not keep the session cookie: open these pages over HTTPS (or on this machine, 127.0.0.1).';
+        return;
+      }
+    }
     location.assign(nextPage());
   } catch (failure) {
     error.textContent = failure.message;
