@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test lock bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly clean
+.PHONY: all deps test-deps build demo test lock bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly bench-restore clean
 
 all: build
 
@@ -50,6 +50,13 @@ bench-core: test-deps
 	$(SWIFT) build -c release --product CoreBenchmark
 	@url=$$(scripts/test-postgres.sh start) && \
 	"$$($(SWIFT) build -c release --show-bin-path)/CoreBenchmark" "$$url" 500; status=$$?; scripts/test-postgres.sh stop; exit $$status
+
+# The restore time of a farm with 1,000 finished videos: farm-coordinator backup + restore against pg_dump/pg_restore
+# and cp -a of the same data (starts a throwaway PostgreSQL).
+bench-restore: test-deps
+	$(SWIFT) build -c release --product RestoreBenchmark
+	@url=$$(scripts/test-postgres.sh start) && \
+	"$$($(SWIFT) build -c release --show-bin-path)/RestoreBenchmark" "$$url" 1000; status=$$?; scripts/test-postgres.sh stop; exit $$status
 
 # Benchmark 1: `farm submit --wait` (2 local agents) against manim + an ffmpeg ladder, 1080p60, on the bundled
 # example with one long scene; medians of 3 runs and their ratio.

@@ -39,6 +39,8 @@ let package = Package(
 
         // A safe ZeroMQ socket that lives on its own thread.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
+        // JSON-lines logging (swift-log handler) for the coordinator and agents.
+        .target(name: "FarmLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // The wire protocol between coordinator and agents.
         .target(name: "FarmProtocol", dependencies: ["CLZ4", "CZlib"], swiftSettings: swiftSettings),
         // Frames in, CMAF segments out: H.264 encoding and fMP4 muxing over libav.
@@ -91,11 +93,11 @@ let package = Package(
 
         .executableTarget(
             name: "farm-coordinator",
-            dependencies: ["Coordinator", "FarmStorage", "ZeroMQ", "ObjectStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Coordinator", "FarmStorage", "ZeroMQ", "ObjectStorage", "FarmLogging", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "farm-agent",
-            dependencies: ["Agent", "ZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Agent", "ZeroMQ", "FarmLogging", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "farm",
@@ -134,6 +136,12 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .executableTarget(
+            name: "RestoreBenchmark",
+            dependencies: ["Coordinator", "FarmStorage", "FarmModel", "FarmProtocol", .product(name: "Logging", package: "swift-log")],
+            path: "bench/RestoreBenchmark",
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
             name: "EncodeBenchmark",
             dependencies: ["Media"],
             path: "bench/EncodeBenchmark",
@@ -142,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "FarmTests",
             dependencies: [
-                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage", "FarmLogging",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -51,7 +51,8 @@ if [ $want_latex = 1 ]; then
 fi
 if [ $want_test_tools = 1 ]; then
   # chromium and its driver: tests play the farm's outputs in a real browser (selenium drives it).
-  packages+=(ffmpeg postgresql chromium chromium-driver)
+  # prometheus: its promtool checks and unit-tests the alert rules and the dashboard's queries.
+  packages+=(ffmpeg postgresql chromium chromium-driver prometheus)
 fi
 
 missing=()

@@ -18,7 +18,7 @@ echo "lint: GitHub workflows against their schema"
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "$here"/.github/workflows/*.yml
 
 echo "lint: yamllint"
-"$venv/bin/yamllint" -d "{extends: relaxed, rules: {line-length: {max: 140}}}" "$here/.github/workflows" "$here/docker-compose.yml"
+"$venv/bin/yamllint" -d "{extends: relaxed, rules: {line-length: {max: 140}}}" "$here/.github/workflows" "$here/docker-compose.yml" "$here/deploy/monitoring"
 
 echo "lint: terraform parses"
 "$venv/bin/python" - "$here/deploy/terraform" <<'PY'

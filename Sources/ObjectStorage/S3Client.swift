@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -250,7 +251,26 @@ public struct S3Client: ObjectStore {
         let url = url(for: key, query: query)
         let payloadHash = SignatureV4.hex(SHA256.hash(data: body))
         let signer = self.signer, credentials = self.credentials
-        return try await http.send {
+        do {
+            return try await sendSigned(method, url: url, headers: headers, body: body, payloadHash: payloadHash, signer: signer, credentials: credentials)
+        } catch {
+            if Self.isStoreFault(error) { Self.failedRequests.add(1, ordering: .relaxed) }
+            throw error
+        }
+    }
+
+    /// Requests that failed after their retries for a reason of the store's or the path to it (a server error, a
+    /// refused credential, the network), not an answer such as 404: what an operator's alert counts.
+    public static let failedRequests = Atomic<Int>(0)
+
+    static func isStoreFault(_ error: any Error) -> Bool {
+        guard let aws = error as? AWSError else { return !(error is CancellationError) }
+        return aws.status >= 500 || aws.status == 403 || aws.status == 0
+    }
+
+    private func sendSigned(_ method: String, url: URL, headers: [String: String], body: Data, payloadHash: String,
+                            signer: SignatureV4, credentials: AWSCredentialsProvider) async throws -> (Data, HTTPURLResponse) {
+        try await http.send {
             var request = URLRequest(url: url)
             request.httpMethod = method
             if !body.isEmpty || method == "PUT" || method == "POST" { request.httpBody = body }

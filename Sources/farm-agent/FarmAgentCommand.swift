@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import FarmLogging
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -58,19 +59,20 @@ struct FarmAgentCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: "text (for terminals) or json (one object per line, for log stores); default $FARM_LOG_FORMAT, else text.")
+    var logFormat: String?
+
     func run() async throws {
         // A peer that closes its end of a pipe or socket (a child killed mid-write, a client gone) is an
         // error for that write, never a signal that ends the process. Children get the default back.
         signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        guard let format = LogFormat.resolve(logFormat) else { throw ValidationError("--log-format takes text or json") }
         var configuration = AgentConfiguration(
             coordinators: coordinator.split(separator: ",").map(String.init), slots: slots, workDirectory: URL(fileURLWithPath: workDir, isDirectory: true),
             python: python, agentID: id)
+        // Every line names the agent, so a coordinator's line about a task finds the agent's lines about it.
+        format.bootstrap(service: "agent", level: level, fields: ["agent": .string(configuration.agentID)])
         switch latex {
         case "yes": configuration.hasLaTeX = true
         case "no": configuration.hasLaTeX = false
@@ -94,7 +96,7 @@ struct FarmAgentCommand: AsyncParsableCommand {
         }
         if let curve = configuration.curve {
             let admission = enroll.map { "admitted in \($0)" } ?? "admit it with `farm-coordinator agents add \(curve.publicKey)`"
-            FileHandle.standardError.write(Data("farm-agent: public key \(curve.publicKey) (\(admission))\n".utf8))
+            Logger(label: "farm.agent").notice("agent key", metadata: ["publicKey": "\(curve.publicKey)", "admission": "\(admission)"])
         }
         if let simulateRender {
             guard simulateRender >= 0 else { throw ValidationError("--simulate-render takes seconds ≥ 0") }

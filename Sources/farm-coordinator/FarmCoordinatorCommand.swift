@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import FarmStorage
+import FarmLogging
 import Foundation
 import Logging
 import ObjectStorage
@@ -10,7 +11,8 @@ struct FarmCoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "farm-coordinator",
         abstract: "The ManimFarm coordinator: the agents' ZeroMQ endpoint and the HTTP API.",
-        subcommands: [Serve.self, UsersCommand.self, APIKeysCommand.self, AgentKeysCommand.self, KeyCommand.self, FleetKeysCommand.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, UsersCommand.self, APIKeysCommand.self, AgentKeysCommand.self, KeyCommand.self, FleetKeysCommand.self,
+                      BackupCommand.self, RestoreCommand.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: AsyncParsableCommand {
@@ -130,16 +132,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: "text (for terminals) or json (one object per line, for log stores); default $FARM_LOG_FORMAT, else text.")
+    var logFormat: String?
+
     func run() async throws {
         // A peer that closes its end of a pipe or socket (a child killed mid-write, a client gone) is an
         // error for that write, never a signal that ends the process. Children get the default back.
         signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        guard let format = LogFormat.resolve(logFormat) else { throw ValidationError("--log-format takes text or json") }
+        format.bootstrap(service: "coordinator", level: level, fields: [:])
         guard let (host, port) = HostPort.parse(http) else {
             throw ValidationError("--http must be HOST:PORT, got \(http)")
         }
@@ -225,7 +227,9 @@ struct Serve: AsyncParsableCommand {
             if let readyFile, let data = try? JSONEncoder().encode(ready) {
                 try? data.write(to: URL(fileURLWithPath: readyFile), options: .atomic)
             }
-            FileHandle.standardError.write(Data("coordinator ready: http://\(host):\(httpPort), agents connect to \(endpoints.joined(separator: ", "))\n".utf8))
+            Logger(label: "farm.coordinator").notice("coordinator ready", metadata: [
+                "http": "http://\(host):\(httpPort)", "zmq": "\(endpoints.joined(separator: ", "))",
+            ])
         }
     }
 }

@@ -87,13 +87,22 @@ final class FarmHarness: @unchecked Sendable {
         coordinator.waitUntilExit()
     }
 
-    /// Starts a new coordinator on the same data folder and the same ports.
-    func restartCoordinator() async throws {
+    /// Starts a new coordinator on the same data folder and the same ports; `overriding` options (given
+    /// after the first ones, so they win) change what it runs on, for example another database.
+    func restartCoordinator(overriding: [String] = []) async throws {
         coordinatorRuns += 1
         let port = http.port ?? 0
         (coordinator, http, zmq) = try await Self.startCoordinator(
             in: directory, run: coordinatorRuns, environment: environment,
-            arguments: coordinatorArguments + ["--zmq", zmq, "--http", "127.0.0.1:\(port)"])
+            arguments: coordinatorArguments + overriding + ["--zmq", zmq, "--http", "127.0.0.1:\(port)"])
+    }
+
+    /// Stops every agent with SIGKILL.
+    func killAgents() {
+        for agent in agents where agent.isRunning {
+            kill(agent.processIdentifier, SIGKILL)
+            agent.waitUntilExit()
+        }
     }
 
     /// After the leader is killed: waits for the standby to take over and serve.

@@ -11,13 +11,14 @@ import Testing
         "Media": ["CFFmpeg"],
         "Packaging": ["FarmProtocol", "CPosix"],
         "ObjectStorage": [],
+        "FarmLogging": [],
         "FarmModel": ["FarmProtocol"],
         "FarmStorage": ["FarmModel", "FarmProtocol"],
         "Coordinator": ["FarmStorage", "FarmModel", "FarmProtocol", "Packaging", "ZeroMQ", "ObjectStorage"],
         "Agent": ["FarmProtocol", "Media", "Packaging", "ZeroMQ", "CPosix"],
         "farm": ["FarmModel", "FarmProtocol"],
-        "farm-coordinator": ["Coordinator", "FarmModel", "FarmStorage", "FarmProtocol", "ZeroMQ", "ObjectStorage"],
-        "farm-agent": ["Agent", "FarmProtocol", "ZeroMQ"],
+        "farm-coordinator": ["Coordinator", "FarmModel", "FarmStorage", "FarmProtocol", "ZeroMQ", "ObjectStorage", "FarmLogging"],
+        "farm-agent": ["Agent", "FarmProtocol", "ZeroMQ", "FarmLogging"],
     ]
 
     static var sources: URL {

@@ -104,6 +104,7 @@ extension FarmCore {
             abandoned.append(AttemptRef(taskID: taskID, attempt: task.attempt))
         }
         guard !lost.isEmpty || !abandoned.isEmpty else { return }
+        counters.agentsLost += lost.count
         for agent in lost {
             agents[agent.record.id] = nil
             agentIDsByPeer[agent.peer] = nil

@@ -32,8 +32,10 @@ extension FarmCore {
         costModel.observe(frames: task.work.expectedFrames ?? result.frames, quality: video.settings.quality,
                           seconds: result.renderSeconds)
         if task.work.animations != nil { rangesRendered += 1 }
+        counters.attempt("done")
+        counters.rendered(frames: result.frames, seconds: result.renderSeconds, quality: video.settings.quality)
         logger.info("scene rendered", metadata: [
-            "task": "\(task.id)", "scene": "\(task.scene)", "frames": "\(result.frames)",
+            "task": "\(task.id)", "attempt": "\(result.ref.attempt)", "agent": "\(task.agentID ?? "")", "scene": "\(task.scene)", "frames": "\(result.frames)",
             "seconds": "\(String(format: "%.1f", result.renderSeconds))",
         ])
         emit(.requestDispatch)
@@ -106,6 +108,7 @@ extension FarmCore {
             // Retry elsewhere; a hand-back (no free slot, draining, cancelled) costs no retry.
             let spendsRetry = failure.failureClass == .agentError
             guard let requeued = requeue(failure.ref, spendingRetry: spendsRetry) else { return }
+            if spendsRetry { counters.attempt("retried") }
             task = requeued
             if spendsRetry {
                 agentFailures[task.videoID, default: [:]][agentID, default: 0] += 1
@@ -123,6 +126,7 @@ extension FarmCore {
             task.error = error
             task.updatedAt = Date()
             if failure.failureClass == .agentError { task.failures += 1 }
+            counters.attempt(failure.failureClass == .scriptError ? "script-error" : "failed")
             put(task)
             if task.work.kind == .plan {
                 // Render the scenes whole instead: each render then fails (or not) on its

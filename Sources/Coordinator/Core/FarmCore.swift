@@ -64,6 +64,8 @@ import Logging
     /// Agents an operator drained, by id: they stay drained when they reconnect.
     var operatorDrained: Set<String> = []
     var rangesRendered = 0
+    /// What `/metrics` counts: attempts by outcome, agents lost, frames and render time by quality.
+    var counters = OperationCounters()
 
     /// Effects of the event being handled, in the order they were decided.
     private var effects: [FarmEffect] = []

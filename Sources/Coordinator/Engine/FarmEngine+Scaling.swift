@@ -1,3 +1,4 @@
+import ObjectStorage
 import FarmProtocol
 import FarmStorage
 import Foundation
@@ -61,5 +62,30 @@ extension FarmEngine {
         metrics.cacheHits.increment(by: Int64(core.cacheHits - publishedCounts.cacheHits))
         metrics.rangesRendered.increment(by: Int64(core.rangesRendered - publishedCounts.rangesRendered))
         publishedCounts = (core.cacheHits, core.rangesRendered)
+        publishCounters()
+    }
+
+    /// The operations counters and gauges the alert rules read (deploy/monitoring/alerts.yml).
+    func publishCounters() {
+        let counters = core.counters, before = publishedCounters
+        for (outcome, counter) in metrics.attempts {
+            counter.increment(by: Int64(max(0, counters.attempts[outcome, default: 0] - before.attempts[outcome, default: 0])))
+        }
+        metrics.agentsLost.increment(by: Int64(max(0, counters.agentsLost - before.agentsLost)))
+        for quality in Quality.allCases {
+            metrics.framesRendered[quality]?.increment(by: Int64(max(0, counters.framesRendered[quality, default: 0] - before.framesRendered[quality, default: 0])))
+            metrics.renderSeconds[quality]?.increment(by: max(0, counters.renderSeconds[quality, default: 0] - before.renderSeconds[quality, default: 0]))
+        }
+        publishedCounters = counters
+        let storeErrors = S3Client.failedRequests.load(ordering: .relaxed)
+        metrics.objectStoreErrors.increment(by: Int64(max(0, storeErrors - publishedObjectStoreErrors)))
+        publishedObjectStoreErrors = storeErrors
+        let oldest = core.tasks.values.lazy.filter { $0.state == .pending }.map(\.updatedAt).min()
+        metrics.oldestQueuedSeconds.record(oldest.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
+        if let space = try? FileManager.default.attributesOfFileSystem(forPath: configuration.dataDirectory.path),
+           let free = (space[.systemFreeSize] as? NSNumber)?.int64Value, let size = (space[.systemSize] as? NSNumber)?.int64Value {
+            metrics.dataFreeBytes.record(free)
+            metrics.dataSizeBytes.record(size)
+        }
     }
 }

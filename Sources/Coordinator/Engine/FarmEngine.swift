@@ -35,6 +35,9 @@ public actor FarmEngine {
     var trimmingCache = false
     /// Counters already added to the metrics (the core counts; `publishMetrics` adds the difference).
     var publishedCounts = (cacheHits: 0, rangesRendered: 0)
+    /// The counters as last published, so each publication adds what happened since.
+    var publishedCounters = OperationCounters()
+    var publishedObjectStoreErrors = 0
     /// Submissions of each team between their quota check and the core hearing of them.
     var submissionsInFlight: [String: Int] = [:]
     /// Videos being packaged now (their outputs are being written).
@@ -206,6 +209,8 @@ public actor FarmEngine {
 
     /// Migrates the store and resumes unfinished videos (see `FarmCore.resume`).
     public func start() async throws {
+        // The engine starts in the coordinator that serves: a standby's starts when it takes over.
+        metrics.leadershipAcquired.record(Date().timeIntervalSince1970)
         try await store.migrate()
         await installPartJoiner()
         let unfinished = try await store.unfinished()

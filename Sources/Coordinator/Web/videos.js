@@ -19,14 +19,15 @@ function row(video) {
   const final = ['done', 'failed', 'cancelled'].includes(video.state);
   const actions = element('td');
   if (!final && hasRole('creator')) {
-    const cancel = element('button', { type: 'button', class: 'secondary', text: 'Cancel', 'aria-label': `Cancel ${video.scriptName} (${video.id})` });
+    const cancel = element('button', { type: 'button', class: 'secondary', text: 'Cancel', 'aria-label': `Cancel ${video.scriptName} (${video.id})`,
+      'data-focus': `cancel-${video.id}` });
     cancel.addEventListener('click', async () => {
       cancel.disabled = true;
       try { upsert(await api('DELETE', `/v1/videos/${video.id}`)); } catch (error) { showMessage(error.message); cancel.disabled = false; }
     });
     actions.append(cancel);
   }
-  const link = element('a', { href: `/videos/${video.id}` }, video.scriptName, element('span', { class: 'visually-hidden', text: ` video ${video.id}` }));
+  const link = element('a', { href: `/videos/${video.id}`, 'data-focus': `open-${video.id}` }, video.scriptName, element('span', { class: 'visually-hidden', text: ` video ${video.id}` }));
   return element('tr', { id: `video-${video.id}`, 'data-state': video.state },
     element('td', {}, link, element('br'), element('small', { text: video.id })),
     element('td', {}, stateBadge(video.state)),
@@ -42,7 +43,10 @@ function row(video) {
 function render() {
   const ordered = [...rows.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
   const shown = ordered.filter(matches);
+  // Rows are redrawn on every change: whoever had the focus in one keeps it in its new self.
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focus : null;
   body.replaceChildren(...shown.map(row));
+  if (focused) { const again = body.querySelector(`[data-focus="${CSS.escape(focused)}"]`); if (again) again.focus(); }
   document.getElementById('count').textContent = `${shown.length} shown of ${ordered.length} loaded.`;
 }
 

@@ -174,8 +174,15 @@ try:
 
     # Cancelling another video from the dashboard; the row changes over the live stream.
     driver.get(base + "/")
-    button = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"#video-{cancel_id} button"), what="the cancel button")
-    button.click()
+    def click(selector):
+        """Clicks what `selector` finds; the pages redraw their tables live, so a button found may be replaced
+        before the click lands: find it again then."""
+        def attempt():
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        wait_for(attempt, what=f"a click on {selector}")
+
+    click(f"#video-{cancel_id} button")
     report["cancelledRow"] = wait_for(
         lambda: driver.find_element(By.ID, f"video-{cancel_id}").get_attribute("data-state") in ("cancelled",) and "cancelled",
         timeout=30, what="the cancelled row")
@@ -186,11 +193,11 @@ try:
 
     # Agents: drain one and give it work again.
     driver.get(base + "/agents")
-    first = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents tbody tr button"), what="an agent's button")
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents tbody tr button"), what="an agent's button")
     audit("agents")
-    first.click()
+    click("#agents tbody tr button")
     report["drained"] = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents tbody tr button").text == "Resume", what="drained")
-    driver.find_element(By.CSS_SELECTOR, "#agents tbody tr button").click()
+    click("#agents tbody tr button")
     report["resumed"] = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents tbody tr button").text == "Drain", what="resumed")
     step("drained and resumed")
 except Exception as error:  # reported, so the caller shows what the walk reached

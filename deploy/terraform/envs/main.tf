@@ -70,6 +70,19 @@ module "compute" {
   max_agents           = var.max_agents
 }
 
+module "monitoring" {
+  source                   = "../modules/monitoring"
+  name                     = local.name
+  kms_key_arn              = module.storage.kms_key_arn
+  alarm_email              = var.alarm_email
+  monthly_budget_usd       = var.monthly_budget_usd
+  load_balancer_arn_suffix = module.compute.api_load_balancer_arn_suffix
+  target_group_arn_suffix  = module.compute.coordinator_target_group_arn_suffix
+  coordinator_instance_id  = module.compute.coordinator_instance_id
+  database_instance_id     = module.database.instance_id
+  coordinator_log_group    = module.compute.log_groups.coordinator
+}
+
 variable "environment" {
   description = "dev, staging or prod"
   type        = string
@@ -92,6 +105,17 @@ variable "database_backup_retention_days" {
 
 variable "max_agents" {
   description = "Most agents the group may run"
+  type        = number
+}
+
+variable "alarm_email" {
+  description = "Who gets alarms and budget warnings by email (empty: subscribe the topic yourself)"
+  type        = string
+  default     = ""
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of the environment, in US dollars"
   type        = number
 }
 
@@ -142,6 +166,10 @@ output "cdn_domain" {
 
 output "database_endpoint" {
   value = module.database.endpoint
+}
+
+output "alarm_topic" {
+  value = module.monitoring.alarm_topic_arn
 }
 
 output "agent_group" {

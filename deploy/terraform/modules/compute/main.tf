@@ -53,6 +53,12 @@ resource "aws_iam_role_policy" "coordinator" {
         Resource = [var.bucket_arn, "${var.bucket_arn}/*"]
       },
       {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+        Resource = ["${aws_cloudwatch_log_group.coordinator.arn}:*"]
+      },
+      {
         Sid      = "Encryption"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -92,6 +98,12 @@ resource "aws_iam_role_policy" "agent" {
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
         Resource = aws_secretsmanager_secret.agent_curve.arn
+      },
+      {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+        Resource = ["${aws_cloudwatch_log_group.agents.arn}:*"]
       },
       {
         Sid      = "Encryption"
@@ -149,6 +161,7 @@ resource "aws_instance" "coordinator" {
     max_agents          = var.max_agents
     renders_bucket      = var.renders_bucket
     cdn_domain          = var.cdn_domain
+    log_group           = aws_cloudwatch_log_group.coordinator.name
   })
   metadata_options {
     http_endpoint = "enabled"
@@ -257,6 +270,7 @@ resource "aws_launch_template" "agent" {
     region           = data.aws_region.current.name
     slots            = var.agent_slots
     drain_seconds    = var.agent_drain_seconds
+    log_group        = aws_cloudwatch_log_group.agents.name
   }))
   metadata_options {
     http_endpoint = "enabled"
@@ -317,4 +331,20 @@ resource "aws_autoscaling_group" "agents" {
     value               = "${var.name}-agent"
     propagate_at_launch = true
   }
+}
+
+# --- Logs ------------------------------------------------------------------------------------------------------
+# The containers write JSON lines (--log-format json) through Docker's awslogs driver: one group per role, one
+# stream per instance, searchable with CloudWatch Logs Insights by video, task, attempt and agent.
+
+resource "aws_cloudwatch_log_group" "coordinator" {
+  name              = "/manimfarm/${var.name}/coordinator"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_cloudwatch_log_group" "agents" {
+  name              = "/manimfarm/${var.name}/agents"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
 }

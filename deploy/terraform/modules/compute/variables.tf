@@ -119,3 +119,13 @@ variable "on_demand_agents" {
   type        = number
   default     = 0
 }
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps the coordinator's and agents' logs"
+  type        = number
+  default     = 365
+  validation {
+    condition     = contains([365, 400, 545, 731, 1827, 3653], var.log_retention_days)
+    error_message = "Keep logs at least a year (a CloudWatch retention value of 365 days or more)."
+  }
+}
