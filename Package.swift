@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0"..<"5.0.0"),
+        // Already in the graph through Hummingbird: tracing costs no extra build.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-service-context.git", from: "1.0.0"),
         // Tests only: random event histories against the coordinator's state machine.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
@@ -41,6 +44,15 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
         // JSON-lines logging (swift-log handler) for the coordinator and agents.
         .target(name: "FarmLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        // Traces: a swift-distributed-tracing Tracer that exports OTLP/HTTP JSON (off unless configured).
+        .target(
+            name: "FarmTracing",
+            dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "ServiceContextModule", package: "swift-service-context"),
+            ],
+            swiftSettings: swiftSettings),
         // The wire protocol between coordinator and agents.
         .target(name: "FarmProtocol", dependencies: ["CLZ4", "CZlib"], swiftSettings: swiftSettings),
         // Frames in, CMAF segments out: H.264 encoding and fMP4 muxing over libav.
@@ -69,7 +81,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "FarmProtocol", "FarmModel", "ZeroMQ", "Packaging", "FarmStorage", "ObjectStorage",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Packaging", "FarmStorage", "ObjectStorage", "FarmTracing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,7 +95,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "FarmProtocol", "ZeroMQ", "Media", "Packaging", "CPosix",
+                "FarmProtocol", "ZeroMQ", "Media", "Packaging", "CPosix", "FarmTracing",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,11 +105,11 @@ let package = Package(
 
         .executableTarget(
             name: "farm-coordinator",
-            dependencies: ["Coordinator", "FarmStorage", "ZeroMQ", "ObjectStorage", "FarmLogging", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Coordinator", "FarmStorage", "ZeroMQ", "ObjectStorage", "FarmLogging", "FarmTracing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "farm-agent",
-            dependencies: ["Agent", "ZeroMQ", "FarmLogging", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Agent", "ZeroMQ", "FarmLogging", "FarmTracing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "farm",
@@ -150,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "FarmTests",
             dependencies: [
-                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage", "FarmLogging",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage", "FarmLogging", "FarmTracing",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

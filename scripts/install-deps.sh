@@ -45,6 +45,10 @@ if [ $want_manim = 1 ]; then
     packages+=(libcairo2 libpangocairo-1.0-0 python3-venv)
   fi
 fi
+if [ $want_manim = 0 ]; then
+  # The coordinator: `farm-coordinator backup`/`restore` of a PostgreSQL store use pg_dump and pg_restore.
+  packages+=(postgresql-client)
+fi
 if [ $want_latex = 1 ]; then
   packages+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
              texlive-science dvisvgm preview-latex-style)

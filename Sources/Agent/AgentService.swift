@@ -1,7 +1,10 @@
 import FarmProtocol
+import FarmTracing
 import Foundation
 import Logging
+import ServiceContextModule
 import ServiceLifecycle
+import Tracing
 import ZeroMQ
 
 /// A render agent: registers with the coordinator over a DEALER socket, takes
@@ -13,6 +16,8 @@ public actor AgentService: Service {
     private let logger: Logger
     private var link: CoordinatorLink?
     private var jobs: [AttemptRef: RenderJob] = [:]
+    /// Each job's span, a child of the coordinator's span for the attempt (when the assignment carried one).
+    private var spans: [AttemptRef: any Span] = [:]
     private var draining = false
     private var lastContact = ContinuousClock.now
     private var lastHeartbeat = ContinuousClock.now
@@ -244,12 +249,32 @@ public actor AgentService: Service {
         }
         jobs[assign.ref] = job
         logger.info("rendering", metadata: ["task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "attempt": "\(assign.ref.attempt)"])
+        if let parent = assign.traceParent.flatMap(TraceParent.init) {
+            var context = ServiceContext.topLevel
+            context.traceParent = parent
+            let span = InstrumentationSystem.tracer.startAnySpan(assign.taskKind == .plan ? "agent plan" : "agent render \(assign.scene)",
+                                                                 context: context, ofKind: .consumer)
+            span.attributes["farm.agent"] = configuration.agentID
+            span.attributes["farm.task"] = assign.ref.taskID
+            span.attributes["farm.attempt"] = assign.ref.attempt
+            spans[assign.ref] = span
+        }
         let reportOutcome = self.reportOutcome
         job.start { outcome in reportOutcome.yield((job, outcome)) }
     }
 
     private func finished(_ job: RenderJob, _ outcome: FarmMessage) {
         jobs[job.ref] = nil
+        if let span = spans.removeValue(forKey: job.ref) {
+            switch outcome {
+            case .failure(let failure): span.setStatus(SpanStatus(code: .error, message: failure.reason.rawValue))
+            case .result(let result):
+                span.attributes["farm.frames"] = result.frames
+                span.attributes["farm.render_seconds"] = result.renderSeconds
+            default: break
+            }
+            span.end()
+        }
         send(outcome)
         if case .failure(let failure) = outcome {
             // A script's own error message is its owner's, not the agent log's: the class says enough here.

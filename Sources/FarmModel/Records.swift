@@ -82,6 +82,9 @@ public struct VideoOptions: Codable, Sendable, Equatable {
     public var useCache: Bool
     /// Files the script reads, submitted with it; absent for videos without any.
     public var assets: [AssetRef]?
+    /// The W3C trace context of the request that submitted it, when traces are on: every span of the video
+    /// (dispatches, the agents' renders, assembly) joins that trace, across restarts too.
+    public var traceParent: String?
 
     /// What videos stored before options existed read as.
     public static let legacyJSON = #"{"priority":0,"submitter":"anonymous","scenes":[],"split":false,"useCache":false}"#

@@ -46,6 +46,9 @@ public struct Assign: Codable, Sendable, Equatable {
     public var output: OutputPlacement?
     /// Files the script reads, to write beside it (agents that say `Register.takesAssets` only).
     public var assets: [AssetFile]?
+    /// The W3C trace context of the coordinator's span for this attempt, when traces are on: the agent's
+    /// spans are its children. An agent parses it strictly and ignores a malformed one.
+    public var traceParent: String?
 
     public init(ref: AttemptRef, videoID: String, scriptName: String, script: String, scene: String,
                 settings: RenderSettings, encoding: EncodingPlan, limits: TaskLimits,

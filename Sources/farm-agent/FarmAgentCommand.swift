@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import FarmLogging
+import FarmTracing
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -62,6 +63,9 @@ struct FarmAgentCommand: AsyncParsableCommand {
     @Option(help: "text (for terminals) or json (one object per line, for log stores); default $FARM_LOG_FORMAT, else text.")
     var logFormat: String?
 
+    @Option(help: "Send traces to this OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT, else off.")
+    var otlpEndpoint: String?
+
     func run() async throws {
         // A peer that closes its end of a pipe or socket (a child killed mid-write, a client gone) is an
         // error for that write, never a signal that ends the process. Children get the default back.
@@ -73,6 +77,8 @@ struct FarmAgentCommand: AsyncParsableCommand {
             python: python, agentID: id)
         // Every line names the agent, so a coordinator's line about a task finds the agent's lines about it.
         format.bootstrap(service: "agent", level: level, fields: ["agent": .string(configuration.agentID)])
+        let tracer = try TraceExport.bootstrap(endpoint: otlpEndpoint, service: "manimfarm-agent",
+                                                       attributes: ["service.instance.id": configuration.agentID])
         switch latex {
         case "yes": configuration.hasLaTeX = true
         case "no": configuration.hasLaTeX = false
@@ -107,5 +113,6 @@ struct FarmAgentCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        await tracer?.flush()
     }
 }

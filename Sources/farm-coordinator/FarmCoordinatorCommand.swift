@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import FarmStorage
 import FarmLogging
+import FarmTracing
 import Foundation
 import Logging
 import ObjectStorage
@@ -135,6 +136,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "text (for terminals) or json (one object per line, for log stores); default $FARM_LOG_FORMAT, else text.")
     var logFormat: String?
 
+    @Option(help: "Send traces to this OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT, else off.")
+    var otlpEndpoint: String?
+
     func run() async throws {
         // A peer that closes its end of a pipe or socket (a child killed mid-write, a client gone) is an
         // error for that write, never a signal that ends the process. Children get the default back.
@@ -142,6 +146,7 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         guard let format = LogFormat.resolve(logFormat) else { throw ValidationError("--log-format takes text or json") }
         format.bootstrap(service: "coordinator", level: level, fields: [:])
+        let tracer = try TraceExport.bootstrap(endpoint: otlpEndpoint, service: "manimfarm-coordinator")
         guard let (host, port) = HostPort.parse(http) else {
             throw ValidationError("--http must be HOST:PORT, got \(http)")
         }
@@ -207,7 +212,9 @@ struct Serve: AsyncParsableCommand {
         configuration.engine.limits.memoryBytes = Int64(renderMemoryMib) << 20
         do {
             try await serve(configuration, host: host)
+            await tracer?.flush()
         } catch is PostgresLeaderLease.LeadershipLost {
+            await tracer?.flush()
             // Another coordinator leads now: exit so the supervisor restarts this one as a standby.
             throw ExitCode(75)
         }

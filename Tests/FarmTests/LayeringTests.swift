@@ -12,13 +12,14 @@ import Testing
         "Packaging": ["FarmProtocol", "CPosix"],
         "ObjectStorage": [],
         "FarmLogging": [],
+        "FarmTracing": [],
         "FarmModel": ["FarmProtocol"],
         "FarmStorage": ["FarmModel", "FarmProtocol"],
-        "Coordinator": ["FarmStorage", "FarmModel", "FarmProtocol", "Packaging", "ZeroMQ", "ObjectStorage"],
-        "Agent": ["FarmProtocol", "Media", "Packaging", "ZeroMQ", "CPosix"],
+        "Coordinator": ["FarmStorage", "FarmModel", "FarmProtocol", "Packaging", "ZeroMQ", "ObjectStorage", "FarmTracing"],
+        "Agent": ["FarmProtocol", "Media", "Packaging", "ZeroMQ", "CPosix", "FarmTracing"],
         "farm": ["FarmModel", "FarmProtocol"],
-        "farm-coordinator": ["Coordinator", "FarmModel", "FarmStorage", "FarmProtocol", "ZeroMQ", "ObjectStorage", "FarmLogging"],
-        "farm-agent": ["Agent", "FarmProtocol", "ZeroMQ", "FarmLogging"],
+        "farm-coordinator": ["Coordinator", "FarmModel", "FarmStorage", "FarmProtocol", "ZeroMQ", "ObjectStorage", "FarmLogging", "FarmTracing"],
+        "farm-agent": ["Agent", "FarmProtocol", "ZeroMQ", "FarmLogging", "FarmTracing"],
     ]
 
     static var sources: URL {

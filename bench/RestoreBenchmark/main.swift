@@ -1,7 +1,7 @@
 // The restore time (RTO) of a farm with N finished videos: `farm-coordinator backup` then `restore` of a
 // PostgreSQL store and a data folder, against the baseline of the same work done by the bare tools in the
-// same run (pg_dump + pg_restore of the database, `cp -a` of the folder), so the figure says what the
-// checks cost on top of copying.
+// same run (pg_dump + pg_restore of the database, `cp -a` of the folder, then `sync`: both flush to disk
+// once), so the figure says what the checksums and checks cost on top of copying.
 //
 //   swift run -c release RestoreBenchmark postgres://user@host:port/db [videos]
 //
@@ -81,10 +81,10 @@ print("seeded \(videos) videos")
 let rawTarget = try database("farm_restore_bench_raw")
 let rawFolder = work.appendingPathComponent("raw")
 let baselineBackup = try await seconds {
-    try shell("pg_dump --format=custom --no-owner --no-privileges --dbname '\(source)' --file '\(work.path)/raw.dump' && cp -a '\(data.path)' '\(rawFolder.path)-backup'")
+    try shell("pg_dump --format=custom --no-owner --no-privileges --dbname '\(source)' --file '\(work.path)/raw.dump' && cp -a '\(data.path)' '\(rawFolder.path)-backup' && sync")
 }
 let baselineRestore = try await seconds {
-    try shell("pg_restore --exit-on-error --no-owner --no-privileges --single-transaction --dbname '\(rawTarget)' '\(work.path)/raw.dump' && cp -a '\(rawFolder.path)-backup' '\(rawFolder.path)'")
+    try shell("pg_restore --exit-on-error --no-owner --no-privileges --single-transaction --dbname '\(rawTarget)' '\(work.path)/raw.dump' && cp -a '\(rawFolder.path)-backup' '\(rawFolder.path)' && sync")
 }
 
 // The farm's backup and restore: the same, with every file's SHA-256 written and checked.

@@ -61,6 +61,8 @@ public enum FarmBackup {
                 guard let copied = try? Self.copy(dataDirectory.appendingPathComponent(path), to: target) else { continue }
                 files.append(.init(path: path, bytes: copied.bytes, sha256: copied.sha256))
             }
+            // One flush of the file system for every file written: an fsync per file would cost more than the copies.
+            sync()
             let dumpDigest = try Self.digest(of: dump)
             let manifest = BackupManifest(createdAt: started, store: store, database: database, databaseBytes: dumpDigest.bytes,
                                           databaseSHA256: dumpDigest.sha256, files: files, seconds: Date().timeIntervalSince(started))
@@ -119,6 +121,7 @@ public enum FarmBackup {
                 let target = EngineConfiguration(dataDirectory: dataDirectory).databasePath
                 _ = try Self.copy(dump, to: URL(fileURLWithPath: target))
             }
+            sync()
             return RestoreReport(files: manifest.files.count, bytes: bytes + manifest.databaseBytes, store: manifest.store,
                                  seconds: Date().timeIntervalSince(started))
         }
@@ -154,7 +157,6 @@ public enum FarmBackup {
             try output.write(contentsOf: chunk)
             bytes += Int64(chunk.count)
         }
-        try output.synchronize()
         return (bytes, hasher.finalize().map { String(format: "%02x", $0) }.joined())
     }
 

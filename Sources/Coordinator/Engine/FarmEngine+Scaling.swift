@@ -63,6 +63,7 @@ extension FarmEngine {
         metrics.rangesRendered.increment(by: Int64(core.rangesRendered - publishedCounts.rangesRendered))
         publishedCounts = (core.cacheHits, core.rangesRendered)
         publishCounters()
+        endDispatchSpans()
     }
 
     /// The operations counters and gauges the alert rules read (deploy/monitoring/alerts.yml).

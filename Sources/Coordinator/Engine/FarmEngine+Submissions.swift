@@ -8,7 +8,7 @@ import Foundation
 extension FarmEngine {
     /// Validates, stores and queues a video. Returns only once it is durable.
     /// - Throws: `SubmissionError`.
-    public func submit(_ request: SubmitRequest, owner: VideoOwner = .unowned) async throws(SubmissionError) -> VideoStatus {
+    public func submit(_ request: SubmitRequest, owner: VideoOwner = .unowned, traceParent: String? = nil) async throws(SubmissionError) -> VideoStatus {
         var request = request
         let size = request.script.utf8.count
         guard size <= configuration.maxScriptBytes else {
@@ -54,6 +54,7 @@ extension FarmEngine {
             priority: request.priority ?? 0, submitter: owner.name ?? request.submitter ?? "anonymous",
             scenes: selected.map { SceneSpec(name: $0.name, requiresLaTeX: $0.requiresLaTeX, fingerprint: $0.fingerprint) },
             split: request.split ?? true, useCache: request.cache ?? true)
+        video.options.traceParent = traceParent
         if let assets = request.assets, !assets.isEmpty {
             // In the store before the video is durable: a video never refers to assets that are not there.
             video.options.assets = try await storeAssets(assets, videoID: videoID, scriptName: video.scriptName)

@@ -1,7 +1,10 @@
 import FarmModel
 import FarmProtocol
 import FarmStorage
+import FarmTracing
 import Foundation
+import Tracing
+import ServiceContextModule
 import Logging
 import ServiceLifecycle
 
@@ -37,6 +40,8 @@ public actor FarmEngine {
     var publishedCounts = (cacheHits: 0, rangesRendered: 0)
     /// The counters as last published, so each publication adds what happened since.
     var publishedCounters = OperationCounters()
+    /// The span of each attempt sent to an agent, ended when the attempt is no longer current (`endDispatchSpans`).
+    var dispatchSpans: [AttemptRef: any Span] = [:]
     var publishedObjectStoreErrors = 0
     /// Submissions of each team between their quota check and the core hearing of them.
     var submissionsInFlight: [String: Int] = [:]
@@ -178,6 +183,7 @@ public actor FarmEngine {
                 }
                 guard core.isCurrent(assign.ref) else { return }
             }
+            assign.traceParent = startDispatchSpan(assign)
             logger.info("assigned", metadata: [
                 "task": "\(assign.ref.taskID)", "scene": "\(assign.scene)", "kind": "\(assign.kind?.rawValue ?? "render")",
                 "range": "\(assign.animations.map(\.description) ?? "whole")", "attempt": "\(assign.ref.attempt)",
@@ -194,7 +200,12 @@ public actor FarmEngine {
         case .rememberInCache(let task, let result):
             await rememberInCache(task, result: result)
         case .assemble(let video, let renders):
-            inBackground { await self.assemble(video, renders) }
+            inBackground {
+                await withSpan("assemble", context: Self.traceContext(of: video)) { span in
+                    span.attributes["farm.video"] = video.id
+                    await self.assemble(video, renders)
+                }
+            }
         case .discardAttemptFiles(let videoID, let ref):
             staging.discard(videoID: videoID, ref: ref)
         case .discardVideoFiles(let videoID):

@@ -1,7 +1,9 @@
 import FarmModel
+import FarmTracing
 import Foundation
 import Hummingbird
 import HummingbirdAuth
+import ServiceContextModule
 
 /// Videos: a team sees its own; another team's video answers 404, exactly as a missing one.
 extension FarmAPI {
@@ -43,7 +45,8 @@ extension FarmAPI {
         let owner = VideoOwner(teamID: identity.team.id, userID: identity.user.id, name: identity.user.name,
                                concurrentVideos: settings.requireAuth ? identity.team.quotas.concurrentVideos : nil)
         do {
-            let status = try await engine.submit(submission, owner: owner)
+            // Inside the request's span (TracingMiddleware): the video's trace starts here.
+            let status = try await engine.submit(submission, owner: owner, traceParent: ServiceContext.current?.traceParent?.description)
             return EditedResponse(status: .created, headers: [.location: "/v1/videos/\(status.id)"], response: status)
         } catch {
             switch error {

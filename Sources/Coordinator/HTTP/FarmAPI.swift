@@ -116,6 +116,8 @@ struct FarmAPI: Sendable {
 
     func router() -> Router<FarmRequestContext> {
         let router = Router(context: FarmRequestContext.self)
+        // A span per request, continuing a client's `traceparent` (a no-op unless traces are on).
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: SecurityHeaders())
         if !settings.corsOrigins.isEmpty { router.add(middleware: CORSAllowlist(origins: settings.corsOrigins)) }
         let authenticator = APIKeyAuthenticator(accounts: accounts, required: settings.requireAuth)
