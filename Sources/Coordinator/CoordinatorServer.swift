@@ -116,7 +116,8 @@ public struct CoordinatorServer: Sendable {
         var services: [any Service] = security + [gateway, EngineService(engine: engine), app,
                                                   RetentionService(personalData: personalData, logger: logger),
                                                   UsageService(engine: engine, store: store, logger: logger),
-                                                  KeyExpiryWatch(store: store, logger: logger)]
+                                                  KeyExpiryWatch(store: store, logger: logger),
+                                                  DataDiskWatch(folder: configuration.engine.dataDirectory, logger: logger)]
         if let autoscaling = configuration.autoscaling {
             services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))
         }

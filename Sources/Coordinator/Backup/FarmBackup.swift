@@ -110,11 +110,6 @@ public enum FarmBackup {
                 guard copied.sha256 == file.sha256, copied.bytes == file.bytes else { throw Failure.damaged("\(file.path) does not match its checksum") }
                 bytes += copied.bytes
             }
-            // Keys stay readable by their owner only, as the coordinator wrote them.
-            let keys = dataDirectory.appendingPathComponent("keys")
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: keys.path)) ?? [] {
-                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keys.appendingPathComponent(name).path)
-            }
             if let databaseURL {
                 try PostgresTools.restore(dump, into: databaseURL)
             } else {
@@ -143,30 +138,24 @@ public enum FarmBackup {
         return found.sorted()
     }
 
-    /// Copies `source` to `target` a megabyte at a time, hashing as it goes.
+    /// Copies `source` to `target` a megabyte at a time, hashing as it goes. Copies are readable by their owner
+    /// only: a backup holds the coordinator's keys, and what it restores is read by the coordinator's user alone.
     static func copy(_ source: URL, to target: URL) throws -> (bytes: Int64, sha256: String) {
-        let input = try FileHandle(forReadingFrom: source)
-        defer { try? input.close() }
         FileManager.default.createFile(atPath: target.path, contents: nil, attributes: [.posixPermissions: 0o600])
         let output = try FileHandle(forWritingTo: target)
         defer { try? output.close() }
-        var hasher = SHA256()
-        var bytes: Int64 = 0
-        while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
-            hasher.update(data: chunk)
-            try output.write(contentsOf: chunk)
-            bytes += Int64(chunk.count)
-        }
-        return (bytes, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        return try digest(of: source) { try output.write(contentsOf: $0) }
     }
 
-    static func digest(of file: URL) throws -> (bytes: Int64, sha256: String) {
+    /// The size and SHA-256 of `file`, read a megabyte at a time; each chunk also goes to `each`.
+    static func digest(of file: URL, _ each: (Data) throws -> Void = { _ in }) throws -> (bytes: Int64, sha256: String) {
         let input = try FileHandle(forReadingFrom: file)
         defer { try? input.close() }
         var hasher = SHA256()
         var bytes: Int64 = 0
         while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
             hasher.update(data: chunk)
+            try each(chunk)
             bytes += Int64(chunk.count)
         }
         return (bytes, hasher.finalize().map { String(format: "%02x", $0) }.joined())

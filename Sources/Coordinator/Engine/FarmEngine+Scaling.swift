@@ -83,10 +83,5 @@ extension FarmEngine {
         publishedObjectStoreErrors = storeErrors
         let oldest = core.tasks.values.lazy.filter { $0.state == .pending }.map(\.updatedAt).min()
         metrics.oldestQueuedSeconds.record(oldest.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
-        if let space = try? FileManager.default.attributesOfFileSystem(forPath: configuration.dataDirectory.path),
-           let free = (space[.systemFreeSize] as? NSNumber)?.int64Value, let size = (space[.systemSize] as? NSNumber)?.int64Value {
-            metrics.dataFreeBytes.record(free)
-            metrics.dataSizeBytes.record(size)
-        }
     }
 }

@@ -36,9 +36,6 @@ struct FarmMetrics: Sendable {
     })
     /// Object-store requests that failed after their retries for the store's reasons (`S3Client.failedRequests`).
     let objectStoreErrors = Counter(label: "farm_object_store_errors_total")
-    /// The data folder's file system: free and total bytes.
-    let dataFreeBytes = Gauge(label: "farm_data_free_bytes")
-    let dataSizeBytes = Gauge(label: "farm_data_size_bytes")
     /// When this coordinator became the one that serves (its start, or its takeover as a standby).
     let leadershipAcquired = Gauge(label: "farm_leadership_acquired_timestamp_seconds")
 
