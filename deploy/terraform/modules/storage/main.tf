@@ -150,6 +150,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "renders" {
     }
   }
   rule {
+    id     = "nightly-backups"
+    status = "Enabled"
+    filter {
+      prefix = "backups/"
+    }
+    expiration {
+      days = 35
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+  rule {
     id     = "old-versions-of-published-videos"
     status = "Enabled"
     filter {
