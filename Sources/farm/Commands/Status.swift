@@ -13,7 +13,7 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Flag(help: "Follow the video until it is final (its event stream), then report as `farm submit --wait` does.")
+    @Flag(help: "Follow the video until it is final, then report as `farm submit --wait` does.")
     var wait = false
 
     func run() async throws {
