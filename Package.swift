@@ -55,8 +55,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         // The wire protocol between coordinator and agents.
         .target(name: "FarmProtocol", dependencies: ["CLZ4", "CZlib"], swiftSettings: swiftSettings),
+        // RGBA to YUV 4:2:0, optimised in every build: it runs on every frame.
+        .target(name: "CPixels", cSettings: [.unsafeFlags(["-O3"])]),
         // Frames in, CMAF segments out: H.264 encoding and fMP4 muxing over libav.
-        .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CPixels"], swiftSettings: swiftSettings),
         // Joining segments into HLS renditions and an MP4 (pure Swift, no libav).
         .target(name: "Packaging", dependencies: ["FarmProtocol", "CPosix"], swiftSettings: swiftSettings),
         // Object storage: AWS Signature V4, S3 over its REST API, credentials, retries.
@@ -162,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "FarmTests",
             dependencies: [
-                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage", "FarmLogging", "FarmTracing",
+                "FarmProtocol", "FarmModel", "ZeroMQ", "Media", "CPixels", "CFFmpeg", "Packaging", "FarmStorage", "Coordinator", "Agent", "ObjectStorage", "FarmLogging", "FarmTracing",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

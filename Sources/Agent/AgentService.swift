@@ -276,15 +276,26 @@ public actor AgentService: Service {
             span.end()
         }
         send(outcome)
+        // Each slot's timeline, for accounting where the farm's time goes (bench/accounting.py).
+        let timeline: Logger.Metadata = [
+            "task": "\(job.ref.taskID)", "attempt": "\(job.ref.attempt)", "kind": "\(job.assign.taskKind.rawValue)",
+            "assignedAt": "\(job.assignedAt.timeIntervalSince1970)", "endedAt": "\(Date().timeIntervalSince1970)",
+        ]
         if case .failure(let failure) = outcome {
             // A script's own error message is its owner's, not the agent log's: the class says enough here.
-            logger.warning("render failed", metadata: [
-                "task": "\(job.ref.taskID)", "reason": "\(failure.reason.rawValue)",
+            logger.warning("render failed", metadata: timeline.merging([
+                "reason": "\(failure.reason.rawValue)",
                 "message": "\(failure.failureClass == .scriptError ? "(the script's)" : failure.message)",
-            ])
+            ]) { $1 })
         } else {
             try? FileManager.default.removeItem(at: job.directory)
-            logger.info("render done", metadata: ["task": "\(job.ref.taskID)"])
+            var metadata = timeline
+            if case .result(let result) = outcome, let stages = result.stages,
+               let json = try? JSONEncoder().encode(stages) {
+                metadata["frames"] = "\(result.frames)"
+                metadata["stages"] = "\(String(decoding: json, as: UTF8.self))"
+            }
+            logger.info("render done", metadata: metadata)
         }
         heartbeat()
         if draining && jobs.isEmpty { drained?.resume(); drained = nil }

@@ -162,6 +162,8 @@ public struct TaskResult: Codable, Sendable, Equatable {
     public var stored: [StoredFile]?
     /// A scene without animations: its one frame (and no frames, no renditions).
     public var still: StillImage?
+    /// Where the attempt's time went on the agent.
+    public var stages: RenderStages?
 
     public init(ref: AttemptRef, frames: Int, sourceWidth: Int, sourceHeight: Int, frameRate: Int,
                 timescale: Int, renditions: [RenditionOutput], renderSeconds: Double) {

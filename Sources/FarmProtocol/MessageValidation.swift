@@ -174,6 +174,7 @@ extension TaskResult: ValidatedMessage {
             }
         }
         if let placedAt { try Check.range(placedAt, 0...MessageLimits.maxFrames, "placedAt") }
+        try stages?.validate()
         if let still {
             // With frames, the still is also on screen in the video (`RenderSettings.stillSeconds`).
             try still.validate()

@@ -31,6 +31,9 @@ final class RenditionEncoder {
     private let emit: (_ segment: Int?, _ frames: Int, _ data: Data) -> Void
     /// RFC 6381 codec string of the stream, for example `avc1.64001e`.
     private(set) var codecs = "avc1"
+    /// CPU seconds this rendition's thread spent scaling, and encoding and muxing.
+    private(set) var scaleCPU = 0.0
+    private(set) var encodeCPU = 0.0
 
     init(sourceWidth: Int32, sourceHeight: Int32, width: Int32, height: Int32, frameRate: Int32,
          crf: Int, preset: String, keyframeInterval: Int64, segmentFrames: Int64,
@@ -63,16 +66,20 @@ final class RenditionEncoder {
     /// `source` is only read; other renditions read it at the same time.
     func encode(source: UnsafeMutablePointer<AVFrame>, repeatCount: Int) throws(MediaError) {
         guard let frame else { throw MediaError("encoder already finished") }
+        let started = ThreadClock.cpuSeconds()
         if let scaler {
             // The encoder may still hold a reference to the previous picture.
             try check(av_frame_make_writable(frame), "av_frame_make_writable")
             let scaled = sws_scale_frame(scaler, frame, source)
             guard scaled >= 0 else { throw MediaError("sws_scale_frame failed (\(scaled))") }
+            scaleCPU += ThreadClock.cpuSeconds() - started
         } else {
             // Same size as the source: encode the shared picture itself (reference counted, no copy).
             av_frame_unref(frame)
             try check(av_frame_ref(frame, source), "av_frame_ref")
         }
+        let encoding = ThreadClock.cpuSeconds()
+        defer { encodeCPU += ThreadClock.cpuSeconds() - encoding }
         for _ in 0..<max(repeatCount, 1) {
             frame.pointee.pts = nextPTS
             frame.pointee.pict_type = nextPTS % keyframeInterval == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
@@ -85,6 +92,8 @@ final class RenditionEncoder {
     /// Flushes the encoder and emits the last segment.
     func finish() throws(MediaError) {
         guard frame != nil else { return }
+        let started = ThreadClock.cpuSeconds()
+        defer { encodeCPU += ThreadClock.cpuSeconds() - started }
         try check(avcodec_send_frame(codec, nil), "avcodec_send_frame(flush)")
         try drainPackets()
         try cutSegment()

@@ -40,6 +40,19 @@ public final class SceneEncoder {
         public var codecs: String
     }
 
+    /// Where the encoding time went, in seconds.
+    public struct Timings: Sendable, Equatable {
+        /// RGBA to YUV 4:2:0 on the calling thread (CPU).
+        public var convertCPU = 0.0
+        /// Per rendition, highest first (CPU of each rendition's thread).
+        public var scaleCPU: [Double] = []
+        public var encodeCPU: [Double] = []
+        /// The calling thread waiting for every rendition to take a frame (wall).
+        public var encodeWall = 0.0
+        /// Handing finished files to `output` (wall).
+        public var deliver = 0.0
+    }
+
     /// libav and x264 print per-encoder statistics at the default level; keep only errors.
     private static let quietLibav: Void = av_log_set_level(AV_LOG_ERROR)
 
@@ -49,6 +62,9 @@ public final class SceneEncoder {
     private let finished: [FileBox]
     private let output: (EncodedFile) -> Void
     private let converter: SourceConverter
+    private var convertCPU = 0.0
+    private var encodeWall = 0.0
+    private var deliverWall = 0.0
 
     private final class FileBox {
         var files: [EncodedFile] = []
@@ -94,7 +110,9 @@ public final class SceneEncoder {
 
     /// Encodes a top-left, tightly or loosely packed RGBA frame, `repeatCount` times.
     public func encode(rgba: UnsafeRawPointer, stride: Int, repeatCount: Int = 1) throws(MediaError) {
+        let started = ThreadClock.cpuSeconds()
         let source = try converter.convert(rgba: rgba, stride: Int32(stride))
+        convertCPU += ThreadClock.cpuSeconds() - started
         try eachRendition { encoder throws(MediaError) in
             try encoder.encode(source: source, repeatCount: repeatCount)
         }
@@ -103,20 +121,31 @@ public final class SceneEncoder {
     /// Runs `work` on every rendition's encoder at once, each on its own
     /// worker thread, then hands over the files they finished.
     private func eachRendition(_ work: @escaping (RenditionEncoder) throws(MediaError) -> Void) throws(MediaError) {
+        let started = ThreadClock.wallSeconds()
         for (worker, encoder) in zip(workers, encoders) { worker.start { () throws(MediaError) in try work(encoder) } }
         var failure: MediaError?
         for worker in workers {
             if let error = worker.wait() { failure = failure ?? error }
         }
+        encodeWall += ThreadClock.wallSeconds() - started
         if let failure { throw failure }
         deliver()
     }
 
     private func deliver() {
+        guard finished.contains(where: { !$0.files.isEmpty }) else { return }
+        let started = ThreadClock.wallSeconds()
         for box in finished {
             for file in box.files { output(file) }
             box.files.removeAll(keepingCapacity: true)
         }
+        deliverWall += ThreadClock.wallSeconds() - started
+    }
+
+    /// Where the time went so far. Read it on the calling thread, between calls.
+    public var timings: Timings {
+        Timings(convertCPU: convertCPU, scaleCPU: encoders.map(\.scaleCPU), encodeCPU: encoders.map(\.encodeCPU),
+                encodeWall: encodeWall, deliver: deliverWall)
     }
 
     deinit {

@@ -93,6 +93,10 @@ func renderFrames() -> Frames {
     while offset + 4 <= stream.count {
         let tag = String(decoding: stream[offset..<offset + 4], as: UTF8.self)
         if tag == "DONE" { break }
+        if tag == "STAT" {  // the render's own timings, before DONE
+            offset += 8 + uint32(offset + 4)
+            continue
+        }
         precondition(tag == "FRAM", "unexpected \(tag) in the frame stream")
         frames.width = uint32(offset + 4)
         frames.height = uint32(offset + 8)

@@ -49,6 +49,7 @@ final class ChildProcess: ManimProcess, @unchecked Sendable {
             close(outPipe[0]); close(outPipe[1])
             throw SpawnError(code: errno, executable: executable)
         }
+        _ = farm_widen_pipe(outPipe[0])  // the frame stream
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -61,6 +61,7 @@ final class WarmForkServer: Sendable {
             close(outPipe[0]); close(outPipe[1])
             throw ServerError(description: "pipe: \(String(cString: strerror(errno)))")
         }
+        _ = farm_widen_pipe(outPipe[0])  // the frame stream
         let id = state.withLock { state -> Int in
             state.nextRequest += 1
             return state.nextRequest

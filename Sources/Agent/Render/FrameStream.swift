@@ -17,6 +17,8 @@ final class FrameStream {
         case plan(Data)
         /// A scene without animations: its one frame, `width`×`height` RGBA (Manim would save it as a PNG).
         case still(width: Int, height: Int, frameRate: Double, Data)
+        /// The script's process's account of where its time went (JSON, `ManimStages`).
+        case stats(Data)
         /// The shim reported the end of the scene.
         case done
         /// The pipe closed without `DONE`.
@@ -84,6 +86,15 @@ final class FrameStream {
             let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
             guard complete else { throw StreamError("truncated plan") }
             return .plan(body)
+        case "STAT":
+            var raw = [UInt8](repeating: 0, count: 4)
+            guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated stats") }
+            let size = Int(Self.uint32(raw, 0))
+            guard size <= 64 << 10 else { throw StreamError("stats of \(size) bytes") }
+            var body = Data(count: size)
+            let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
+            guard complete else { throw StreamError("truncated stats") }
+            return .stats(body)
         case "DONE":
             var raw = [UInt8](repeating: 0, count: 4)
             _ = ChildProcess.readFully(fd, into: &raw, count: 4)

@@ -17,7 +17,7 @@ extension RenderJob {
                     markProgress()
                 case .end:
                     break loop
-                case .frame, .still, .done:
+                case .frame, .still, .stats, .done:
                     throw FrameStream.StreamError("frames in a planning pass")
                 }
             }

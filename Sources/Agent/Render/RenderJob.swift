@@ -21,6 +21,8 @@ final class RenderJob: Sendable {
     private let send: @Sendable (FarmMessage) -> Void
     private let state: Mutex<State>
     let started = ContinuousClock.now
+    /// When the assignment arrived, on the wall clock (the accounting's timeline of each slot).
+    let assignedAt = Date()
 
     private struct State {
         var process: (any ManimProcess)?
@@ -100,6 +102,9 @@ final class RenderJob: Sendable {
         } catch {
             return failure(.startFailed, "could not start Manim: \(error)", log: "")
         }
+        var stages = RenderStages()
+        var clock = ContinuousClock.now
+        stages.launch = Self.seconds(clock - started)
         let stopped = state.withLock { state -> Bool in
             state.process = process
             return state.stop != nil
@@ -118,9 +123,19 @@ final class RenderJob: Sendable {
         var finished = false
         var still: StillImage?
         var lastProgress = ContinuousClock.now
+        var firstItem = true
         do {
             loop: while true {
-                switch try stream.next() {
+                let item = try stream.next()
+                let arrived = ContinuousClock.now
+                if firstItem {
+                    stages.firstFrame = Self.seconds(arrived - clock)
+                    firstItem = false
+                } else {
+                    stages.waitForFrames += Self.seconds(arrived - clock)
+                }
+                defer { clock = .now }
+                switch item {
                 case .frame(let header, let pixels):
                     guard still == nil else {
                         streamError = "frames after a still"
@@ -194,6 +209,16 @@ final class RenderJob: Sendable {
                         state.withLock { $0.framesDone = frames }
                     }
                     state.withLock { $0.lastFrame = .now }
+                case .stats(let body):
+                    do {
+                        let reported = try JSONDecoder().decode(ManimStages.self, from: body)
+                        try reported.validate()
+                        stages.manim = reported
+                    } catch {
+                        streamError = "invalid stage timings from Manim: \(error)"
+                        process.signalGroup(SIGKILL)
+                        break loop
+                    }
                 case .done:
                     finished = true
                     break loop
@@ -231,6 +256,16 @@ final class RenderJob: Sendable {
                 source: source, timescale: encoder?.timescale ?? 90_000,
                 seconds: Self.seconds(ContinuousClock.now - started))
             result.still = still
+            if let timings = encoder?.timings {
+                stages.convertCPU = timings.convertCPU
+                stages.scaleCPU = timings.scaleCPU
+                stages.encodeCPU = timings.encodeCPU
+                stages.encodeWall = timings.encodeWall
+                stages.upload = timings.deliver
+            }
+            stages.finish = Self.seconds(ContinuousClock.now - clock)
+            stages.total = Self.seconds(ContinuousClock.now - started)
+            result.stages = stages
             return .result(result)
         } catch {
             return failure(.encoderFailed, "encoding failed: \(error)", log: tail)

@@ -15,6 +15,7 @@ Modes:
 Stream format, all integers little-endian:
   b"FRAM" width:u32 height:u32 repeat:u32 fps:f64, then width*height*4 bytes
   b"PLAN" length:u32, then that many bytes of JSON (one per scene, planning only)
+  b"STAT" length:u32, then that many bytes of JSON: where the render's time went (see STAGES), before DONE
   b"DONE" plays:u32
 The agent treats a stream without DONE as a failed render.
 
@@ -36,10 +37,28 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 MANIM_VERSION = "0.22.0"
 FRAME_STREAM = None
 PLANNING = False
+
+# Where a render's time goes, in seconds (wall unless named CPU), reported in the STAT record so the
+# agent can account for every stage (bench/accounting.py): setup is the process's start until the first
+# animation plays; latex is compiling TeX and converting it to SVG (its CPU is the compilers', children
+# of this process); skip is stepping through animations before a range's first; draw is cairo drawing
+# the frames; pipe is handing them to the agent (blocked while it encodes the previous one).
+STAGES = {
+    "setup": 0.0, "latex": 0.0, "latexCPU": 0.0, "latexCompiles": 0, "texCalls": 0, "skip": 0.0,
+    "draw": 0.0, "drawCPU": 0.0, "pipe": 0.0, "frames": 0, "writes": 0, "total": 0.0, "cpu": 0.0,
+}
+_STARTED = [time.perf_counter(), time.process_time()]
+_FIRST_PLAY = [None]
+
+
+def _restart_clocks():
+    """A warm fork's clocks start when it is forked, not when its server started."""
+    _STARTED[:] = [time.perf_counter(), time.process_time()]
 
 
 def _attach_streams(frame_fd):
@@ -121,11 +140,19 @@ def _write_frame(self, pixels, *, repeat=1):
         return
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     height, width = pixels.shape[0], pixels.shape[1]
+    started = time.perf_counter()
     FRAME_STREAM.write(b"FRAM" + struct.pack("<IIId", width, height, repeat, float(config.frame_rate)))
     FRAME_STREAM.write(memoryview(pixels).cast("B"))
+    STAGES["pipe"] += time.perf_counter() - started
+    STAGES["frames"] += repeat
+    STAGES["writes"] += 1
 
 
 def _finish(self):
+    STAGES["total"] = time.perf_counter() - _STARTED[0]
+    STAGES["cpu"] = time.process_time() - _STARTED[1]
+    body = json.dumps(STAGES).encode()
+    FRAME_STREAM.write(b"STAT" + struct.pack("<I", len(body)) + body)
     FRAME_STREAM.write(b"DONE" + struct.pack("<I", len(self.partial_movie_files)))
     FRAME_STREAM.flush()
 
@@ -162,12 +189,49 @@ SceneFileWriter.join_all_encode_jobs = _nothing
 SceneFileWriter.abort_encode_jobs = _nothing
 SceneFileWriter.combine_to_movie = _nothing
 
+# ---------------------------------------------------------------- LaTeX
+
+from manim.mobject.text import tex_mobject as _tex_mobject  # noqa: E402
+from manim.utils import tex_file_writing as _tex_writing  # noqa: E402
+
+
+def _timed_tex_step(step, counts):
+    def timed(*args, **kwargs):
+        wall, children = time.perf_counter(), os.times()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            after = os.times()
+            STAGES["latex"] += time.perf_counter() - wall
+            STAGES["latexCPU"] += (after.children_user - children.children_user) + (after.children_system - children.children_system)
+            if counts:
+                STAGES["latexCompiles"] += 1
+
+    return timed
+
+
+_stock_tex_to_svg_file = _tex_mobject.tex_to_svg_file
+
+
+def _tex_to_svg_file(*args, **kwargs):
+    STAGES["texCalls"] += 1
+    return _stock_tex_to_svg_file(*args, **kwargs)
+
+
+_tex_writing.compile_tex = _timed_tex_step(_tex_writing.compile_tex, counts=True)
+_tex_writing.convert_to_svg = _timed_tex_step(_tex_writing.convert_to_svg, counts=False)
+_tex_mobject.tex_to_svg_file = _tex_to_svg_file
+
 # ---------------------------------------------------------------- exact skipping
 
 
 def _renderer_play(self, scene, *args, **kwargs):
     """CairoRenderer.play of Manim 0.22.0, with skipped animations stepped
     frame by frame (or, when planning, recorded) instead of jumped over."""
+    started = time.perf_counter()
+    if _FIRST_PLAY[0] is None:
+        _FIRST_PLAY[0] = started
+        STAGES["setup"] = started - _STARTED[0]
     self.skip_animations = self._original_skipping_status
     self.update_skipping_status()
     scene.compile_animation_data(*args, **kwargs)
@@ -193,8 +257,7 @@ def _renderer_play(self, scene, *args, **kwargs):
 
     if scene.is_current_animation_frozen_frame():
         if not self.skip_animations:
-            self.update_frame(scene, mobjects=scene.moving_mobjects)
-            self.freeze_current_frame(scene.duration)
+            _draw(self, scene, scene.moving_mobjects, repeat=int(scene.duration / (1 / self.camera.frame_rate)))
         elif not PLANNING:
             # The clock advances exactly as add_frame would have advanced it.
             dt = 1 / self.camera.frame_rate
@@ -203,15 +266,30 @@ def _renderer_play(self, scene, *args, **kwargs):
         scene.play_internal()
     self.file_writer.end_animation(not self.skip_animations)
     self.num_plays += 1
+    if self.skip_animations and not PLANNING:
+        STAGES["skip"] += time.perf_counter() - started
 
 
-def _renderer_render(self, scene, time, moving_mobjects=None):
+def _renderer_render(self, scene, at, moving_mobjects=None):
     if self.skip_animations:
         if not PLANNING:  # a plan advanced the clock for the whole animation already
             self.time += 1 * (1 / self.camera.frame_rate)  # what add_frame adds for one frame
         return
-    self.update_frame(scene, moving_mobjects)
-    self.add_frame(self.get_frame())
+    _draw(self, scene, moving_mobjects, repeat=1)
+
+
+def _draw(renderer, scene, mobjects, repeat):
+    """Draws the frame and hands it over `repeat` times (a still stretch is drawn once).
+
+    The camera's own array is handed over: the frame is written out before anything draws again,
+    so Manim's copy of it (`get_frame`) would only cost a copy of every frame.
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
+    renderer.update_frame(scene, mobjects)
+    STAGES["draw"] += time.perf_counter() - wall
+    STAGES["drawCPU"] += time.thread_time() - cpu
+    if repeat > 0:
+        renderer.add_frame(renderer.camera.pixel_array, num_frames=repeat)
 
 
 _stock_time_progression = Scene.get_time_progression
@@ -421,6 +499,7 @@ def _forked_child(request, fds):
         os.dup2(devnull, 0)
         os.dup2(fds[1], 2)
         os.close(fds[1])
+        _restart_clocks()
         _attach_streams(fds[0])
         os.chdir(request["cwd"])
         os.environ.update(request.get("env", {}))

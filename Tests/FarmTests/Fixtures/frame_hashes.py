@@ -8,6 +8,7 @@ prints each scene's plan as one line of JSON.
 """
 
 import hashlib
+import json
 import os
 import struct
 import subprocess
@@ -46,6 +47,9 @@ with tempfile.TemporaryDirectory() as media:
             (length,) = struct.unpack("<I", stream.read(4))
             print(stream.read(length).decode())
             done = planning
+        elif tag == b"STAT":
+            (length,) = struct.unpack("<I", stream.read(4))
+            json.loads(stream.read(length))  # the render's own timings: well-formed, not part of the frames
         elif tag == b"DONE":
             stream.read(4)
             done = True
