@@ -5,7 +5,7 @@ BUILD_FLAGS ?=
 TEST_FLAGS ?= --no-parallel
 BIN := $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all deps test-deps build demo test lock bench-store bench-core bench-farm bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly bench-restore clean
+.PHONY: all deps test-deps build demo test lock bench-store bench-core bench-farm bench-accounting bench-quality bench-fleet bench-encode bench-sandbox bench-api bench-objects bench-assembly bench-restore clean
 
 all: build
 
@@ -59,9 +59,21 @@ bench-restore: test-deps
 	"$$($(SWIFT) build -c release --show-bin-path)/RestoreBenchmark" "$$url" 1000; status=$$?; scripts/test-postgres.sh stop; exit $$status
 
 # Benchmark 1: `farm submit --wait` (2 local agents) against manim + an ffmpeg ladder, 1080p60, on the bundled
-# example with one long scene; medians of 3 runs and their ratio.
+# examples: one long scene (explainer.py), then eight short MathTex scenes (formulas.py); medians of 3 runs and ratios.
 bench-farm: test-deps build
 	FARM_BIN_DIR="$(BIN)" bench/farm-vs-manim.sh examples/explainer.py high 3 2
+	FARM_BIN_DIR="$(BIN)" bench/farm-vs-manim.sh examples/formulas.py high 3 2
+
+# Benchmark 1, accounted: where every second of the farm's render and of the baseline's goes, stage by stage
+# (CPU by stage per frame, each agent slot's wall time busy by stage and idle by reason), on both examples.
+bench-accounting: test-deps build
+	FARM_BIN_DIR="$(BIN)" bench/accounting.py examples/explainer.py
+	FARM_BIN_DIR="$(BIN)" bench/accounting.py examples/formulas.py
+
+# Benchmark 1's quality: PSNR and bitrate of each rung of the farm's ladder and of the baseline's, against the
+# frames Manim draws (lossless PNGs).
+bench-quality: test-deps build
+	FARM_BIN_DIR="$(BIN)" bench/quality.py examples/explainer.py
 
 # Benchmark 2: 50 and 200 simulated agents (renderers that only sleep): makespan against the ideal bound,
 # dispatch rate, submit-to-first-assignment latency. Release binaries: hundreds of processes share this machine.
