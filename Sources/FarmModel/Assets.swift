@@ -31,9 +31,12 @@ public struct AssetRef: Codable, Sendable, Equatable {
 
 extension VideoRecord {
     /// `source` (a scene's fingerprint or the script) with the video's assets: what its renders and plan
-    /// depend on besides settings, so a changed image or sound is never taken from a cache.
+    /// depend on besides settings, so a changed image or sound is never taken from a cache. The LaTeX its planning
+    /// pass compiled (`GeneratedFile.texFolder`, where submissions may not put files) is left out: the script decides
+    /// it, and a render that compiles its own draws the same frames.
     public func withAssets(_ source: String) -> String {
-        guard let assets = options.assets, !assets.isEmpty else { return source }
+        let assets = (options.assets ?? []).filter { !$0.name.hasPrefix(GeneratedFile.texFolder) }
+        guard !assets.isEmpty else { return source }
         return source + "\n# assets: " + assets.map { "\($0.name)=\($0.sha256)" }.sorted().joined(separator: ",")
     }
 }

@@ -219,8 +219,9 @@ extension ScenePlan: ValidatedMessage {
             try Check.count(generated, AssetFile.maxCount, "generated files of scene \(scene)")
             var bytes = 0
             for file in generated {
-                guard file.name.hasPrefix(GeneratedFile.folder), AssetFile.isSafeName(file.name) else {
-                    throw .invalidBody("a generated file named \(file.name.prefix(64).debugDescription), not a safe path under \(GeneratedFile.folder)")
+                guard GeneratedFile.isAllowed(file.name) else {
+                    throw .invalidBody("a generated file named \(file.name.prefix(64).debugDescription), not a safe path under "
+                        + "\(GeneratedFile.folder) or \(GeneratedFile.texFolder)")
                 }
                 bytes += file.data.count
             }

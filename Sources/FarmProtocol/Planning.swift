@@ -110,6 +110,14 @@ public struct GeneratedFile: Codable, Sendable, Equatable {
         self.data = data
     }
 
-    /// The one folder generated files may be in: manim-voiceover's cache, as the farm's shim sets it.
+    /// Where narration goes: manim-voiceover's cache, as the farm's shim sets it.
     public static let folder = "voiceovers/"
+    /// Where the LaTeX the pass compiled goes (SVGs, one bundle per scene), so that the renders do not compile it
+    /// again. Unlike narration it only saves time: a video that cannot carry it renders without it.
+    public static let texFolder = "farm-tex/"
+
+    /// Whether `name` is one a planning pass may make: a safe path in one of the two folders.
+    public static func isAllowed(_ name: String) -> Bool {
+        (name.hasPrefix(folder) || name.hasPrefix(texFolder)) && AssetFile.isSafeName(name)
+    }
 }

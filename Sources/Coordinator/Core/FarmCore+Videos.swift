@@ -117,8 +117,8 @@ extension FarmCore {
             return
         }
         if !generated.isEmpty {
-            // The narration the pass spoke goes with every task from now on, as submitted files do (a newer
-            // version of a file, the voiceover cache's index, replaces the older).
+            // The narration the pass spoke and the LaTeX it compiled go with every task from now on, as submitted
+            // files do (a newer version of a file, the voiceover cache's index, replaces the older).
             let names = Set(generated.map(\.name))
             video.options.assets = (video.options.assets ?? []).filter { !names.contains($0.name) } + generated
             video.updatedAt = Date()
@@ -128,8 +128,10 @@ extension FarmCore {
         let attempt = complete(&plan, ref: planned.ref)
         createRenderTasks(video, plan: plan, attempt: attempt, plans: planned.scenes, planSeconds: planned.seconds,
                           manimVersion: planned.manimVersion)
-        // A plan whose pass made files is not cached: a cached plan comes without them.
-        if configuration.renderCache && video.options.useCache && generated.isEmpty {
+        // A plan whose pass spoke narration is not cached: a cached plan comes without it. The LaTeX a pass compiled
+        // only saves time: without it, the renders of a cached plan compile their own.
+        let narrated = generated.contains { !$0.name.hasPrefix(GeneratedFile.texFolder) }
+        if configuration.renderCache && video.options.useCache && !narrated {
             let key = PlanCacheKey.make(script: video.withAssets(video.script), scenes: scenes.map(\.name), settings: video.settings,
                                         manimVersion: planned.manimVersion)
             persist(.cachedPlan(CachedPlan(planKey: key, scenes: planned.scenes, manimVersion: planned.manimVersion,

@@ -22,6 +22,11 @@ extension FarmEngine {
                     + "(at most 4 folders deep, no part starting with a dot)")
             }
             guard asset.name != scriptName else { throw .invalidAssets("\(asset.name) is the script's own name") }
+            // The farm's own folder: the LaTeX a video's planning pass compiled, left out of the cache keys because the
+            // script alone decides it. A submitted file there could feed renders that others then take from the cache.
+            guard !asset.name.hasPrefix(GeneratedFile.texFolder) else {
+                throw .invalidAssets("\(asset.name) is in \(GeneratedFile.texFolder), the folder the farm keeps for the LaTeX it compiles")
+            }
             guard names.insert(asset.name).inserted else { throw .invalidAssets("\(asset.name) is given twice") }
             total += asset.data.count
         }
@@ -71,8 +76,8 @@ extension FarmEngine {
         return nil
     }
 
-    /// A plan, with the files its pass made (narration) stored as the video's assets first, so that the render
-    /// tasks the plan creates carry them. The plan itself goes on without their bytes.
+    /// A plan, with the files its pass made (narration, the LaTeX it compiled) stored as the video's assets first, so
+    /// that the render tasks the plan creates carry them. The plan itself goes on without their bytes.
     func receive(_ planned: PlanResult, from peer: Data) async {
         let files = planned.scenes.flatMap { $0.generated ?? [] }
         var stripped = planned
@@ -86,13 +91,30 @@ extension FarmEngine {
         for file in files {
             if latest.updateValue(file.data, forKey: file.name) == nil { order.append(file.name) }
         }
+        let isLaTeX = { (name: String) in name.hasPrefix(GeneratedFile.texFolder) }
         let kept = (video.options.assets ?? []).filter { latest[$0.name] == nil }
-        let total = kept.reduce(0) { $0 + $1.size } + latest.values.reduce(0) { $0 + $1.count }
-        guard kept.count + order.count <= AssetFile.maxCount, total <= AssetFile.maxTotalBytes else {
+        let narration = order.filter { !isLaTeX($0) }
+        var count = kept.count + narration.count
+        var total = kept.reduce(0) { $0 + $1.size } + narration.reduce(0) { $0 + latest[$1]!.count }
+        guard count <= AssetFile.maxCount, total <= AssetFile.maxTotalBytes else {
             return await apply(.generatedRefused(videoID: video.id, reason:
-                "the narration the plan spoke (\(order.count) files) and the submitted files come to \(kept.count + order.count) files and "
+                "the narration the plan spoke (\(narration.count) files) and the submitted files come to \(count) files and "
                     + "\(total) bytes; a video may carry at most \(AssetFile.maxCount) files and \(AssetFile.maxTotalBytes) bytes"))
         }
+        // The LaTeX only saves the renders time: what does not fit beside the rest is left for them to compile.
+        var carried = Set(narration)
+        for name in order where isLaTeX(name) {
+            let size = latest[name]!.count
+            guard count + 1 <= AssetFile.maxCount, total + size <= AssetFile.maxTotalBytes else { continue }
+            carried.insert(name)
+            count += 1
+            total += size
+        }
+        if carried.count < order.count {
+            logger.info("the renders compile some of the plan's LaTeX again: the video's files are full", metadata: [
+                "video": "\(video.id)", "left": "\(order.count - carried.count)"])
+        }
+        order = order.filter(carried.contains)
         var refs: [AssetRef] = []
         for name in order {
             let data = latest[name]!
@@ -101,7 +123,7 @@ extension FarmEngine {
                                             cacheControl: nil)
             } catch {
                 logger.error("could not store the files a plan made", metadata: ["video": "\(video.id)", "error": "\(error)"])
-                return await apply(.generatedRefused(videoID: video.id, reason: "the narration the plan spoke could not be stored: \(error)"))
+                return await apply(.generatedRefused(videoID: video.id, reason: "the files the plan made could not be stored: \(error)"))
             }
             refs.append(AssetRef(name: name, size: data.count, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()))
         }
