@@ -244,7 +244,9 @@ public actor AgentService: Service {
         }
         let directory = configuration.workDirectory.appendingPathComponent("\(assign.ref.taskID)-\(assign.ref.attempt)")
         let link = self.link
-        let job = RenderJob(assign: assign, directory: directory, tools: tools) { message in
+        // A planning pass holds up its whole video: it may use the cores this agent's other renders leave free.
+        let spareCores = ProcessInfo.processInfo.activeProcessorCount - jobs.count
+        let job = RenderJob(assign: assign, directory: directory, tools: tools, planProcesses: min(max(spareCores, 1), 4)) { message in
             link?.send(FarmWire.encode(message))
         }
         jobs[assign.ref] = job

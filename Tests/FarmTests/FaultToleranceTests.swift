@@ -62,7 +62,7 @@ import ZeroMQ
         let id = try await Self.submit(farm)
         let victim = try await farm.waitFor(id) { status in
             status.scenes.contains { $0.state == .running && $0.agent == "agent-0" && $0.framesDone >= 10 }
-        }.scenes.first { $0.agent == "agent-0" }!.name
+        }.scenes.first { $0.state == .running && $0.agent == "agent-0" }!.name  // the one it renders, not one it finished
         farm.signalAgent(0, SIGKILL)
         let killedAt = ContinuousClock.now
         _ = try await farm.waitFor(id) { status in
@@ -85,7 +85,7 @@ import ZeroMQ
         let id = try await Self.submit(farm)
         let victim = try await farm.waitFor(id) { status in
             status.scenes.contains { $0.state == .running && $0.agent == "agent-0" && $0.framesDone >= 10 }
-        }.scenes.first { $0.agent == "agent-0" }!.name
+        }.scenes.first { $0.state == .running && $0.agent == "agent-0" }!.name  // the one it renders, not one it finished
         farm.signalAgent(0, SIGKILL)
         let killedAt = ContinuousClock.now
         _ = try await farm.waitFor(id, timeout: .seconds(10)) { status in
@@ -118,7 +118,7 @@ import ZeroMQ
         let id = try await Self.submit(farm)
         let stopped = try await farm.waitFor(id) { status in
             status.scenes.contains { $0.state == .running && $0.agent == "agent-0" && $0.framesDone >= 3 }
-        }.scenes.first { $0.agent == "agent-0" }!.name
+        }.scenes.first { $0.state == .running && $0.agent == "agent-0" }!.name  // the one it renders, not one it finished
         farm.signalAgent(0, SIGSTOP)
         _ = try await farm.waitFor(id) { status in status.scenes.contains { $0.name == stopped && $0.agent == "agent-1" } }
         try await Task.sleep(for: .seconds(1))

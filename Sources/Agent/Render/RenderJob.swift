@@ -25,7 +25,8 @@ final class RenderJob: Sendable {
     let assignedAt = Date()
 
     private struct State {
-        var process: (any ManimProcess)?
+        /// Manim's processes: one, or one per lane of a planning pass (`planLanes`).
+        var processes: [any ManimProcess] = []
         var stop: Stop?
         var lastFrame = ContinuousClock.now
         var framesDone = 0
@@ -34,10 +35,15 @@ final class RenderJob: Sendable {
     /// Chunks of segment files sent to the coordinator are at most this large.
     static let chunkSize = 1 << 20
 
-    init(assign: Assign, directory: URL, tools: RenderTools, send: @escaping @Sendable (FarmMessage) -> Void) {
+    /// Processes a planning pass may run at once, each planning some of the scenes (see `planLanes`).
+    let planProcesses: Int
+
+    init(assign: Assign, directory: URL, tools: RenderTools, planProcesses: Int = 1,
+         send: @escaping @Sendable (FarmMessage) -> Void) {
         self.assign = assign
         self.directory = directory
         self.tools = tools
+        self.planProcesses = planProcesses
         self.send = send
         state = Mutex(State())
     }
@@ -53,11 +59,20 @@ final class RenderJob: Sendable {
     /// Stops the render: kills Manim's whole process group. The job then ends
     /// with a failure of `stop`'s class. The first stop wins.
     func stop(_ stop: Stop) {
-        let process = state.withLock { state -> (any ManimProcess)? in
+        let processes = state.withLock { state -> [any ManimProcess] in
             if state.stop == nil { state.stop = stop }
-            return state.process
+            return state.processes
         }
-        process?.signalGroup(SIGKILL)
+        for process in processes { process.signalGroup(SIGKILL) }
+    }
+
+    /// Keeps `process` for `stop`; a job stopped already kills it at once (and its outcome is the stop's).
+    func adopt(_ process: any ManimProcess) {
+        let stopped = state.withLock { state -> Bool in
+            state.processes.append(process)
+            return state.stop != nil
+        }
+        if stopped { process.signalGroup(SIGKILL) }
     }
 
     /// Why the job was stopped, if it was.
@@ -97,6 +112,9 @@ final class RenderJob: Sendable {
         } catch {
             return failure(.startFailed, "could not place the script's assets: \(error)", log: "")
         }
+        if assign.taskKind == .plan, planLanes.count > 1 {
+            return planInLanes(script: script)
+        }
         do {
             process = try tools.launch(assign, script: script, directory: directory)
         } catch {
@@ -105,11 +123,7 @@ final class RenderJob: Sendable {
         var stages = RenderStages()
         var clock = ContinuousClock.now
         stages.launch = Self.seconds(clock - started)
-        let stopped = state.withLock { state -> Bool in
-            state.process = process
-            return state.stop != nil
-        }
-        if stopped { process.signalGroup(SIGKILL) }
+        adopt(process)
         let logDone = log.drain(process.stderr, logFile: directory.appendingPathComponent("manim.log"))
         if assign.taskKind == .plan {
             return plan(process, log: log, logDone: logDone)

@@ -22,12 +22,13 @@ struct RenderTools: Sendable {
     /// Processes (threads included) one task may have.
     static let taskProcessLimit = 512
 
-    /// Starts Manim for `assign`: a render of its scene (or range) or a planning pass.
-    func launch(_ assign: Assign, script: URL, directory: URL) throws -> any ManimProcess {
+    /// Starts Manim for `assign`: a render of its scene (or range) or a planning pass (`lane` numbers the
+    /// processes of a pass planned in lanes: each has its own control group and media folder).
+    func launch(_ assign: Assign, script: URL, directory: URL, lane: Int = 0) throws -> any ManimProcess {
         if let simulation {
             return try SimulatedProcess(assign: assign, frameRate: assign.settings.quality.frameRate, settings: simulation)
         }
-        let arguments = manimArguments(for: assign, script: script, directory: directory)
+        let arguments = manimArguments(for: assign, script: script, directory: directory, lane: lane)
         var extra = ["FARM_MEMORY_LIMIT_BYTES": String(assign.limits.memoryBytes),
                      "FARM_FILE_LIMIT_BYTES": String(Self.fileLimitBytes)]
         if assign.taskKind == .plan { extra["FARM_PLAN"] = "1" }
@@ -36,7 +37,7 @@ struct RenderTools: Sendable {
             extra["FARM_TMP_BYTES"] = String(Self.scratchBytes)
         }
         let cgroup = try cgroups.map {
-            try TaskCgroup(layout: $0, name: directory.lastPathComponent, pids: Self.taskProcessLimit,
+            try TaskCgroup(layout: $0, name: directory.lastPathComponent + (lane == 0 ? "" : "-\(lane)"), pids: Self.taskProcessLimit,
                            memoryBytes: assign.limits.memoryBytes + Int64(Self.scratchBytes))
         }
         let descriptors = cgroup?.descriptors ?? []
@@ -69,7 +70,7 @@ struct RenderTools: Sendable {
     /// Size of a sandboxed task's private /tmp (its HOME and Manim's media folder live there).
     static let scratchBytes = 2 << 30
 
-    func manimArguments(for assign: Assign, script: URL, directory: URL) -> [String] {
+    func manimArguments(for assign: Assign, script: URL, directory: URL, lane: Int = 0) -> [String] {
         let scenes = assign.taskKind == .plan ? (assign.scenes ?? [assign.scene]) : [assign.scene]
         var arguments = ["render", script.path] + scenes + [
             "--quality", assign.settings.quality.manimFlag,
@@ -79,7 +80,7 @@ struct RenderTools: Sendable {
             "--silent",
             "--progress_bar", "none",
             // Sandboxed, the task folder is read-only: Manim's files go to the task's private /tmp.
-            "--media_dir", sandbox == nil ? directory.appendingPathComponent("media").path : "/tmp/media",
+            "--media_dir", sandbox == nil ? directory.appendingPathComponent(lane == 0 ? "media" : "media-\(lane)").path : "/tmp/media",
         ]
         if assign.taskKind == .plan {
             arguments += ["-n", "1000000000"]  // skip every animation: construct() runs, nothing is drawn
