@@ -292,6 +292,7 @@ public actor AgentService: Service {
         } else {
             try? FileManager.default.removeItem(at: job.directory)
             var metadata = timeline
+            if case .planned = outcome { metadata["lanes"] = "\(job.planLanes.count)" }
             if case .result(let result) = outcome, let stages = result.stages,
                let json = try? JSONEncoder().encode(stages) {
                 metadata["frames"] = "\(result.frames)"
