@@ -9,8 +9,9 @@ scripts, LaTeX and drawing, no encoding) and the full render (the difference is 
 The farm is `farm up` with local agents and JSON logs. Each agent reports, for every attempt, where its
 time went (`RenderStages`: launch, start-up to the first frame, waiting for frames, RGBA to YUV, each
 rung's scale and encode, uploads, finishing) and the script's process its own part (set-up, LaTeX,
-skipping, cairo drawing, the frame pipe). CPU comes from /proc: the coordinator, each agent, and each
-agent's warm fork server with the tasks it forked and reaped (so Manim and LaTeX).
+skipping, cairo drawing, the frame pipe, and its CPU). The coordinator's and the agents' CPU comes from
+/proc. Manim's is what each render's process reports (the warm fork server's reaped children undercount:
+a sandboxed task runs in a PID namespace of its own); planning passes are counted in wall time only.
 
 Printed: CPU by stage, in total and per frame, beside the baseline's; each agent slot's wall time from
 submission to the video's end, busy by stage and idle by reason; and the ratio farm / baseline.
@@ -94,7 +95,7 @@ def proc_cpu(pid, children=False):
 
 
 def farm_processes(data):
-    """pid of the coordinator, and each agent's pid with its warm fork server's, by their command lines."""
+    """pid of the coordinator and of each agent, and the agents' warm fork servers, by their command lines."""
     found = {"coordinator": None, "agents": {}, "servers": []}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -118,7 +119,6 @@ def cpu_snapshot(processes):
     return {
         "coordinator": proc_cpu(processes["coordinator"]),
         "agents": sum(proc_cpu(pid) for pid in processes["agents"]),
-        "manim": sum(proc_cpu(pid, children=True) for pid in processes["servers"]),
     }
 
 
@@ -188,6 +188,8 @@ def run_farm(script, quality, agents, work, port):
                     task["stages"] = json.loads(fields["stages"])
                 tasks.append(task)
     cpu = {name: after[name] - before[name] for name in after}
+    renders = [t["stages"].get("manim") or {} for t in tasks if "stages" in t]
+    cpu["manim"] = sum(m.get("cpu", 0) + m.get("latexCPU", 0) for m in renders)
     return submitted, ended, tasks, cpu
 
 
@@ -215,17 +217,18 @@ def report(script, quality, agents, split, submitted, ended, tasks, cpu):
           f"{split['ladder'][0]:.1f}); ratio farm/baseline {farm_wall / base_wall:.3f}")
     farm_cpu = sum(cpu.values())
     base_cpu = split["manim"][1] + split["ladder"][1]
-    print(f"CPU:  farm {farm_cpu:.1f} s, baseline {base_cpu:.1f} s; the farm's CPU over {os.cpu_count()} cores "
-          f"takes at least {farm_cpu / os.cpu_count():.1f} s ({farm_cpu / os.cpu_count() / base_wall:.3f} of the baseline)")
+    print(f"CPU:  farm {farm_cpu:.1f} s (planning passes not counted), baseline {base_cpu:.1f} s; the farm's CPU over "
+          f"{os.cpu_count()} cores takes at least {farm_cpu / os.cpu_count():.1f} s ({farm_cpu / os.cpu_count() / base_wall:.3f} "
+          "of the baseline)")
     print()
     print(f"  {'CPU by stage':<40} {'farm s':>8} {'ms/frame':>8}   {'base s':>8} {'ms/frame':>8}")
     draw = manim_total("drawCPU")
     latex = manim_total("latexCPU")
     print(row("Manim: cairo drawing", draw, frames))
     print(row("Manim: LaTeX (compilers)", latex, frames))
-    print(row("Manim: the rest (start-up, scripts, skipping,", cpu["manim"] - draw - latex, frames,
+    print(row("Manim: the rest (set-up, skipping,", cpu["manim"] - draw - latex, frames,
               split["dry"][1], "baseline: dry run (start-up, scripts, LaTeX, drawing)"))
-    print(f"  {'  animation steps, the frame pipe, plans)':<40}")
+    print(f"  {'  animation steps, handing frames over)':<40}")
     print(row("Manim's own H.264 encode", 0, frames, split["manim"][1] - split["dry"][1], "baseline: full - dry run"))
     print(row("agent: RGBA -> YUV 4:2:0", total("convertCPU"), frames))
     for index in range(rungs):

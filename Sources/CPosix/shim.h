@@ -6,6 +6,7 @@ extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *__re
                                                 const char *__restrict path);
 extern int pipe2(int pipefd[2], int flags);
 extern int syncfs(int fd);
+extern int memfd_create(const char *name, unsigned int flags);
 
 #include <fcntl.h>
 #include <string.h>
@@ -16,6 +17,21 @@ extern int syncfs(int fd);
 // which halved the CPU a frame costs to hand over (bench/accounting.py). Returns the new size or -1.
 static inline int farm_widen_pipe(int fd) {
     return fcntl(fd, 1031 /* F_SETPIPE_SZ */, 1 << 20);
+}
+
+#include <unistd.h>
+
+// An anonymous shared file of `bytes` whose size is sealed: the process it is handed to can write into it but can
+// neither shrink it (reading a truncated mapping raises SIGBUS in whoever reads it) nor grow it. -1 on failure.
+static inline int farm_sealed_memory(long bytes) {
+    int fd = memfd_create("farm-frames", 1U /* MFD_CLOEXEC */ | 2U /* MFD_ALLOW_SEALING */);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, bytes) != 0
+        || fcntl(fd, 1033 /* F_ADD_SEALS */, 0x0001 /* SEAL */ | 0x0002 /* SHRINK */ | 0x0004 /* GROW */) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 #include <sys/types.h>
 

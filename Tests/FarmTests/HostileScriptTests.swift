@@ -179,6 +179,46 @@ import Testing
         #expect(left.isEmpty, "task folders are deleted after their task: \(left)")
     }
 
+    /// Frames come through shared memory the script's process can reach (`FrameRing`): it can neither resize it
+    /// (sealed; a truncated mapping would crash the agent reading it) nor name a slot that is not there.
+    @Test func theSharedFrameRingCannotBeResizedOrForged() async throws {
+        let farm = try await FarmHarness(agents: [[]])
+        let resizer = Self.script("""
+            class Resizer(Scene):
+                def construct(self):
+                    ring = sys.modules["__main__"].RING
+                    found = {"ring": "none" if ring is None else str(ring.slot_bytes)}
+                    for size in (1, 1 << 34):
+                        try:
+                            ring.memory.resize(size)
+                            found[str(size)] = "resized"
+                        except Exception as error:
+                            found[str(size)] = type(error).__name__
+                    report(found)
+            """)
+        let resized = try Self.findings(try await Self.submit(farm, resizer))
+        #expect(resized["ring"] != "none", "renders get a frame ring: \(resized)")
+        #expect(resized["1"] != "resized" && resized["17179869184"] != "resized", "the ring's size is sealed: \(resized)")
+
+        let forger = Self.script("""
+            class SlotForger(Scene):
+                def construct(self):
+                    stream = sys.modules["__main__"].FRAME_STREAM
+                    stream.write(b"FRSH" + struct.pack("<IIIdI", 854, 480, 1, 15.0, 7))
+                    stream.flush()
+                    self.play(FadeIn(Dot()), run_time=0.5)
+            """)
+        let forged = try await Self.submit(farm, forger)
+        #expect(forged.state == .failed && forged.error?.contains("slot 7") == true, "\(forged.error ?? "")")
+        let honest = try await Self.submit(farm, Self.script("""
+            class Honest(Scene):
+                def construct(self):
+                    self.play(FadeIn(Dot()), run_time=0.5)
+            """))
+        try FaultToleranceTests.expectComplete(honest, sceneFrames: [8])
+        #expect(farm.coordinator.isRunning && farm.agents.allSatisfy(\.isRunning))
+    }
+
     @Test func forgedStreamRecordsAndAFullDiskFailOnlyTheirVideo() async throws {
         let farm = try await FarmHarness(agents: [[]])
         let forger = Self.script("""

@@ -13,6 +13,8 @@ final class FrameStream {
     enum Item {
         /// A frame; `pixels` is reused by the next call.
         case frame(Header, Data)
+        /// A frame in a slot of the shared frame ring (`FrameRing`); the slot is the agent's until it hands it back.
+        case sharedFrame(Header, slot: Int)
         /// A planning pass's description of one scene (JSON).
         case plan(Data)
         /// A scene without animations: its one frame, `width`×`height` RGBA (Manim would save it as a PNG).
@@ -45,19 +47,14 @@ final class FrameStream {
         var magic = [UInt8](repeating: 0, count: 4)
         guard ChildProcess.readFully(fd, into: &magic, count: 4) else { return .end }
         switch String(decoding: magic, as: UTF8.self) {
+        case "FRSH":
+            var raw = [UInt8](repeating: 0, count: 24)
+            guard ChildProcess.readFully(fd, into: &raw, count: 24) else { throw StreamError("truncated frame header") }
+            return .sharedFrame(try Self.header(raw), slot: Int(Self.uint32(raw, 20)))
         case "FRAM":
             var raw = [UInt8](repeating: 0, count: 20)
             guard ChildProcess.readFully(fd, into: &raw, count: 20) else { throw StreamError("truncated frame header") }
-            let header = Header(
-                width: Int(Self.uint32(raw, 0)), height: Int(Self.uint32(raw, 4)),
-                repeatCount: Int(Self.uint32(raw, 8)),
-                frameRate: Double(bitPattern: Self.uint64(raw, 12)))
-            // Each side is checked before the product is formed: a forged header must not overflow it.
-            guard (1...Self.maxSide).contains(header.width), (1...Self.maxSide).contains(header.height),
-                  header.width * header.height * 4 <= Self.maxFrameBytes,
-                  (1...MessageLimits.maxFrames).contains(header.repeatCount), header.frameRate.isFinite else {
-                throw StreamError("invalid frame header \(header)")
-            }
+            let header = try Self.header(raw)
             let size = header.width * header.height * 4
             if pixels.count != size { pixels = Data(count: size) }
             let complete = pixels.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
@@ -102,6 +99,19 @@ final class FrameStream {
         default:
             throw StreamError("unexpected bytes in the frame stream")
         }
+    }
+
+    /// A frame's header, checked: each side before the product is formed, so a forged header cannot overflow it.
+    private static func header(_ raw: [UInt8]) throws -> Header {
+        let header = Header(
+            width: Int(uint32(raw, 0)), height: Int(uint32(raw, 4)), repeatCount: Int(uint32(raw, 8)),
+            frameRate: Double(bitPattern: uint64(raw, 12)))
+        guard (1...maxSide).contains(header.width), (1...maxSide).contains(header.height),
+              header.width * header.height * 4 <= maxFrameBytes,
+              (1...MessageLimits.maxFrames).contains(header.repeatCount), header.frameRate.isFinite else {
+            throw StreamError("invalid frame header \(header)")
+        }
+        return header
     }
 
     /// Reads and drops whatever is left, until the writer closes the pipe.

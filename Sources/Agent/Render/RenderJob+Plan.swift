@@ -86,7 +86,7 @@ extension RenderJob {
                     markProgress()
                 case .end:
                     break loop
-                case .frame, .still, .stats, .done:
+                case .frame, .sharedFrame, .still, .stats, .done:
                     throw FrameStream.StreamError("frames in a planning pass")
                 }
             }

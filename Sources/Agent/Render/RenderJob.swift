@@ -115,8 +115,12 @@ final class RenderJob: Sendable {
         if assign.taskKind == .plan, planLanes.count > 1 {
             return planInLanes(script: script)
         }
+        // Frames come through shared memory when the agent can make it (`FrameRing`), else down the pipe.
+        let ring = assign.taskKind == .render && tools.simulation == nil
+            ? try? FrameRing(forHeight: assign.settings.quality.height) : nil
         do {
-            process = try tools.launch(assign, script: script, directory: directory)
+            process = try tools.launch(assign, script: script, directory: directory, ring: ring)
+            ring?.handedOver()
         } catch {
             return failure(.startFailed, "could not start Manim: \(error)", log: "")
         }
@@ -150,7 +154,7 @@ final class RenderJob: Sendable {
                 }
                 defer { clock = .now }
                 switch item {
-                case .frame(let header, let pixels):
+                case .frame(let header, _), .sharedFrame(let header, _):
                     guard still == nil else {
                         streamError = "frames after a still"
                         process.signalGroup(SIGKILL)
@@ -169,8 +173,18 @@ final class RenderJob: Sendable {
                         process.signalGroup(SIGKILL)
                         break loop
                     }
-                    try pixels.withUnsafeBytes { raw in
-                        try encoder?.encode(rgba: raw.baseAddress!, stride: header.width * 4, repeatCount: header.repeatCount)
+                    switch item {
+                    case .frame(_, let pixels):
+                        try pixels.withUnsafeBytes { raw in
+                            try encoder?.encode(rgba: raw.baseAddress!, stride: header.width * 4, repeatCount: header.repeatCount)
+                        }
+                    case .sharedFrame(_, let slot):
+                        guard let ring else { throw FrameStream.StreamError("a shared frame, and no frame ring was handed over") }
+                        let pixels = try ring.pixels(slot: slot, bytes: header.width * header.height * 4)
+                        try encoder?.encode(rgba: pixels, stride: header.width * 4, repeatCount: header.repeatCount)
+                        ring.release(slot)
+                    default:
+                        break
                     }
                     if let problem = uploads.failure {
                         streamError = problem

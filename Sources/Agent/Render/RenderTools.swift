@@ -24,7 +24,8 @@ struct RenderTools: Sendable {
 
     /// Starts Manim for `assign`: a render of its scene (or range) or a planning pass (`lane` numbers the
     /// processes of a pass planned in lanes: each has its own control group and media folder).
-    func launch(_ assign: Assign, script: URL, directory: URL, lane: Int = 0) throws -> any ManimProcess {
+    /// With a `ring`, frames come through it (`FrameRing`): its descriptors go to the process before the control groups'.
+    func launch(_ assign: Assign, script: URL, directory: URL, lane: Int = 0, ring: FrameRing? = nil) throws -> any ManimProcess {
         if let simulation {
             return try SimulatedProcess(assign: assign, frameRate: assign.settings.quality.frameRate, settings: simulation)
         }
@@ -40,8 +41,10 @@ struct RenderTools: Sendable {
             try TaskCgroup(layout: $0, name: directory.lastPathComponent + (lane == 0 ? "" : "-\(lane)"), pids: Self.taskProcessLimit,
                            memoryBytes: assign.limits.memoryBytes + Int64(Self.scratchBytes))
         }
-        let descriptors = cgroup?.descriptors ?? []
+        let ringDescriptors = ring?.childDescriptors ?? []
+        let descriptors = ringDescriptors + (cgroup?.descriptors ?? [])
         if let warm {
+            if ring != nil { extra["FARM_FRAME_RING"] = "1" }  // the first two descriptors after the child's pipes
             do {
                 let process = try warm.spawn(arguments: arguments, environment: extra, workingDirectory: directory.path,
                                              descriptors: descriptors)
@@ -50,8 +53,10 @@ struct RenderTools: Sendable {
                 // A broken server costs speed, not the task: start this one cold.
             }
         }
-        if !descriptors.isEmpty {
-            extra["FARM_CGROUP_FDS"] = descriptors.indices.map { String(3 + $0) }.joined(separator: ",")
+        extra["FARM_FRAME_RING"] = nil
+        if ring != nil { extra["FARM_FRAME_RING_FDS"] = "3,4" }
+        if let cgroup, !cgroup.descriptors.isEmpty {
+            extra["FARM_CGROUP_FDS"] = cgroup.descriptors.indices.map { String(3 + ringDescriptors.count + $0) }.joined(separator: ",")
         }
         let command = sandbox?.command(python, [shim] + arguments) ?? (executable: python, arguments: [shim] + arguments)
         do {

@@ -14,6 +14,8 @@ Modes:
 
 Stream format, all integers little-endian:
   b"FRAM" width:u32 height:u32 repeat:u32 fps:f64, then width*height*4 bytes
+  b"FRSH" width:u32 height:u32 repeat:u32 fps:f64 slot:u32: the frame is in that slot of the shared frame ring
+          (FrameRing.swift), which the agent hands back with one byte on the ring's socket
   b"PLAN" length:u32, then that many bytes of JSON (one per scene, planning only)
   b"STAT" length:u32, then that many bytes of JSON: where the render's time went (see STAGES), before DONE
   b"DONE" plays:u32
@@ -62,6 +64,43 @@ _FIRST_PLAY = [None]
 def _restart_clocks():
     """A warm fork's clocks start when it is forked, not when its server started."""
     _STARTED[:] = [time.perf_counter(), time.process_time()]
+
+
+class _FrameRing:
+    """Frames through shared memory (the agent's FrameRing): two slots, each handed back by the agent."""
+
+    SLOTS = 2
+
+    def __init__(self, memory_fd, ack_fd):
+        import mmap
+
+        self.memory = mmap.mmap(memory_fd, 0)
+        os.close(memory_fd)
+        self.slot_bytes = len(self.memory) // self.SLOTS
+        self.acks = socket.socket(fileno=ack_fd)
+        self.next = 0
+        self.in_flight = 0
+
+    def write(self, pixels, width, height, repeat, fps):
+        if self.in_flight == self.SLOTS:
+            if not self.acks.recv(16):
+                raise BrokenPipeError("the agent stopped taking frames")
+            self.in_flight -= 1
+        slot = self.next
+        view = np.frombuffer(self.memory, dtype=np.uint8, count=pixels.nbytes, offset=slot * self.slot_bytes)
+        np.copyto(view, pixels.reshape(-1))
+        FRAME_STREAM.write(b"FRSH" + struct.pack("<IIIdI", width, height, repeat, fps, slot))
+        FRAME_STREAM.flush()
+        self.next = (slot + 1) % self.SLOTS
+        self.in_flight += 1
+
+
+RING = None
+
+
+def _attach_ring(memory_fd, ack_fd):
+    global RING
+    RING = _FrameRing(memory_fd, ack_fd)
 
 
 def _attach_streams(frame_fd):
@@ -117,6 +156,9 @@ def _confine(cgroup_fds):
 
 if __name__ == "__main__" and sys.argv[1:2] != ["serve"]:
     _attach_streams(os.dup(1))
+    _ring_fds = [int(fd) for fd in os.environ.pop("FARM_FRAME_RING_FDS", "").split(",") if fd]
+    if len(_ring_fds) == 2:
+        _attach_ring(*_ring_fds)
     _apply_limits()
     _confine([int(fd) for fd in os.environ.pop("FARM_CGROUP_FDS", "").split(",") if fd])
 
@@ -144,8 +186,11 @@ def _write_frame(self, pixels, *, repeat=1):
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     height, width = pixels.shape[0], pixels.shape[1]
     started = time.perf_counter()
-    FRAME_STREAM.write(b"FRAM" + struct.pack("<IIId", width, height, repeat, float(config.frame_rate)))
-    FRAME_STREAM.write(memoryview(pixels).cast("B"))
+    if RING is not None and pixels.nbytes <= RING.slot_bytes:
+        RING.write(pixels, width, height, repeat, float(config.frame_rate))
+    else:
+        FRAME_STREAM.write(b"FRAM" + struct.pack("<IIId", width, height, repeat, float(config.frame_rate)))
+        FRAME_STREAM.write(memoryview(pixels).cast("B"))
     STAGES["pipe"] += time.perf_counter() - started
     STAGES["frames"] += repeat
     STAGES["writes"] += 1
@@ -571,8 +616,12 @@ def _forked_child(request, fds):
         _attach_streams(fds[0])
         os.chdir(request["cwd"])
         os.environ.update(request.get("env", {}))
+        extra = fds[2:]
+        if os.environ.pop("FARM_FRAME_RING", None) == "1":
+            _attach_ring(extra[0], extra[1])
+            extra = extra[2:]
         _apply_limits()
-        _confine(fds[2:])
+        _confine(extra)
         sys.argv = ["manim"] + request["argv"]
         code = _run_manim(request["argv"])
     except BaseException as error:  # noqa: BLE001  (the child must never return into the server loop)
