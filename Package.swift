@@ -102,7 +102,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Shim/farm_shim.py"), .copy("Shim/farm_voiceover.py"), .copy("Shim/farm_sandbox.py")],
+            resources: [.copy("Shim/farm_shim.py"), .copy("Shim/farm_voiceover.py"), .copy("Shim/farm_sandbox.py"), .copy("Shim/farm_tex.py")],
             swiftSettings: swiftSettings),
 
         .executableTarget(

@@ -31,11 +31,8 @@ Pinned to the Manim version in MANIM_VERSION: the patched methods are private
 to Manim and change between releases.
 """
 
-import base64
-import hashlib
 import json
 import os
-import re
 import resource
 import select
 import signal
@@ -239,98 +236,9 @@ SceneFileWriter.combine_to_movie = _nothing
 
 # ---------------------------------------------------------------- LaTeX
 
-from manim.mobject.text import tex_mobject as _tex_mobject  # noqa: E402
-from manim.utils import tex_file_writing as _tex_writing  # noqa: E402
+import farm_tex  # noqa: E402  (times Manim's LaTeX and hands it from a video's plan to its renders; see the module)
 
-
-def _timed_tex_step(step, counts):
-    def timed(*args, **kwargs):
-        wall, children = time.perf_counter(), os.times()
-        try:
-            return step(*args, **kwargs)
-        finally:
-            after = os.times()
-            STAGES["latex"] += time.perf_counter() - wall
-            STAGES["latexCPU"] += (after.children_user - children.children_user) + (after.children_system - children.children_system)
-            if counts:
-                STAGES["latexCompiles"] += 1
-
-    return timed
-
-
-_stock_tex_to_svg_file = _tex_mobject.tex_to_svg_file
-
-# LaTeX is compiled once per video, by its planning pass: each scene's plan hands over the SVGs its pass
-# compiled, as one generated file `farm-tex/<digest of the scene's name>.json` ({svg name: svg text}), which then travels with
-# every render task of the video like a submitted file. A render finds an expression's SVG there by the name
-# Manim gives it (a hash of the whole TeX source, template included) and compiles only what is missing.
-# The SVGs come from the same video's script, so a script can only ever feed its own renders.
-TEX_FOLDER = "farm-tex"
-TEX_NAME = re.compile(r"^[0-9a-f]{8,64}\.svg$")
-TEX_SCENE_BYTES = 1 << 20  # per scene; the rest is compiled again by the renders
-_SHIPPED_TEX = None
-_REPORTED_TEX = set()
-
-
-def _shipped_tex():
-    """The SVGs the planning pass handed over, {name: text}, read once."""
-    global _SHIPPED_TEX
-    if _SHIPPED_TEX is None:
-        _SHIPPED_TEX = {}
-        if os.path.isdir(TEX_FOLDER):
-            for entry in sorted(os.listdir(TEX_FOLDER)):
-                try:
-                    with open(os.path.join(TEX_FOLDER, entry), encoding="utf-8") as bundle:
-                        found = json.load(bundle)
-                except (OSError, ValueError):
-                    continue  # not one of ours: the render compiles what it needs
-                if isinstance(found, dict):
-                    _SHIPPED_TEX.update({k: v for k, v in found.items() if isinstance(v, str) and TEX_NAME.match(k)})
-    return _SHIPPED_TEX
-
-
-def _tex_to_svg_file(expression, environment=None, tex_template=None):
-    STAGES["texCalls"] += 1
-    if not PLANNING and _shipped_tex():
-        tex_file = _tex_writing.generate_tex_file(expression, environment, tex_template or config["tex_template"])
-        svg_file = tex_file.with_suffix(".svg")
-        shipped = _shipped_tex().get(svg_file.name)
-        if shipped is not None and not svg_file.exists():
-            svg_file.write_text(shipped, encoding="utf-8")
-    return _stock_tex_to_svg_file(expression, environment=environment, tex_template=tex_template)
-
-
-def _new_tex_bundle(scene_name):
-    """The SVGs this planning pass compiled since the last scene, as a generated file (or None)."""
-    folder = config.get_dir("tex_dir")
-    if not os.path.isdir(folder):
-        return None
-    bundle, size = {}, 0
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if name in _REPORTED_TEX or not TEX_NAME.match(name) or os.path.islink(path) or not os.path.isfile(path):
-            continue
-        try:
-            with open(path, encoding="utf-8") as svg:
-                text = svg.read()
-        except (OSError, ValueError):
-            continue
-        if size + len(text) > TEX_SCENE_BYTES:
-            break
-        _REPORTED_TEX.add(name)
-        bundle[name] = text
-        size += len(text)
-    if not bundle:
-        return None
-    data = json.dumps(bundle, sort_keys=True).encode()
-    # Named by a digest of the scene's name: a class name may hold what an asset's name may not.
-    digest = hashlib.sha256(scene_name.encode()).hexdigest()[:16]
-    return {"name": f"{TEX_FOLDER}/{digest}.json", "data": base64.b64encode(data).decode()}
-
-
-_tex_writing.compile_tex = _timed_tex_step(_tex_writing.compile_tex, counts=True)
-_tex_writing.convert_to_svg = _timed_tex_step(_tex_writing.convert_to_svg, counts=False)
-_tex_mobject.tex_to_svg_file = _tex_to_svg_file
+farm_tex.install(STAGES, planning=lambda: PLANNING)
 
 # ---------------------------------------------------------------- exact skipping
 
@@ -466,7 +374,7 @@ def _scene_finished(self, scene):
     plan = scene.__dict__.get("_farm_plan", {"animations": [], "sounds": False})
     plan["scene"] = type(scene).__name__
     generated = farm_voiceover.new_speech_files()
-    tex = _new_tex_bundle(plan["scene"])
+    tex = farm_tex.new_bundle(plan["scene"])
     if tex is not None:
         generated.append(tex)
     if generated:
