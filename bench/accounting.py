@@ -291,19 +291,25 @@ def report(script, quality, agents, split, submitted, ended, tasks, cpu):
     return farm_wall / base_wall
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments_and_scenes(description, port):
+    """The benchmarks' command line (script, --quality, --agents, --port), and the script's scenes in order."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("script", nargs="?", default=os.path.join(HERE, "examples", "explainer.py"))
     parser.add_argument("--quality", default="high", choices=sorted(QUALITY))
     parser.add_argument("--agents", type=int, default=2)
-    parser.add_argument("--port", type=int, default=18180)
+    parser.add_argument("--port", type=int, default=port)
     arguments = parser.parse_args()
-    script = os.path.abspath(arguments.script)
-    with open(script, "rb") as source:
+    arguments.script = os.path.abspath(arguments.script)
+    with open(arguments.script, "rb") as source:
         found = json.loads(subprocess.run(
             [sys.executable, os.path.join(HERE, "Sources", "Coordinator", "Discovery", "discover_scenes.py")],
             input=source.read(), capture_output=True, check=True).stdout)
-    scenes = [scene["name"] for scene in found["scenes"]]
+    return arguments, [scene["name"] for scene in found["scenes"]]
+
+
+def main():
+    arguments, scenes = arguments_and_scenes(__doc__, port=18180)
+    script = arguments.script
     with tempfile.TemporaryDirectory(prefix="farm-accounting-") as work:
         split = baseline(script, scenes, arguments.quality, os.path.join(work, "base"))
         submitted, ended, tasks, cpu = run_farm(script, arguments.quality, arguments.agents, work, arguments.port)

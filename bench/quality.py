@@ -11,7 +11,6 @@ their bitrates measured: the farm's PSNR should be no lower than the baseline's 
     bench/quality.py [script.py] [--quality high] [--agents 2]
 """
 
-import argparse
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from accounting import BIN, HERE, QUALITY, VENV, baseline, ladder_heights, start_farm  # noqa: E402
+from accounting import BIN, HERE, QUALITY, VENV, arguments_and_scenes, baseline, ladder_heights, start_farm  # noqa: E402
 
 
 def psnr_all(script, scenes, quality, videos):
@@ -122,18 +121,8 @@ def farm_ladder(script, quality, agents, work, port):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("script", nargs="?", default=os.path.join(HERE, "examples", "explainer.py"))
-    parser.add_argument("--quality", default="high", choices=sorted(QUALITY))
-    parser.add_argument("--agents", type=int, default=2)
-    parser.add_argument("--port", type=int, default=18280)
-    arguments = parser.parse_args()
-    script = os.path.abspath(arguments.script)
-    with open(script, "rb") as source:
-        found = json.loads(subprocess.run(
-            [sys.executable, os.path.join(HERE, "Sources", "Coordinator", "Discovery", "discover_scenes.py")],
-            input=source.read(), capture_output=True, check=True).stdout)
-    scenes = [scene["name"] for scene in found["scenes"]]
+    arguments, scenes = arguments_and_scenes(__doc__, port=18280)
+    script = arguments.script
     _, height, fps = QUALITY[arguments.quality]
     with tempfile.TemporaryDirectory(prefix="farm-quality-") as work:
         baseline(script, scenes, arguments.quality, os.path.join(work, "base"))

@@ -74,24 +74,10 @@ final class FrameStream {
             guard complete else { throw StreamError("truncated still") }
             return .still(width: width, height: height, frameRate: frameRate, still)
         case "PLAN":
-            var raw = [UInt8](repeating: 0, count: 4)
-            guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated plan") }
-            let size = Int(Self.uint32(raw, 0))
             // A plan may carry the narration its pass spoke (base64, at most `AssetFile.maxTotalBytes` of it).
-            guard size <= 24 << 20 else { throw StreamError("plan of \(size) bytes") }
-            var body = Data(count: size)
-            let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
-            guard complete else { throw StreamError("truncated plan") }
-            return .plan(body)
+            return .plan(try body(limit: 24 << 20, of: "plan"))
         case "STAT":
-            var raw = [UInt8](repeating: 0, count: 4)
-            guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated stats") }
-            let size = Int(Self.uint32(raw, 0))
-            guard size <= 64 << 10 else { throw StreamError("stats of \(size) bytes") }
-            var body = Data(count: size)
-            let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
-            guard complete else { throw StreamError("truncated stats") }
-            return .stats(body)
+            return .stats(try body(limit: 64 << 10, of: "stats"))
         case "DONE":
             var raw = [UInt8](repeating: 0, count: 4)
             _ = ChildProcess.readFully(fd, into: &raw, count: 4)
@@ -99,6 +85,18 @@ final class FrameStream {
         default:
             throw StreamError("unexpected bytes in the frame stream")
         }
+    }
+
+    /// A record's length-prefixed body, refused above `limit` bytes.
+    private func body(limit: Int, of record: String) throws -> Data {
+        var raw = [UInt8](repeating: 0, count: 4)
+        guard ChildProcess.readFully(fd, into: &raw, count: 4) else { throw StreamError("truncated \(record)") }
+        let size = Int(Self.uint32(raw, 0))
+        guard size <= limit else { throw StreamError("\(record) of \(size) bytes") }
+        var body = Data(count: size)
+        let complete = size == 0 || body.withUnsafeMutableBytes { ChildProcess.readFully(fd, into: $0.baseAddress!, count: size) }
+        guard complete else { throw StreamError("truncated \(record)") }
+        return body
     }
 
     /// A frame's header, checked: each side before the product is formed, so a forged header cannot overflow it.
