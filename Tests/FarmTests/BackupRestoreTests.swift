@@ -28,6 +28,8 @@ import Testing
             status.scenes.count == 2 && status.scenes[0].state == .done && status.scenes[1].state == .running && status.scenes[1].framesDone >= 3
         }
         let firstScene = try #require(midway.scenes.first)
+        // Frozen, so the second scene is still in flight when the backup is taken: at -ql it renders within a second.
+        farm.signalAgent(0, SIGSTOP)
 
         // Backed up while it runs, then everything is lost.
         let backup = farm.directory.appendingPathComponent("backup")
