@@ -92,7 +92,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Discovery/discover_scenes.py"), .copy("Web"), .copy("API/openapi.json")],
+            resources: [.copy("Discovery/discover_scenes.py"), .copy("Generation/manim_api.py"), .copy("Web"), .copy("API/openapi.json")],
             swiftSettings: swiftSettings),
         .target(
             name: "Agent",

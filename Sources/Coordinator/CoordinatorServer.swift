@@ -29,6 +29,8 @@ public struct CoordinatorServer: Sendable {
         public var authorizedAgentsFile: URL?
         /// Authentication, CORS and priority caps of the HTTP API.
         public var api = APISettings()
+        /// Scripts written by a language model from prompts (`POST /v1/generations`); off when absent.
+        public var generation: GenerationSettings?
 
         public init(dataDirectory: URL) {
             engine = EngineConfiguration(dataDirectory: dataDirectory)
@@ -100,10 +102,13 @@ public struct CoordinatorServer: Sendable {
             endpoints: configuration.zmqEndpoints, engine: engine, context: context, secretKey: secretKey, logger: logger)
         let endpoints = gateway.socket.boundEndpoints
         let personalData = PersonalData(engine: engine, accounts: accounts, store: store, logger: logger)
+        let generations = Generations(settings: configuration.generation, engine: engine, store: store,
+                                      python: configuration.engine.python, logger: logger)
         var api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: configuration.metrics,
                           publishedDirectory: configuration.engine.publishedDirectory,
                           maxRequestBytes: configuration.engine.maxScriptBytes * 2 + AssetFile.maxTotalBytes / 3 * 4 + 262_144, settings: configuration.api)
         api.objectOutputs = configuration.engine.objectOutputs
+        api.generations = generations
         if !configuration.api.requireAuth {
             logger.critical("HTTP authentication off: every request acts as the first admin")
         }
@@ -117,6 +122,7 @@ public struct CoordinatorServer: Sendable {
                                                   RetentionService(personalData: personalData, logger: logger),
                                                   UsageService(engine: engine, store: store, logger: logger),
                                                   KeyExpiryWatch(store: store, logger: logger),
+                                                  GenerationService(generations: generations),
                                                   DataDiskWatch(folder: configuration.engine.dataDirectory, logger: logger)]
         if let autoscaling = configuration.autoscaling {
             services.append(Autoscaler(configuration: autoscaling, engine: engine, logger: logger))

@@ -152,6 +152,8 @@ public struct VideoStatus: Codable, Sendable, Equatable {
     public var playableSeconds: Double?
     /// Frames done of expected and the time left (`VideoProgress`).
     public var progress: VideoProgress?
+    /// A check of a generated script: only the planning pass ran; `seconds` is the planned length.
+    public var validateOnly: Bool?
 
     public init(id: String, state: VideoState, scriptName: String, quality: Quality, seed: Int, renditions: [String], createdAt: Date, updatedAt: Date, error: String? = nil, priority: Int, submitter: String, plan: SceneStatus? = nil, scenes: [SceneStatus], frames: Int? = nil, seconds: Double? = nil, outputs: VideoOutputs? = nil) {
         self.id = id

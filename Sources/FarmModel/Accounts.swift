@@ -27,15 +27,41 @@ public struct TeamQuotas: Codable, Sendable, Equatable {
     public var renderSecondsPerDay: Double
     /// Bytes of published outputs the team may keep.
     public var storageBytes: Int64
+    /// Tokens a language model may read and write for the team's script generations per UTC day.
+    public var generationTokensPerDay: Int
+    /// What those generations may cost per UTC day, in US dollars (at the provider's configured prices).
+    public var generationDollarsPerDay: Double
 
     public static let defaults = TeamQuotas(
         submissionsPerMinute: 30, concurrentVideos: 20, renderSecondsPerDay: 86_400, storageBytes: 50 << 30)
+    public static let defaultGenerationTokensPerDay = 2_000_000
+    public static let defaultGenerationDollarsPerDay = 5.0
 
-    public init(submissionsPerMinute: Int, concurrentVideos: Int, renderSecondsPerDay: Double, storageBytes: Int64) {
+    public init(submissionsPerMinute: Int, concurrentVideos: Int, renderSecondsPerDay: Double, storageBytes: Int64,
+                generationTokensPerDay: Int = defaultGenerationTokensPerDay,
+                generationDollarsPerDay: Double = defaultGenerationDollarsPerDay) {
         self.submissionsPerMinute = submissionsPerMinute
         self.concurrentVideos = concurrentVideos
         self.renderSecondsPerDay = renderSecondsPerDay
         self.storageBytes = storageBytes
+        self.generationTokensPerDay = generationTokensPerDay
+        self.generationDollarsPerDay = generationDollarsPerDay
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case submissionsPerMinute, concurrentVideos, renderSecondsPerDay, storageBytes, generationTokensPerDay, generationDollarsPerDay
+    }
+
+    /// Teams stored (and requests written) before generation budgets existed get the default budgets.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        submissionsPerMinute = try container.decode(Int.self, forKey: .submissionsPerMinute)
+        concurrentVideos = try container.decode(Int.self, forKey: .concurrentVideos)
+        renderSecondsPerDay = try container.decode(Double.self, forKey: .renderSecondsPerDay)
+        storageBytes = try container.decode(Int64.self, forKey: .storageBytes)
+        generationTokensPerDay = try container.decodeIfPresent(Int.self, forKey: .generationTokensPerDay) ?? Self.defaultGenerationTokensPerDay
+        generationDollarsPerDay = try container.decodeIfPresent(Double.self, forKey: .generationDollarsPerDay)
+            ?? Self.defaultGenerationDollarsPerDay
     }
 }
 

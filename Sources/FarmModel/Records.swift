@@ -85,6 +85,9 @@ public struct VideoOptions: Codable, Sendable, Equatable {
     /// The W3C trace context of the request that submitted it, when traces are on: every span of the video
     /// (dispatches, the agents' renders, assembly) joins that trace, across restarts too.
     public var traceParent: String?
+    /// A check of a generated script, not a video: it runs the planning pass only and ends `done` with the
+    /// planned length (or `failed` with the pass's error). Nothing is rendered or published.
+    public var validateOnly: Bool?
 
     /// What videos stored before options existed read as.
     public static let legacyJSON = #"{"priority":0,"submitter":"anonymous","scenes":[],"split":false,"useCache":false}"#

@@ -23,4 +23,4 @@ public protocol PrivacyStore: Sendable {
 }
 
 /// Everything the coordinator needs of its store.
-public typealias CoordinatorStore = FarmStore & AccountStore & PrivacyStore
+public typealias CoordinatorStore = FarmStore & AccountStore & PrivacyStore & GenerationStore

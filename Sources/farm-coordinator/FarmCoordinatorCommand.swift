@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PostgreSQL URL (postgres://user:password@host:port/db); default $FARM_DATABASE_URL, else embedded SQLite in --data-dir.")
     var database: String?
 
-    @Option(help: "Python used to parse scripts (Manim is not needed here).")
+    @Option(help: "Python used to parse scripts (Manim is not needed for that; with script generation on, it lists Manim's API and must import Manim).")
     var python = "python3"
 
     @Option(help: "Seconds without a heartbeat before an agent is declared lost.")
@@ -139,6 +139,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Send traces to this OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT, else off.")
     var otlpEndpoint: String?
 
+    @OptionGroup(title: "Script generation")
+    var generation: GenerationOptions
+
     func run() async throws {
         // A peer that closes its end of a pipe or socket (a child killed mid-write, a client gone) is an
         // error for that write, never a signal that ends the process. Children get the default back.
@@ -210,6 +213,7 @@ struct Serve: AsyncParsableCommand {
         configuration.engine.limits.wallSeconds = renderTimeout
         configuration.engine.limits.noProgressSeconds = noProgressTimeout
         configuration.engine.limits.memoryBytes = Int64(renderMemoryMib) << 20
+        configuration.generation = try generation.settings()
         do {
             try await serve(configuration, host: host)
             await tracer?.flush()

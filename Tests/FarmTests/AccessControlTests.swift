@@ -16,6 +16,9 @@ import Testing
         var physics: TeamRecord
         var ownVideo: String
         var otherVideo: String
+        /// Generation jobs of physics's creator and of chemistry's: a job is its owner's (and operators').
+        var ownGeneration: String
+        var otherGeneration: String
         var outsider: (user: UserRecord, key: String)
 
         init(_ farm: APIFixture, _ client: any TestClientProtocol) async throws {
@@ -33,6 +36,10 @@ import Testing
                 .decode(VideoStatus.self).id
             otherVideo = try await client.call(.post, "/v1/videos", key: outsider.key, body: SubmitRequest(script: APIFixture.script))
                 .decode(VideoStatus.self).id
+            ownGeneration = try await client.call(.post, "/v1/generations", key: users[.creator]!.key,
+                                                  body: GenerationRequest(prompt: "a dot")).decode(GenerationRecord.self).id
+            otherGeneration = try await client.call(.post, "/v1/generations", key: outsider.key, body: GenerationRequest(prompt: "a square"))
+                .decode(GenerationRecord.self).id
             // A published file for each, so the output route has something to serve to those allowed.
             for id in [ownVideo, otherVideo] {
                 let folder = farm.api.publishedDirectory.appendingPathComponent(id)
@@ -42,10 +49,10 @@ import Testing
         }
 
         /// `route`'s path with its parameters filled in for `role`, about `video`.
-        func uri(_ route: APIRoute, role: Role?, video: String) -> String {
+        func uri(_ route: APIRoute, role: Role?, video: String, generation: String? = nil) -> String {
             let user = role.map { users[$0]! }
             return route.path
-                .replacingOccurrences(of: ":id", with: video)
+                .replacingOccurrences(of: ":id", with: route.path.hasPrefix("/v1/generations") ? generation ?? ownGeneration : video)
                 .replacingOccurrences(of: "**", with: "master.m3u8")
                 .replacingOccurrences(of: ":team", with: physics.id)
                 .replacingOccurrences(of: ":user", with: user?.user.id ?? "u0")
@@ -66,6 +73,7 @@ import Testing
             case (.post, "/v1/teams/:team/expire"): ExpireRequest(dryRun: true)
             case (.post, "/v1/agents/:agent/drain"): DrainRequest(drain: false)
             case (.post, "/v1/speech"): SpeechRequest(text: "walk")
+            case (.post, "/v1/generations"): GenerationRequest(prompt: "walk")
             case (.patch, "/v1/users/:user"): UpdateUserRequest(role: .admin)  // its own role, unchanged
             default: nil
             }
@@ -98,6 +106,10 @@ import Testing
                         && !["/v1/speech", "/v1/session", "/v1/scripts/scenes"].contains(route.path)
                     let expected: HTTPResponse.Status = if let needed = route.role, role < needed {
                         .forbidden
+                    } else if route.path == "/v1/generations/:id" && role < .operator && role != .creator {
+                        .notFound  // the creator's job: a viewer of the same team does not see its prompt and scripts
+                    } else if route.path == "/v1/generations" && route.method == .post {
+                        .accepted  // a job runs after the answer
                     } else {
                         creates ? .created : .ok
                     }
@@ -112,8 +124,9 @@ import Testing
             let teams = try await Teams(farm, client)
             for route in farm.api.routes where route.path.contains(":id") {
                 for role in Role.allCases {
-                    let response = try await client.call(route.method, teams.uri(route, role: role, video: teams.otherVideo),
-                                                         key: teams.users[role]!.key)
+                    let response = try await client.call(
+                        route.method, teams.uri(route, role: role, video: teams.otherVideo, generation: teams.otherGeneration),
+                        key: teams.users[role]!.key)
                     let expected: HTTPResponse.Status = if let needed = route.role, role < needed {
                         .forbidden  // the role is checked before the video is looked up: nothing about it leaks
                     } else if role >= .operator {
@@ -123,11 +136,13 @@ import Testing
                     }
                     #expect(response.status == expected, "\(route.method) \(route.path) of another team as \(role.rawValue)")
                     if expected == .notFound {
-                        let missing = try await client.call(route.method, teams.uri(route, role: role, video: "vdoesnotexist"),
-                                                            key: teams.users[role]!.key)
+                        let missing = try await client.call(
+                            route.method, teams.uri(route, role: role, video: "vdoesnotexist", generation: "gdoesnotexist"),
+                            key: teams.users[role]!.key)
                         #expect(missing.status == .notFound)
-                        #expect(response.text.replacingOccurrences(of: teams.otherVideo, with: "X")
-                                == missing.text.replacingOccurrences(of: "vdoesnotexist", with: "X"), "the same answer as a missing video")
+                        #expect(response.text.replacingOccurrences(of: teams.otherVideo, with: "X").replacingOccurrences(of: teams.otherGeneration, with: "X")
+                                == missing.text.replacingOccurrences(of: "vdoesnotexist", with: "X").replacingOccurrences(of: "gdoesnotexist", with: "X"),
+                                "the same answer as a missing video")
                     }
                 }
             }

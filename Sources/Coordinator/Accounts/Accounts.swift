@@ -224,9 +224,11 @@ public final class Accounts: Sendable {
     static func validate(_ quotas: TeamQuotas) throws -> TeamQuotas {
         guard (1...100_000).contains(quotas.submissionsPerMinute), (1...100_000).contains(quotas.concurrentVideos),
               quotas.renderSecondsPerDay.isFinite, (1...1e9).contains(quotas.renderSecondsPerDay),
-              (0...(1 << 50)).contains(quotas.storageBytes) else {
+              (0...(1 << 50)).contains(quotas.storageBytes), (0...1_000_000_000).contains(quotas.generationTokensPerDay),
+              quotas.generationDollarsPerDay.isFinite, (0...1e6).contains(quotas.generationDollarsPerDay) else {
             throw AccountError.invalid(
-                "quotas: submissionsPerMinute and concurrentVideos 1…100000, renderSecondsPerDay 1…1e9, storageBytes 0…2^50")
+                "quotas: submissionsPerMinute and concurrentVideos 1…100000, renderSecondsPerDay 1…1e9, storageBytes 0…2^50, "
+                + "generationTokensPerDay 0…1e9, generationDollarsPerDay 0…1e6")
         }
         return quotas
     }

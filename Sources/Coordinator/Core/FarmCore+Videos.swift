@@ -37,7 +37,8 @@ extension FarmCore {
     /// every scene's animations; or, without splitting, one render task per scene.
     public func initialTasks(for video: VideoRecord) -> [TaskRecord] {
         let scenes = video.options.scenes
-        if video.options.split && configuration.splitScenes {
+        // A check of a generated script is its planning pass, whatever the farm's settings.
+        if video.options.validateOnly == true || (video.options.split && configuration.splitScenes) {
             var plan = TaskRecord(id: "\(video.id)-plan", videoID: video.id, ordinal: -1, scene: scenes[0].name,
                                   requiresLaTeX: scenes.contains(where: \.requiresLaTeX), createdAt: video.createdAt)
             plan.work = TaskWork(kind: .plan, note: "plans \(scenes.map(\.name).joined(separator: ", "))")
@@ -143,6 +144,9 @@ extension FarmCore {
     /// with the finished plan, and looks up what the render cache has.
     mutating func createRenderTasks(_ video: VideoRecord, plan: TaskRecord, attempt: AttemptRecord, plans: [ScenePlan],
                                     planSeconds: Double, manimVersion: String) {
+        if video.options.validateOnly == true {
+            return endCheck(video, plan: plan, attempt: attempt, plans: plans)
+        }
         var planner = SplitPlanner(costModel: costModel, slots: fleetSlots, minimumPieceSeconds: configuration.minimumPieceSeconds)
         planner.headFirst = configuration.objectOutputs != nil
         let pieces = planner.pieces(scenes: video.options.scenes, plans: plans, quality: video.settings.quality,
@@ -187,6 +191,16 @@ extension FarmCore {
         emit(.requestDispatch)
     }
 
+    /// A check of a generated script planned cleanly: it ends `done` with the planned length, and nothing renders.
+    private mutating func endCheck(_ video: VideoRecord, plan: TaskRecord, attempt: AttemptRecord, plans: [ScenePlan]) {
+        persist(.planned(plan, attempt, []))
+        var checked = video
+        checked.state = .done
+        checked.frames = plans.reduce(0) { $0 + $1.frames }
+        checked.seconds = plans.reduce(0.0) { total, scene in total + scene.animations.reduce(0.0) { $0 + $1.seconds } }
+        finish(checked, reason: "the check of a generated script planned cleanly")
+    }
+
     /// Why `video`, estimated at `estimate` seconds of rendering, would exceed its team's daily
     /// render-seconds quota, counting what the team used today and the estimates of its other
     /// videos' unfinished renders; `nil` if it fits or the team has no quota.
@@ -209,6 +223,13 @@ extension FarmCore {
     /// render fails (or not) on its own scene and the user learns which scene is broken.
     mutating func planWithoutSplitting(_ plan: TaskRecord, attempt: AttemptRecord, because failure: TaskFailure) {
         guard var video = videos[plan.videoID] else { return }
+        if video.options.validateOnly == true {
+            // A check's failure is its answer: the pass's error, for the model to repair.
+            persist(.planned(plan, attempt, []))
+            video.state = .failed
+            video.error = "planning failed (\(failure.failureClass.rawValue)): \(failure.message)"
+            return finish(video, reason: "the check of a generated script failed")
+        }
         video.options.split = false
         var renders = initialTasks(for: video)
         let reason = "not split: planning failed (\(failure.failureClass.rawValue): \(failure.message))"

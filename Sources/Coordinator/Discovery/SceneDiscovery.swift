@@ -109,7 +109,8 @@ public struct SceneDiscovery: Sendable {
         return requested.compactMap { name in scenes.first { $0.name == name } }
     }
 
-    private static func run(python: String, helper: String, input: Data, timeout: Duration) throws -> Data {
+    /// Runs a helper of the coordinator's with `input` on stdin, under a watchdog; its stdout.
+    static func run(python: String, helper: String, input: Data, timeout: Duration) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, "-I", helper]

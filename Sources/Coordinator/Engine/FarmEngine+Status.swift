@@ -144,7 +144,8 @@ extension FarmEngine {
         let scenes = zip(ordered, statuses).filter { $0.0.work.kind == .render }.map(\.1)
         var outputs: VideoOutputs?
         // A script of stills only makes pictures and no movie, as Manim does.
-        let movie = (video.state == .done && (video.frames ?? 0) > 0) || playableSeconds[video.id] != nil
+        let checkOnly = video.options.validateOnly == true
+        let movie = !checkOnly && ((video.state == .done && (video.frames ?? 0) > 0) || playableSeconds[video.id] != nil)
         if let objects = configuration.objectOutputs, movie {
             // Playable while rendering: the master playlist exists from the first published task.
             outputs = VideoOutputs(
@@ -166,7 +167,8 @@ extension FarmEngine {
             priority: video.options.priority, submitter: video.options.submitter, plan: plan, scenes: scenes,
             frames: video.frames, seconds: video.seconds, outputs: outputs)
         status.teamID = video.teamID
-        status.playableSeconds = video.state == .done ? video.seconds : playableSeconds[video.id]
+        status.playableSeconds = checkOnly ? nil : video.state == .done ? video.seconds : playableSeconds[video.id]
+        status.validateOnly = checkOnly ? true : nil
         return status
     }
 

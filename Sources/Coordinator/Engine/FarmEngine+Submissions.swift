@@ -6,9 +6,11 @@ import Foundation
 /// Requests from the HTTP API: submissions (validated, parsed and durable before
 /// the core hears of them) and cancellations.
 extension FarmEngine {
-    /// Validates, stores and queues a video. Returns only once it is durable.
+    /// Validates, stores and queues a video. Returns only once it is durable. With `validateOnly`, the video is a
+    /// check of a generated script: its planning pass runs, nothing renders (`VideoOptions.validateOnly`).
     /// - Throws: `SubmissionError`.
-    public func submit(_ request: SubmitRequest, owner: VideoOwner = .unowned, traceParent: String? = nil) async throws(SubmissionError) -> VideoStatus {
+    public func submit(_ request: SubmitRequest, owner: VideoOwner = .unowned, traceParent: String? = nil,
+                       validateOnly: Bool = false) async throws(SubmissionError) -> VideoStatus {
         var request = request
         let size = request.script.utf8.count
         guard size <= configuration.maxScriptBytes else {
@@ -55,6 +57,7 @@ extension FarmEngine {
             scenes: selected.map { SceneSpec(name: $0.name, requiresLaTeX: $0.requiresLaTeX, fingerprint: $0.fingerprint) },
             split: request.split ?? true, useCache: request.cache ?? true)
         video.options.traceParent = traceParent
+        video.options.validateOnly = validateOnly ? true : nil
         if let assets = request.assets, !assets.isEmpty {
             // In the store before the video is durable: a video never refers to assets that are not there.
             video.options.assets = try await storeAssets(assets, videoID: videoID, scriptName: video.scriptName)

@@ -19,14 +19,7 @@ extension FarmAPI {
         if let submitter = submission.submitter, submitter != identity.user.name {
             throw HTTPError(.forbidden, message: "the submitter is the API key's user (\(identity.user.name)); leave `submitter` out")
         }
-        let priority = submission.priority ?? 0
-        guard settings.priorityRange.contains(priority) else {
-            throw HTTPError(.unprocessableContent, headers: [Self.fieldHeader: "priority"],
-                            message: "priority must be between \(settings.priorityRange.lowerBound) and \(settings.priorityRange.upperBound)")
-        }
-        if identity.role < .operator, priority > settings.creatorMaxPriority {
-            throw HTTPError(.forbidden, headers: [Self.fieldHeader: "priority"], message: "a \(identity.role.rawValue)'s videos run at priority \(settings.creatorMaxPriority) or lower; an operator can raise one")
-        }
+        try checkPriority(submission.priority, of: identity)
         if settings.requireAuth {
             let refusal: QuotaRefusal?
             do {
@@ -58,6 +51,18 @@ extension FarmAPI {
                 if let field = error.field { headers[Self.fieldHeader] = field }
                 throw HTTPError(.unprocessableContent, headers: headers, message: error.description)
             }
+        }
+    }
+
+    /// Refuses a priority out of range, or above a creator's cap.
+    func checkPriority(_ priority: Int?, of identity: FarmIdentity) throws {
+        let priority = priority ?? 0
+        guard settings.priorityRange.contains(priority) else {
+            throw HTTPError(.unprocessableContent, headers: [Self.fieldHeader: "priority"],
+                            message: "priority must be between \(settings.priorityRange.lowerBound) and \(settings.priorityRange.upperBound)")
+        }
+        if identity.role < .operator, priority > settings.creatorMaxPriority {
+            throw HTTPError(.forbidden, headers: [Self.fieldHeader: "priority"], message: "a \(identity.role.rawValue)'s videos run at priority \(settings.creatorMaxPriority) or lower; an operator can raise one")
         }
     }
 

@@ -17,6 +17,8 @@ extension ErasureReport: ResponseEncodable {}
 extension RetentionReport: ResponseEncodable {}
 extension SessionInfo: ResponseEncodable {}
 extension ScriptScenes: ResponseEncodable {}
+extension GenerationRecord: ResponseEncodable {}
+extension GenerationPage: ResponseEncodable {}
 
 /// One route of the API and the least role that may call it (`nil`: anyone, without a key).
 struct APIRoute: Sendable {
@@ -61,6 +63,8 @@ struct FarmAPI: Sendable {
     var settings = APISettings()
     /// Outputs live in an object store: output routes redirect there.
     var objectOutputs: ObjectOutputConfiguration?
+    /// Scripts from prompts; absent (as in router tests without it), the routes say generation is off.
+    var generations: Generations?
     /// The text-to-speech service narration uses, for other tools.
     var speechSynthesizer = SpeechSynthesizer()
     /// Open `GET /v1/videos/{id}/events` streams.
@@ -92,6 +96,9 @@ struct FarmAPI: Sendable {
             APIRoute(.delete, "/v1/videos/:id", .creator, cancel),
             APIRoute(.get, "/v1/videos/:id/**", .viewer, output),
             APIRoute(.post, "/v1/speech", .creator, speech),
+            APIRoute(.post, "/v1/generations", .creator, generate),
+            APIRoute(.get, "/v1/generations", .viewer, listGenerations),
+            APIRoute(.get, "/v1/generations/:id", .viewer, generation),
             APIRoute(.get, "/v1/agents", .operator) { [engine] _, _ in await engine.agentStatuses() },
             APIRoute(.post, "/v1/agents/:agent/drain", .operator, drainAgent),
             APIRoute(.get, "/v1/stats", .operator) { [engine] _, _ in await engine.stats() },

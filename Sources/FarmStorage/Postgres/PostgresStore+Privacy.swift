@@ -74,7 +74,7 @@ extension PostgresStore: PrivacyStore {
     public func compact() async throws {
         // Dead row versions keep the old bytes until vacuumed. VACUUM cannot run in a transaction;
         // each statement here runs alone.
-        for table in ["videos", "tasks", "attempts", "plan_cache", "render_cache"] {
+        for table in ["videos", "tasks", "attempts", "plan_cache", "render_cache", "generations"] {
             try await client.query(PostgresQuery(unsafeSQL: "VACUUM \(table)"), logger: logger)
         }
     }

@@ -147,6 +147,22 @@ enum FarmSchema {
             .createIndex(SchemaIndex(name: "videos_by_team", table: "videos", columns: ["teamID", "createdAt", "id"], descending: true)),
             .createIndex(SchemaIndex(name: "videos_by_user", table: "videos", columns: ["userID"])),
         ]),
+        // Scripts written by a language model: each job's rounds live in `record` (JSON, read whole);
+        // the columns are what the coordinator looks generations up by.
+        SchemaMigration(version: 6, name: "generations", steps: [
+            .createTable(SchemaTable(name: "generations", primaryKey: ["id"], columns: [
+                .init("id", .text),
+                .init("teamID", .text, nullable: true),
+                .init("userID", .text, nullable: true),
+                .init("state", .text),
+                .init("cacheKey", .text, nullable: true),
+                .init("record", .json),
+                .init("createdAt", .timestamp),
+            ])),
+            .createIndex(SchemaIndex(name: "generations_by_user", table: "generations", columns: ["userID", "createdAt"], descending: true)),
+            .createIndex(SchemaIndex(name: "generations_by_cache_key", table: "generations", columns: ["cacheKey", "createdAt"], descending: true)),
+            .createIndex(SchemaIndex(name: "generations_by_state", table: "generations", columns: ["state"])),
+        ]),
     ]
 }
 

@@ -138,6 +138,11 @@ try:
 
     # Watching: the page must not reload, so a marker set now must survive until the video is done.
     js("window.__farmMarker = 'still the same page'")
+    # Every value the page gives the bar, not just those this loop happens to sample: a fast render moves it
+    # while the loop is away on the dashboard.
+    js("""const o = document.getElementById('overall'); window.__farmBar = [[o.value, o.max]];
+          new MutationObserver(() => window.__farmBar.push([o.value, o.max]))
+            .observe(o, {attributes: true, attributeFilter: ['value', 'max']});""")
     seen = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -159,7 +164,8 @@ try:
         if state[2].startswith("Done") or state[2].startswith("Failed"):
             break
         time.sleep(0.1)
-    report["progress"] = seen
+    report["progress"] = js("return window.__farmBar")
+    report["sampled"] = seen
     report["sameDocument"] = js("return window.__farmMarker") == "still the same page"
     audit("video")
     wait_for(lambda: js("return !document.getElementById('player').hidden && document.getElementById('player').dataset.final === 'true'"),

@@ -22,6 +22,7 @@ struct APIFixture: Sendable {
 
     /// Runs `body` against a fresh API; the store writer runs for the test's duration.
     static func with(settings: APISettings = APISettings(), maxScriptBytes: Int = 1 << 20, folder reuse: URL? = nil,
+                     generation: GenerationSettings? = Self.idleGeneration,
                      _ body: @escaping @Sendable (any TestClientProtocol, APIFixture) async throws -> Void) async throws {
         let folder = reuse ?? FileManager.default.temporaryDirectory.appendingPathComponent("farm-http-\(UUID().uuidString.prefix(8))")
         defer { if reuse == nil { try? FileManager.default.removeItem(at: folder) } }
@@ -36,9 +37,12 @@ struct APIFixture: Sendable {
         try await accounts.bootstrap(keyFile: keyFile, logger: Logger(label: "test.http"))
         let adminKey = try String(contentsOf: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let personalData = PersonalData(engine: engine, accounts: accounts, store: store, logger: Logger(label: "test.http"))
-        let api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: PrometheusCollectorRegistry(),
+        var api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: PrometheusCollectorRegistry(),
                           publishedDirectory: configuration.publishedDirectory, maxRequestBytes: maxScriptBytes * 2 + 65_536,
                           settings: settings)
+        // Jobs are accepted and stored; no `GenerationService` runs them here (a test runs one itself).
+        api.generations = Generations(settings: generation, engine: engine, store: store, python: FarmHarness.python,
+                                      logger: Logger(label: "test.http"))
         let fixture = APIFixture(folder: folder, store: store, engine: engine, accounts: accounts, api: api, adminKey: adminKey)
         let app = Application(router: api.router())
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -47,6 +51,10 @@ struct APIFixture: Sendable {
             group.cancelAll()
         }
     }
+
+    /// Generation on, with a model nobody calls: the fixture accepts jobs but runs none.
+    static let idleGeneration: GenerationSettings? = GenerationSettings(
+        model: GeminiModel(.init(endpoint: URL(string: "http://127.0.0.1:9")!, model: "gemini-idle", apiKey: .value("unused"))))
 
     /// A new user of `team` with `role`, and its key.
     func user(_ name: String, team: String, role: Role) async throws -> (user: UserRecord, key: String) {

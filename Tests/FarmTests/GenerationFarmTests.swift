@@ -1,0 +1,154 @@
+import FarmModel
+import Foundation
+import Testing
+
+/// Prompts to videos on a real farm: the coordinator asks a local server that speaks Gemini's `generateContent`
+/// (no network is reachable here) for scripts, checks each through scene discovery and a real planning pass on an
+/// agent in the sandbox, feeds errors back, and renders the script that plans cleanly.
+@Suite(.serialized) struct GenerationFarmTests {
+    static let valid = """
+        from manim import *
+
+        class DrawACircle(Scene):
+            def construct(self):
+                self.play(Create(Circle()), run_time=1)
+                self.wait(0.5)
+
+        class MoveASquare(Scene):
+            def construct(self):
+                square = Square()
+                self.play(FadeIn(square), run_time=0.5)
+                self.play(square.animate.shift(RIGHT), run_time=1)
+
+        """
+    static let misspelt = valid.replacingOccurrences(of: "Create(Circle())", with: "Create(Circel())")
+
+    /// A farm of one agent whose coordinator writes scripts with `fake`.
+    static func farm(_ fake: FakeGemini, endpoint: String, extra: [String] = []) async throws -> FarmHarness {
+        try await FarmHarness(agents: [[]], coordinatorArguments: [
+            "--python", FarmHarness.python, "--generation-provider", "gemini", "--gemini-endpoint", endpoint,
+            "--gemini-model", "gemini-test",
+        ] + extra, environment: ["GEMINI_API_KEY": fake.key])
+    }
+
+    static func generate(_ farm: FarmHarness, _ request: GenerationRequest) async throws -> GenerationRecord {
+        let (status, body) = try await farm.send("POST", "/v1/generations", body: JSONEncoder().encode(request))
+        #expect(status == 202, "\(String(decoding: body, as: UTF8.self))")
+        return try Self.decode(body)
+    }
+
+    static func waitUntilFinal(_ farm: FarmHarness, _ id: String, timeout: Duration = .seconds(240)) async throws -> GenerationRecord {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let job: GenerationRecord = try await farm.get("/v1/generations/\(id)")
+            if job.state.isFinal { return job }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw HarnessError("generation \(id) did not end within \(timeout); see \(farm.directory.path)")
+    }
+
+    static func decode(_ body: Data) throws -> GenerationRecord {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(GenerationRecord.self, from: body)
+    }
+
+    @Test func aPromptBecomesAVideoAndTheSamePromptReusesItsScript() async throws {
+        let fake = FakeGemini()
+        fake.answer(FakeGemini.script(Self.valid))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint)
+            let request = GenerationRequest(prompt: "A circle is drawn, then a square slides right.", style: "plain",
+                                            quality: .low, targetSeconds: 5)
+            let accepted = try await Self.generate(farm, request)
+            let job = try await Self.waitUntilFinal(farm, accepted.id)
+            #expect(job.state == .done, "\(job.error ?? "") \(job.rounds.map { $0.error ?? "" })")
+            #expect(job.rounds.count == 1 && job.rounds[0].error == nil)
+            #expect(job.script == Self.valid)
+            #expect(job.provider == "gemini" && job.model == "gemini-test" && job.manimVersion == "0.22.0")
+            #expect(job.tokens == 1_500 && job.costUSD > 0)
+            let planned = try #require(job.rounds[0].plannedSeconds)
+            #expect(abs(planned - 3) < 0.01, "the planning pass measured the script: \(planned) s")
+
+            // The check ran the planning pass only; the video rendered both scenes.
+            let check: VideoStatus = try await farm.get("/v1/videos/\(try #require(job.rounds[0].validationVideo))")
+            #expect(check.state == .done && check.validateOnly == true && check.outputs == nil && check.scenes.isEmpty)
+            let video = try await farm.waitUntilFinal(try #require(job.videoID))
+            #expect(video.state == .done && video.scenes.map(\.name) == ["DrawACircle", "MoveASquare"])
+            #expect(video.outputs != nil)
+
+            // What the model was told: the installed Manim's names and the farm's rules, then the prompt.
+            let sent = try #require(fake.requests.first)
+            #expect(sent.system.contains("Manim Community 0.22.0"))
+            for name in ["Circle(", "FadeIn(", "MovingCameraScene", "MathTex(", "without network"] {
+                #expect(sent.system.contains(name), "the system prompt has \(name)")
+            }
+            #expect(sent.lastText.contains(request.prompt) && sent.lastText.contains("plain") && sent.lastText.contains("5 seconds"))
+
+            // The same prompt again: the script is reused without asking the model; asked for a fresh one, it asks.
+            let again = try await Self.waitUntilFinal(farm, try await Self.generate(farm, request).id)
+            #expect(again.state == .done && again.reusedFrom == job.id && again.rounds.isEmpty && again.script == Self.valid)
+            #expect(fake.requests.count == 1)
+            var fresh = request
+            fresh.fresh = true
+            fake.answer(FakeGemini.script(Self.valid))
+            let asked = try await Self.waitUntilFinal(farm, try await Self.generate(farm, fresh).id)
+            #expect(asked.state == .done && asked.reusedFrom == nil && asked.rounds.count == 1)
+            #expect(fake.requests.count == 2)
+
+            let page: GenerationPage = try await farm.get("/v1/generations")
+            #expect(page.generations.map(\.id) == [asked.id, again.id, job.id])
+        }
+    }
+
+    @Test func aWrongNameIsFedBackAndTheRepairedScriptRenders() async throws {
+        let fake = FakeGemini()
+        fake.answer(FakeGemini.script(Self.misspelt), FakeGemini.script(Self.valid))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint)
+            let accepted = try await Self.generate(farm, GenerationRequest(prompt: "A circle, then a square.", quality: .low, targetSeconds: 5))
+            let job = try await Self.waitUntilFinal(farm, accepted.id)
+            #expect(job.state == .done, "\(job.error ?? "")")
+            try #require(job.rounds.count == 2)
+            let first = job.rounds[0]
+            #expect(first.stage == "planning" && first.script == Self.misspelt)
+            #expect(first.error?.contains("Circel") == true, "the planning pass's error: \(first.error ?? "")")
+            #expect(job.rounds[1].error == nil && job.script == Self.valid)
+            // The repair request carried the error, after the model's own first script.
+            let repair = try #require(fake.requests.last)
+            #expect(repair.roles == ["user", "model", "user"])
+            #expect(repair.lastText.contains("Circel") && repair.lastText.contains("planning"), "\(repair.lastText.prefix(600))")
+            #expect(FakeGemini.Received.text(repair.contents[1]).contains("Create(Circel())"))
+            #expect(try await farm.waitUntilFinal(try #require(job.videoID)).state == .done)
+        }
+    }
+
+    @Test func aScriptThatNeverPlansFailsTheJobWithTheLastErrorAfterTheRoundLimit() async throws {
+        let fake = FakeGemini()
+        let tooShort = "from manim import *\n\nclass Blink(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.2)\n"
+        fake.answer(FakeGemini.script("from manim import *\n\nclass Broken(Scene):\n    def construct(self)\n        pass\n"),
+                    FakeGemini.script(tooShort), FakeGemini.script(Self.valid))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint, extra: ["--generation-rounds", "2"])
+            let accepted = try await Self.generate(farm, GenerationRequest(prompt: "A dot.", quality: .low, targetSeconds: 20))
+            let job = try await Self.waitUntilFinal(farm, accepted.id)
+            #expect(job.state == .failed && job.videoID == nil)
+            #expect(job.rounds.map(\.stage) == ["scene discovery", "length"])
+            #expect(job.rounds[0].error?.contains("syntax error at line 4") == true, "\(job.rounds[0].error ?? "")")
+            #expect(job.error?.contains("no script planned cleanly in 2 rounds") == true, "\(job.error ?? "")")
+            #expect(job.error?.contains("runs 0.2 s") == true, "the last error: \(job.error ?? "")")
+            #expect(fake.requests.count == 2, "no third round")
+        }
+    }
+
+    @Test func aModelThatNeverAnswersFailsTheJobSayingSo() async throws {
+        let fake = FakeGemini(fallback: .slow(.seconds(30), .text("late")))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint, extra: ["--gemini-timeout", "1", "--gemini-attempts", "2"])
+            let job = try await Self.waitUntilFinal(farm, try await Self.generate(farm, GenerationRequest(prompt: "A dot.", quality: .low)).id)
+            #expect(job.state == .failed)
+            #expect(job.error == "the model did not answer within 1 s (2 attempts)")
+            #expect(job.rounds.count == 1 && job.rounds[0].stage == "model")
+        }
+    }
+}
