@@ -38,6 +38,14 @@ struct FarmClient: Sendable {
         try await call("GET", "/v1/videos/\(id)")
     }
 
+    func generate(_ request: GenerationRequest) async throws -> GenerationRecord {
+        try await call("POST", "/v1/generations", body: try JSONEncoder().encode(request))
+    }
+
+    func generation(_ id: String) async throws -> GenerationRecord {
+        try await call("GET", "/v1/generations/\(id)")
+    }
+
     func cancel(_ id: String) async throws -> VideoStatus {
         try await call("DELETE", "/v1/videos/\(id)")
     }

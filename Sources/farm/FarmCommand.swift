@@ -10,7 +10,7 @@ struct FarmCommand: AsyncParsableCommand {
             Exit codes: 0 success; 1 the video failed or was cancelled; 2 the request was refused \
             (bad script, unknown scene, bad option, no or a bad API key); 3 the coordinator could not be reached.
             """,
-        subcommands: [Up.self, Submit.self, Status.self, Agents.self, Cancel.self, Login.self, WhoAmI.self, Account.self, Team.self])
+        subcommands: [Up.self, Submit.self, Generate.self, Generation.self, Status.self, Agents.self, Cancel.self, Login.self, WhoAmI.self, Account.self, Team.self])
 }
 
 /// Options every client command shares.

@@ -106,9 +106,20 @@ import Testing
         fake.answer(FakeGemini.script(Self.misspelt), FakeGemini.script(Self.valid))
         try await fake.serve { endpoint in
             let farm = try await Self.farm(fake, endpoint: endpoint)
-            let accepted = try await Self.generate(farm, GenerationRequest(prompt: "A circle, then a square.", quality: .low, targetSeconds: 5))
-            let job = try await Self.waitUntilFinal(farm, accepted.id)
+            // Through the CLI: each round as it ends, then the video's progress and where it is.
+            let run = try farm.cli(["generate", "A circle, then a square.", "--quality", "low", "--seconds", "5", "--wait",
+                                    "--coordinator", farm.http.absoluteString])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("round 1: planning: planning failed (script-error): NameError: name 'Circel' is not defined"),
+                    "\(run.stderr)")
+            #expect(run.stderr.contains("round 2: accepted, 3.0 s planned"), "\(run.stderr)")
+            #expect(run.stdout.contains("master playlist:"), "\(run.stdout)")
+            let id = try #require(run.stderr.split(separator: "\n").first { $0.hasPrefix("generation g") }?
+                .dropFirst("generation ".count).prefix(13))
+            let job: GenerationRecord = try await farm.get("/v1/generations/\(id)")
             #expect(job.state == .done, "\(job.error ?? "")")
+            let script = try farm.cli(["generation", String(id), "--script", "--coordinator", farm.http.absoluteString])
+            #expect(script.status == 0 && script.stdout == Self.valid, "\(script.stdout)")
             try #require(job.rounds.count == 2)
             let first = job.rounds[0]
             #expect(first.stage == "planning" && first.script == Self.misspelt)
@@ -138,6 +149,27 @@ import Testing
             #expect(job.error?.contains("no script planned cleanly in 2 rounds") == true, "\(job.error ?? "")")
             #expect(job.error?.contains("runs 0.2 s") == true, "the last error: \(job.error ?? "")")
             #expect(fake.requests.count == 2, "no third round")
+        }
+    }
+
+    @Test func anAcceptedJobSurvivesACoordinatorKilledInTheMiddleOfARound() async throws {
+        let fake = FakeGemini()
+        fake.answer(.slow(.seconds(120), .text("never read")), FakeGemini.script(Self.valid))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint)
+            let accepted = try await Self.generate(farm, GenerationRequest(prompt: "A circle, then a square.", quality: .low, targetSeconds: 5))
+            let deadline = ContinuousClock.now + .seconds(30)
+            while fake.requests.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            try #require(fake.requests.count == 1, "the first round is waiting on the model")
+            farm.killCoordinator()
+            try await farm.restartCoordinator()
+
+            let job = try await Self.waitUntilFinal(farm, accepted.id)
+            #expect(job.state == .done, "\(job.error ?? "")")
+            #expect(job.rounds.map(\.stage) == ["interrupted", nil], "the cut-short round is told so")
+            // The new round asked from the prompt again: the interrupted one had no answer to repair.
+            #expect(fake.requests.count == 2 && fake.requests[1].roles == ["user"])
+            #expect(try await farm.waitUntilFinal(try #require(job.videoID)).state == .done)
         }
     }
 
