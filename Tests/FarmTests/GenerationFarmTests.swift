@@ -134,6 +134,33 @@ import Testing
         }
     }
 
+    /// The "Describe a video" page in headless Chromium, with the keyboard only: a refusal beside its field, then
+    /// the job's rounds appearing on the page (the misspelt script's error, then the repaired one), then its video.
+    @Test func thePromptBoxShowsEachRoundAndLeadsToTheVideo() async throws {
+        let fake = FakeGemini()
+        fake.answer(FakeGemini.script(Self.misspelt), FakeGemini.script(Self.valid))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint)
+            let walk = FarmHarness.repository.appendingPathComponent("Tests/FarmTests/Fixtures/generate_walk.py").path
+            let output = try run(FarmHarness.python, [walk, farm.http.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")),
+                                                      try farm.adminKey, "A circle is drawn, then a square slides right.",
+                                                      farm.directory.appendingPathComponent("screenshots").path]).stdout
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output.prefix(2000))")
+            #expect(report["error"] == nil, "the walk stopped: \(report["error"] ?? "") after \(report["steps"] ?? []); \(String(describing: report["console"]))")
+            #expect((report["promptError"] as? String)?.isEmpty == false && report["focusAfterRefusal"] as? String == "prompt")
+            let rounds = report["rounds"] as? [String] ?? []
+            #expect(rounds.count == 2, "\(rounds)")
+            #expect(rounds.first?.contains("Round 1: planning: planning failed") == true && rounds.first?.contains("Circel") == true, "\(rounds)")
+            #expect(rounds.last?.hasPrefix("Round 2: accepted, 3.0 s planned") == true, "\(rounds)")
+            #expect((report["jobURL"] as? String)?.contains("/generate?job=g") == true)
+            let axe = report["axe"] as? [String: [[String: Any]]] ?? [:]
+            #expect(Set(axe.keys) == ["generate", "generate-done"])
+            for (page, violations) in axe { #expect(violations.isEmpty, "axe on \(page): \(violations)") }
+            let video = try await farm.waitUntilFinal(try #require(report["videoID"] as? String))
+            #expect(video.state == .done && video.scenes.count == 2)
+        }
+    }
+
     @Test func aScriptThatNeverPlansFailsTheJobWithTheLastErrorAfterTheRoundLimit() async throws {
         let fake = FakeGemini()
         let tooShort = "from manim import *\n\nclass Blink(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.2)\n"

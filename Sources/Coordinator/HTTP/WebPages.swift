@@ -19,6 +19,7 @@ struct WebPages: Sendable {
         Page(path: "/", title: "Videos", file: "videos"),
         Page(path: "/videos/:id", title: "Video", file: "video"),
         Page(path: "/submit", title: "Submit a video", file: "submit"),
+        Page(path: "/generate", title: "Describe a video", file: "generate"),
         Page(path: "/agents", title: "Agents", file: "agents"),
         Page(path: "/signin", title: "Sign in", file: "signin", needsSession: false),
     ]

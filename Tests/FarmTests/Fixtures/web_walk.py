@@ -12,65 +12,16 @@ import os
 import sys
 import time
 
-from axe_selenium_python import Axe
-from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from web_common import Browser
+
 base, key, script, cancel_id, out = sys.argv[1:6]
-os.makedirs(out, exist_ok=True)
-report = {"axe": {}, "pages": {}, "steps": []}
-
-
-def step(text):
-    report["steps"].append(text)
-
-
-def wait_for(condition, timeout=60.0, what="a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception:  # the page may be between loads
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"timed out waiting for {what} on {driver.current_url}")
-
-
-def js(code, *args):
-    return driver.execute_script(code, *args)
-
-
-def audit(name):
-    """axe-core on the page as it is now; its weight and first paint; a screenshot."""
-    axe = Axe(driver)
-    axe.inject()
-    results = axe.run()
-    report["axe"][name] = [{"id": v["id"], "impact": v.get("impact"), "help": v["help"],
-                            "nodes": [n.get("html", "")[:200] for n in v["nodes"][:3]]} for v in results["violations"]]
-    timing = js("""
-        const nav = performance.getEntriesByType('navigation')[0];
-        // Before the video: media and live streams are not the page's weight.
-        const resources = performance.getEntriesByType('resource')
-            .filter(r => !/\.(m3u8|m4s|mp4)(\?|$)/.test(r.name) && !/\/events(\?|$)/.test(r.name));
-        const paint = performance.getEntriesByName('first-contentful-paint')[0];
-        return {bytes: (nav ? nav.encodedBodySize : 0) + resources.reduce((n, r) => n + (r.encodedBodySize || 0), 0),
-                fcp: paint ? paint.startTime : null, resources: resources.map(r => r.name)};
-    """)
-    report["pages"][name] = timing
-    driver.save_screenshot(os.path.join(out, f"{name}.png"))
-
-
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ("--headless=new", "--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--window-size=1280,1000"):
-    options.add_argument(argument)
-driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
-driver.set_page_load_timeout(30)
+browser = Browser(out)
+driver, report = browser.driver, browser.report
+step, wait_for, js, audit = browser.step, browser.wait_for, browser.js, browser.audit
 try:
     # Signing in: the dashboard sends a browser without a session to the sign-in page.
     driver.get(base + "/")
@@ -207,13 +158,7 @@ try:
     report["resumed"] = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#agents tbody tr button").text == "Drain", what="resumed")
     step("drained and resumed")
 except Exception as error:  # reported, so the caller shows what the walk reached
-    report["error"] = f"{type(error).__name__}: {error}"
-    try:
-        driver.save_screenshot(os.path.join(out, "failure.png"))
-        report["failurePage"] = driver.page_source[:3000]
-        report["console"] = driver.get_log("browser")[-20:]
-    except Exception:
-        pass
+    browser.fail(error)
 finally:
     driver.quit()
 print(json.dumps(report))
