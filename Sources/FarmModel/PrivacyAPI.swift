@@ -12,6 +12,8 @@ public struct ErasureReport: Codable, Sendable, Equatable {
     /// Render-cache and plan-cache entries derived from the user's scripts.
     public var cacheEntriesDeleted: Int
     public var keysRevoked: Int
+    /// Generation jobs deleted: their prompts, scripts and rounds.
+    public var generationsDeleted: Int?
     public var erasedAt: Date
 
     public init(userID: String, videos: Int, cancelled: Int, outputsDeleted: Int, cacheEntriesDeleted: Int, keysRevoked: Int,

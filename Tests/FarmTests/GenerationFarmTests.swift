@@ -200,6 +200,39 @@ import Testing
         }
     }
 
+    @Test func aUsersPromptsAndScriptsAreExportedAndErasedWithTheirData() async throws {
+        let marker = "ERASE-ME-\(UUID().uuidString)"
+        let fake = FakeGemini()
+        fake.answer(FakeGemini.script("# \(marker)\n" + Self.valid))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint)
+            let (_, userBody) = try await farm.send("POST", "/v1/users", body: JSONEncoder().encode(
+                CreateUserRequest(name: "ann", team: "physics", role: .creator)))
+            let ann = try JSONDecoder.farm.decode(UserInfo.self, from: userBody)
+            let (_, keyBody) = try await farm.send("POST", "/v1/users/\(ann.id)/keys", body: JSONEncoder().encode(CreateKeyRequest()))
+            let key = try JSONDecoder.farm.decode(CreatedKey.self, from: keyBody).key
+            let (code, body) = try await farm.send("POST", "/v1/generations", body: JSONEncoder().encode(
+                GenerationRequest(prompt: "A circle and a square, \(marker)", quality: .low, targetSeconds: 5)), apiKey: key)
+            #expect(code == 202)
+            let job = try await Self.waitUntilFinal(farm, try Self.decode(body).id)
+            #expect(job.state == .done, "\(job.error ?? "")")
+            #expect(try await farm.send("GET", "/v1/generations/\(job.id)", apiKey: key).status == 200, "the owner reads it")
+            let data = farm.directory.appendingPathComponent("coordinator")
+            #expect(!PrivacyTests.files(under: data, containing: marker).isEmpty)
+
+            let (_, archive) = try await farm.send("GET", "/v1/users/\(ann.id)/export", apiKey: key)
+            let exported = String(decoding: try #require(PrivacyTests.untar(archive)["manimfarm-export/generations.json"]), as: UTF8.self)
+            #expect(exported.contains(job.id) && exported.contains(marker))
+
+            let (eraseCode, reportBody) = try await farm.send("DELETE", "/v1/users/\(ann.id)", apiKey: key)
+            #expect(eraseCode == 200)
+            let report = try JSONDecoder.farm.decode(ErasureReport.self, from: reportBody)
+            #expect(report.generationsDeleted == 1 && report.videos == 2, "the job, its check and its video: \(report)")
+            #expect(PrivacyTests.files(under: data, containing: marker) == [], "no byte of the prompt or the script is left")
+            #expect(try await farm.send("GET", "/v1/generations/\(job.id)").status == 404)
+        }
+    }
+
     @Test func aModelThatNeverAnswersFailsTheJobSayingSo() async throws {
         let fake = FakeGemini(fallback: .slow(.seconds(30), .text("late")))
         try await fake.serve { endpoint in

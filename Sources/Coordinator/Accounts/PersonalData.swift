@@ -11,6 +11,8 @@ public struct PersonalData: Sendable {
     let accounts: Accounts
     let store: any CoordinatorStore
     let logger: Logger
+    /// The user's generation jobs stop before their prompts and scripts are erased.
+    var generations: Generations?
 
     public init(engine: FarmEngine, accounts: Accounts, store: any CoordinatorStore, logger: Logger) {
         self.engine = engine
@@ -63,7 +65,7 @@ public struct PersonalData: Sendable {
 
     /// Everything the farm holds about `user` as a ustar archive: `account.json` (the user, the team,
     /// keys' metadata, usage), `videos.json` (settings, states, scenes, attempts with their log tails,
-    /// outputs' locations) and each script under `scripts/`.
+    /// outputs' locations), each script under `scripts/`, and `generations.json` (every prompt and round).
     public func export(_ user: UserRecord, now: Date = Date()) async throws -> Data {
         guard let team = try await store.team(user.teamID) else { throw AccountError.notFound("team \(user.teamID)") }
         let videos = try await store.videos(userID: user.id)
@@ -101,6 +103,8 @@ public struct PersonalData: Sendable {
         encoder.dateEncodingStrategy = .iso8601
         archive.add("manimfarm-export/account.json", try encoder.encode(account), modified: now)
         archive.add("manimfarm-export/videos.json", try encoder.encode(exported), modified: now)
+        archive.add("manimfarm-export/generations.json", try encoder.encode(try await store.generations(userID: user.id, limit: 100_000)),
+                    modified: now)
         logger.notice("exported a user's data", metadata: ["user": "\(user.id)", "videos": "\(videos.count)"])
         return archive.finished
     }
@@ -114,6 +118,8 @@ public struct PersonalData: Sendable {
            try await store.users(teamID: nil).filter({ $0.role == .admin && $0.erasedAt == nil }).count <= 1 {
             throw AccountError.conflict("\(user.name) is the last admin: make another admin before erasing it")
         }
+        // Generation jobs first: a job still running would submit new videos in the user's name.
+        await generations?.stop(userID: user.id)
         let videos = try await store.videos(userID: user.id)
         let cancelled = await engine.settle(videos.map(\.id))
         var outputs = 0
@@ -132,14 +138,16 @@ public struct PersonalData: Sendable {
             try await store.anonymise(videoID: video.id, options: options)
         }
         let keysRevoked = try await store.eraseKeys(userID: user.id, at: now)
+        let generationsDeleted = try await store.deleteGenerations(userID: user.id)
         var erased = user
         erased.name = "erased-\(user.id)"
         erased.erasedAt = erased.erasedAt ?? now
         try await store.update(erased)
         accounts.forget { $0.identity.user.id == user.id }
         try await store.compact()
-        let report = ErasureReport(userID: user.id, videos: videos.count, cancelled: cancelled, outputsDeleted: outputs,
+        var report = ErasureReport(userID: user.id, videos: videos.count, cancelled: cancelled, outputsDeleted: outputs,
                                    cacheEntriesDeleted: cacheEntries, keysRevoked: keysRevoked, erasedAt: erased.erasedAt!)
+        report.generationsDeleted = generationsDeleted
         logger.notice("erased a user's data", metadata: [
             "user": "\(user.id)", "by": "\(actor?.user.id ?? "farm-coordinator")", "videos": "\(report.videos)",
             "cancelled": "\(cancelled)", "outputs": "\(outputs)", "cacheEntries": "\(cacheEntries)", "keysRevoked": "\(keysRevoked)",

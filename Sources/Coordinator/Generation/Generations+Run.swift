@@ -17,7 +17,7 @@ extension Generations {
                 job.rounds[open].endedAt = Date()
             }
             if job.script == nil { job = await write(job, settings: settings) }
-            guard !job.state.isFinal, !Task.isCancelled else { return }
+            guard !job.state.isFinal, !Task.isCancelled, !stopped.contains(id) else { return }
             job = await submitVideo(job)
         }
         guard !job.state.isFinal, let videoID = job.videoID else { return }
@@ -42,6 +42,7 @@ extension Generations {
     /// Writes `job` down, retrying while the store does not answer (a job is never lost for a slow store).
     @discardableResult
     func save(_ job: GenerationRecord) async -> GenerationRecord {
+        guard !stopped.contains(job.id) else { return job }
         var job = job
         job.updatedAt = Date()
         var delay: Duration = .milliseconds(200)
@@ -79,7 +80,7 @@ extension Generations {
         }
         let system: String
         do { system = GenerationPrompts.system(api: try await api.current()) } catch { return await fail(job, "\(error)") }
-        while job.rounds.count < settings.maxRounds, !Task.isCancelled {
+        while job.rounds.count < settings.maxRounds, !Task.isCancelled, !stopped.contains(job.id) {
             if let team = job.teamID, let quotas = try? await store.team(team)?.quotas,
                let refusal = try? await budgetRefusal(team: team, quotas: quotas) {
                 return await fail(job, refusal.description)

@@ -71,7 +71,7 @@ extension Generations {
     /// Follows the job's video until it ends, and ends the job with it.
     func follow(_ job: GenerationRecord, videoID: String, settings: GenerationSettings) async {
         var job = job
-        while !Task.isCancelled {
+        while !Task.isCancelled, !stopped.contains(job.id) {
             if let status = await engine.status(videoID: videoID), status.state.isFinal {
                 job.state = status.state == .done ? .done : .failed
                 job.error = status.state == .done ? nil : "the video \(status.state.rawValue): \(status.error ?? "")"

@@ -64,6 +64,8 @@ public actor Generations {
     let logger: Logger
     /// Jobs this coordinator runs now, by team.
     var active: [String: Set<String>] = [:]
+    /// Jobs stopped for good (their user was erased): they write nothing more and submit nothing.
+    var stopped: Set<String> = []
     /// Jobs to run; `GenerationService` takes them.
     let queue: AsyncStream<String>
     let enqueue: AsyncStream<String>.Continuation
@@ -131,6 +133,12 @@ public actor Generations {
     }
 
     func stopIntake() { enqueue.finish() }
+
+    /// Stops a user's unfinished jobs where they are, before the user's data is erased.
+    func stop(userID: String) async {
+        let jobs = (try? await store.generations(userID: userID, limit: 100_000)) ?? []
+        stopped.formUnion(jobs.filter { !$0.state.isFinal }.map(\.id))
+    }
 
     // MARK: Requests
 
