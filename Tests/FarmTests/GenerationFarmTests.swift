@@ -98,6 +98,12 @@ import Testing
 
             let page: GenerationPage = try await farm.get("/v1/generations")
             #expect(page.generations.map(\.id) == [asked.id, again.id, job.id])
+            // What an operator watches: jobs by outcome, rounds by where they ended, tokens.
+            let metrics = String(decoding: try await farm.send("GET", "/metrics").body, as: UTF8.self)
+            for line in [#"farm_generations_total{outcome="done"} 3"#, #"farm_generation_rounds_total{ended="accepted"} 2"#,
+                         #"farm_generation_tokens_total{kind="prompt"} 2400"#, #"farm_generation_tokens_total{kind="output"} 600"#] {
+                #expect(metrics.contains(line), "\(line) in /metrics")
+            }
         }
     }
 

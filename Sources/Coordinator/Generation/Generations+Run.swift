@@ -62,6 +62,7 @@ extension Generations {
         var job = job
         job.state = .failed
         job.error = error
+        metrics.jobs["failed"]?.increment()
         logger.info("generation failed", metadata: ["generation": "\(job.id)", "rounds": "\(job.rounds.count)"])
         return await save(job)
     }
@@ -100,6 +101,7 @@ extension Generations {
                 job.rounds[index].error = error.description
                 job.rounds[index].stage = "model"
                 job.rounds[index].endedAt = Date()
+                metrics.ended("model")
                 return await fail(job, error.description)
             }
             await meter(team: job.teamID, reply: reply, prices: settings.model.prices)
@@ -113,6 +115,7 @@ extension Generations {
                 job.rounds[index].error = "the answer held no Python code block"
                 job.rounds[index].stage = "script"
                 job.rounds[index].endedAt = Date()
+                metrics.ended("script")
                 continue
             }
             job.rounds[index].script = script
@@ -122,6 +125,7 @@ extension Generations {
             job.rounds[index].validationVideo = check.videoID
             job.rounds[index].plannedSeconds = check.plannedSeconds
             job.rounds[index].endedAt = Date()
+            metrics.ended(check.problem?.stage)
             if let problem = check.problem {
                 job.rounds[index].error = problem.error
                 job.rounds[index].stage = problem.stage

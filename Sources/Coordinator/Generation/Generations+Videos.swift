@@ -64,6 +64,7 @@ extension Generations {
         case .failure(let error):
             job.state = .failed
             job.error = "the script planned cleanly but its video was refused: \(error.description)"
+            metrics.jobs["failed"]?.increment()
             return await save(job)
         }
     }
@@ -75,6 +76,7 @@ extension Generations {
             if let status = await engine.status(videoID: videoID), status.state.isFinal {
                 job.state = status.state == .done ? .done : .failed
                 job.error = status.state == .done ? nil : "the video \(status.state.rawValue): \(status.error ?? "")"
+                metrics.jobs[job.state.rawValue]?.increment()
                 await save(job)
                 logger.info("generation ended", metadata: ["generation": "\(job.id)", "state": "\(job.state.rawValue)"])
                 return

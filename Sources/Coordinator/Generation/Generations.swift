@@ -70,6 +70,8 @@ public actor Generations {
     let queue: AsyncStream<String>
     let enqueue: AsyncStream<String>.Continuation
 
+    let metrics = GenerationMetrics()
+
     static let tokenCounter = "generation-tokens"
     static let costCounter = "generation-microdollars"
 
@@ -205,6 +207,8 @@ public actor Generations {
 
     /// Counts what a model call cost against the team's day.
     func meter(team: String?, reply: ModelReply, prices: ModelPrices) async {
+        metrics.promptTokens.increment(by: reply.promptTokens)
+        metrics.outputTokens.increment(by: reply.outputTokens)
         guard let team else { return }
         let day = UsageMeter.day(of: Date())
         let tokens = Double(reply.promptTokens) + Double(reply.outputTokens)
