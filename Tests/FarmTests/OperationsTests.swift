@@ -63,7 +63,7 @@ import Testing
         let check = FarmHarness.repository.appendingPathComponent("deploy/monitoring/check.sh").path
         let (status, output, errors) = try runStatus(check, [])
         #expect(status == 0, "\(output.suffix(3_000)) \(errors.suffix(2_000))")
-        #expect(output.contains("SUCCESS: 11 rules found") && output.contains("Unit Testing:  alerts.test.yml\n  SUCCESS"), "\(output)")
+        #expect(output.contains("SUCCESS: 12 rules found") && output.contains("Unit Testing:  alerts.test.yml\n  SUCCESS"), "\(output)")
         let used = Set(output.components(separatedBy: "metrics:\n").last?.split(separator: "\n").map(String.init) ?? [])
         #expect(used.count >= 15, "\(used)")
 
