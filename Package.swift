@@ -92,7 +92,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Discovery/discover_scenes.py"), .copy("Generation/manim_api.py"), .copy("Web"), .copy("API/openapi.json")],
+            resources: [.copy("Discovery/discover_scenes.py"), .copy("Web"), .copy("API/openapi.json")],
             swiftSettings: swiftSettings),
         .target(
             name: "Agent",
@@ -102,7 +102,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Shim/farm_shim.py"), .copy("Shim/farm_voiceover.py"), .copy("Shim/farm_sandbox.py"), .copy("Shim/farm_tex.py")],
+            resources: [.copy("Shim/farm_shim.py"), .copy("Shim/farm_voiceover.py"), .copy("Shim/farm_sandbox.py"), .copy("Shim/farm_tex.py"), .copy("Shim/manim_api.py")],
             swiftSettings: swiftSettings),
 
         .executableTarget(

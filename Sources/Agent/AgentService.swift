@@ -31,6 +31,7 @@ public actor AgentService: Service {
     /// Parts of the object store's uploads being built now (`JoinPart`), by request id.
     private var joins: Set<String> = []
     private var mixes: Set<String> = []
+    private var describing = false
     /// Joins at once: each holds a part (about 16 MiB) in memory and a connection or two.
     static let maxJoins = 2
     static let maxMixes = 1
@@ -149,6 +150,8 @@ public actor AgentService: Service {
             startJoin(join)
         case .mix(let mix):
             startMix(mix)
+        case .describeManim(let request):
+            describeManim(request)
         case .cancel(let cancel):
             jobs[cancel.ref]?.stop(.init(reason: .cancelled, message: "cancelled by the coordinator"))
         case .resultAck(let ack) where !ack.accepted:
@@ -157,7 +160,7 @@ public actor AgentService: Service {
             logger.error("the coordinator refused this agent", metadata: ["reason": "\(refused.reason)"])
         case .heartbeat, .resultAck:
             break
-        case .register, .progress, .chunk, .result, .failure, .planned, .joined, .mixed:
+        case .register, .progress, .chunk, .result, .failure, .planned, .joined, .mixed, .manimDescribed:
             logger.warning("dropped an agent-bound message kind from the coordinator")
         }
     }
@@ -172,7 +175,7 @@ public actor AgentService: Service {
             cores: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), manimVersion: manimVersion,
             hasLaTeX: configuration.hasLaTeX ?? AgentConfiguration.detectLaTeX(), running: Array(jobs.keys),
-            instanceID: configuration.instanceID, joinsParts: true, environment: environment, takesAssets: true, mixesAudio: true)))
+            instanceID: configuration.instanceID, joinsParts: true, environment: environment, takesAssets: true, mixesAudio: true, describesManim: true)))
     }
 
     private func heartbeat() {
@@ -232,6 +235,24 @@ public actor AgentService: Service {
         mixes.remove(id)
         if let failure { logger.warning("could not make a sound track", metadata: ["error": "\(failure)"]) }
     }
+
+    // MARK: Manim's API
+
+    /// Lists Manim's API on a thread of its own, one listing at a time.
+    private func describeManim(_ request: DescribeManim) {
+        guard !describing else {
+            send(.manimDescribed(ManimDescription(id: request.id, error: "agent is listing Manim's API already")))
+            return
+        }
+        describing = true
+        let link = self.link, python = configuration.python
+        Thread {
+            link?.send(FarmWire.encode(.manimDescribed(ManimDescriber.describe(request, python: python))))
+            Task { await self.describeEnded() }
+        }.start()
+    }
+
+    private func describeEnded() { describing = false }
 
     // MARK: Renders
 

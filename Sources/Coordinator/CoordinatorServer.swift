@@ -101,8 +101,7 @@ public struct CoordinatorServer: Sendable {
         let gateway = try AgentGateway(
             endpoints: configuration.zmqEndpoints, engine: engine, context: context, secretKey: secretKey, logger: logger)
         let endpoints = gateway.socket.boundEndpoints
-        let generations = Generations(settings: configuration.generation, engine: engine, store: store,
-                                      python: configuration.engine.python, logger: logger)
+        let generations = Generations(settings: configuration.generation, engine: engine, store: store, logger: logger)
         var personalData = PersonalData(engine: engine, accounts: accounts, store: store, logger: logger)
         personalData.generations = generations
         var api = FarmAPI(engine: engine, accounts: accounts, personalData: personalData, metrics: configuration.metrics,

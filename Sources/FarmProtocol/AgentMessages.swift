@@ -21,11 +21,15 @@ public struct Register: Codable, Sendable, Equatable {
     public var takesAssets: Bool?
     /// The agent makes sound tracks (`MixAudio`); older agents are never asked.
     public var mixesAudio: Bool?
+    /// The agent lists its Manim's API (`DescribeManim`); older agents are never asked.
+    public var describesManim: Bool?
 
     public init(agentID: String, hostname: String, slots: Int, cores: Int, memoryBytes: Int64,
                 manimVersion: String, hasLaTeX: Bool, running: [AttemptRef] = [], instanceID: String? = nil,
-                joinsParts: Bool? = nil, environment: String? = nil, takesAssets: Bool? = nil, mixesAudio: Bool? = nil) {
+                joinsParts: Bool? = nil, environment: String? = nil, takesAssets: Bool? = nil, mixesAudio: Bool? = nil,
+                describesManim: Bool? = nil) {
         self.mixesAudio = mixesAudio
+        self.describesManim = describesManim
         self.instanceID = instanceID
         self.takesAssets = takesAssets
         self.joinsParts = joinsParts

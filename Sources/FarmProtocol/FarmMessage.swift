@@ -15,6 +15,8 @@ public enum FarmMessage: Sendable, Equatable {
     case joined(JoinedPart)
     /// Part of a video's sound track, or why it could not be made.
     case mixed(MixedAudio)
+    /// The installed Manim's public API, or why it could not be listed.
+    case manimDescribed(ManimDescription)
     // Coordinator → agent
     case registered(Registered)
     case assign(Assign)
@@ -24,6 +26,8 @@ public enum FarmMessage: Sendable, Equatable {
     case join(JoinPart)
     /// Make a video's sound track (see `MixAudio`).
     case mix(MixAudio)
+    /// List the installed Manim's public API (see `DescribeManim`).
+    case describeManim(DescribeManim)
     /// The coordinator does not know this agent (it restarted): register again.
     case reregister
     // Either way
@@ -41,12 +45,14 @@ public enum FarmMessage: Sendable, Equatable {
         case .planned: .planned
         case .joined: .joined
         case .mixed: .mixed
+        case .manimDescribed: .manimDescribed
         case .registered: .registered
         case .assign: .assign
         case .cancel: .cancel
         case .resultAck: .resultAck
         case .join: .join
         case .mix: .mix
+        case .describeManim: .describeManim
         case .reregister: .reregister
         case .refused: .refused
         }
@@ -64,6 +70,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case planned = 7
     case joined = 8
     case mixed = 9
+    case manimDescribed = 10
     case registered = 20
     case assign = 21
     case cancel = 22
@@ -71,5 +78,6 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case reregister = 24
     case join = 25
     case mix = 26
+    case describeManim = 27
     case refused = 40
 }

@@ -41,6 +41,8 @@ public enum FarmWire {
         case .join(let m): body = try! encoder.encode(m)
         case .mixed(let m): body = try! encoder.encode(m)
         case .mix(let m): body = try! encoder.encode(m)
+        case .describeManim(let m): body = try! encoder.encode(m)
+        case .manimDescribed(let m): body = try! encoder.encode(m)
         case .failure(let m): body = try! encoder.encode(m)
         case .registered(let m): body = try! encoder.encode(m)
         case .assign(var m):
@@ -102,6 +104,8 @@ public enum FarmWire {
         case .join: return .join(try decodeBody(JoinPart.self))
         case .mixed: return .mixed(try decodeBody(MixedAudio.self))
         case .mix: return .mix(try decodeBody(MixAudio.self))
+        case .describeManim: return .describeManim(try decodeBody(DescribeManim.self))
+        case .manimDescribed: return .manimDescribed(try decodeBody(ManimDescription.self))
         case .failure: return .failure(try decodeBody(TaskFailure.self))
         case .registered: return .registered(try decodeBody(Registered.self))
         case .assign:

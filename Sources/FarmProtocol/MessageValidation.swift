@@ -312,6 +312,8 @@ extension FarmMessage: ValidatedMessage {
         case .join(let m): try m.validate()
         case .mixed(let m): try m.validate()
         case .mix(let m): try m.validate()
+        case .describeManim(let m): try m.validate()
+        case .manimDescribed(let m): try m.validate()
         case .assign(let m): try m.validate()
         case .cancel(let m): try m.ref.validate()
         case .resultAck(let m): try m.ref.validate()

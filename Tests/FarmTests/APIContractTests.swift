@@ -96,9 +96,9 @@ import Testing
             ?? FarmHarness.repository.appendingPathComponent(".venv-tools/bin/st").path
         try #require(FileManager.default.isExecutableFile(atPath: schemathesis),
                      "schemathesis is not installed at \(schemathesis): run scripts/install-deps.sh --test-tools")
-        // Generation on, with a provider that cannot be reached: its routes answer as configured, and its jobs fail.
+        // Generation on, with a provider that cannot be reached: its routes answer as configured (its jobs wait for an agent).
         let farm = try await FarmHarness(agents: [], coordinatorArguments: [
-            "--python", FarmHarness.python, "--generation-provider", "gemini", "--gemini-endpoint", "http://127.0.0.1:9",
+            "--generation-provider", "gemini", "--gemini-endpoint", "http://127.0.0.1:9",
             "--gemini-attempts", "1",
         ], environment: ["GEMINI_API_KEY": "unused"])
         let base = farm.http.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))

@@ -26,7 +26,7 @@ import Testing
     /// A farm of one agent whose coordinator writes scripts with `fake`.
     static func farm(_ fake: FakeGemini, endpoint: String, extra: [String] = []) async throws -> FarmHarness {
         try await FarmHarness(agents: [[]], coordinatorArguments: [
-            "--python", FarmHarness.python, "--generation-provider", "gemini", "--gemini-endpoint", endpoint,
+            "--generation-provider", "gemini", "--gemini-endpoint", endpoint,
             "--gemini-model", "gemini-test",
         ] + extra, environment: ["GEMINI_API_KEY": fake.key])
     }
@@ -236,6 +236,51 @@ import Testing
             #expect(report.generationsDeleted == 1 && report.videos == 2, "the job, its check and its video: \(report)")
             #expect(PrivacyTests.files(under: data, containing: marker) == [], "no byte of the prompt or the script is left")
             #expect(try await farm.send("GET", "/v1/generations/\(job.id)").status == 404)
+        }
+    }
+
+    @Test func everyCallCountsAgainstTheTeamsDailyTokenAndCostBudget() async throws {
+        let fake = FakeGemini()
+        let broken = "from manim import *\n\nclass Oops(Scene):\n    def construct(self)\n        pass\n"
+        fake.answer(FakeGemini.script(broken), .text("I would rather describe it in words.", promptTokens: 2_000, outputTokens: 40))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint, extra: [
+                "--generation-rounds", "2", "--gemini-input-price", "100", "--gemini-output-price", "1000",
+            ])
+            let (_, userBody) = try await farm.send("POST", "/v1/users", body: JSONEncoder().encode(
+                CreateUserRequest(name: "ann", team: "physics", role: .creator)))
+            let ann = try JSONDecoder.farm.decode(UserInfo.self, from: userBody)
+            let (_, keyBody) = try await farm.send("POST", "/v1/users/\(ann.id)/keys", body: JSONEncoder().encode(CreateKeyRequest()))
+            let key = try JSONDecoder.farm.decode(CreatedKey.self, from: keyBody).key
+            func generate(_ prompt: String) async throws -> (status: Int, body: Data) {
+                try await farm.send("POST", "/v1/generations", body: JSONEncoder().encode(GenerationRequest(prompt: prompt)), apiKey: key)
+            }
+            let (code, body) = try await generate("a dot")
+            #expect(code == 202)
+            let job = try await Self.waitUntilFinal(farm, try Self.decode(body).id)
+            #expect(job.state == .failed)
+            #expect(job.rounds.map(\.stage) == ["scene discovery", "script"])
+            #expect(job.rounds[1].error == "the answer held no Python code block")
+            #expect(job.tokens == 1_500 + 2_040)
+            #expect(abs(job.costUSD - 0.66) < 1e-9, "$0.12 + $0.30 + $0.20 + $0.04: \(job.costUSD)")
+            #expect(fake.requests.count == 2 && fake.requests[1].lastText.contains("syntax error at line 4"))
+
+            // The team's day counted both calls: past either budget, the next prompt is refused until midnight UTC.
+            let team: [TeamInfo] = try await farm.get("/v1/teams")
+            let physics = try #require(team.first { $0.name == "physics" })
+            var quotas = physics.quotas
+            quotas.generationDollarsPerDay = 0.5
+            _ = try await farm.send("PATCH", "/v1/teams/\(physics.id)", body: JSONEncoder().encode(UpdateTeamRequest(quotas: quotas)))
+            let (dollarsCode, dollars) = try await generate("a square")
+            #expect(dollarsCode == 429 && String(decoding: dollars, as: UTF8.self).contains("spent $0.66 of its $0.50"),
+                    "\(String(decoding: dollars, as: UTF8.self))")
+            quotas.generationDollarsPerDay = 100
+            quotas.generationTokensPerDay = 3_000
+            _ = try await farm.send("PATCH", "/v1/teams/\(physics.id)", body: JSONEncoder().encode(UpdateTeamRequest(quotas: quotas)))
+            let (tokensCode, tokens) = try await generate("a square")
+            #expect(tokensCode == 429 && String(decoding: tokens, as: UTF8.self).contains("used 3540 of its 3000"),
+                    "\(String(decoding: tokens, as: UTF8.self))")
+            #expect(fake.requests.count == 2, "refused before any call")
         }
     }
 

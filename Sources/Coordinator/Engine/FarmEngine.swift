@@ -64,6 +64,9 @@ public actor FarmEngine {
     /// Sound tracks agents were asked for (see `FarmEngine+Sound`), and the agents that make them.
     var pendingMixes: [String: PendingMix] = [:]
     var mixingPeers: Set<Data> = []
+    /// Requests for Manim's API (see `FarmEngine+Describe`), and the agents that answer them.
+    var pendingDescriptions: [String: PendingDescription] = [:]
+    var describingPeers: Set<Data> = []
     /// Whether the store's ETags are its objects' MD5s (not under SSE-KMS), as its answers showed.
     var storeETagsAreMD5: Bool?
 
@@ -244,6 +247,7 @@ public actor FarmEngine {
         case .register(let register):
             if register.joinsParts == true { joiningPeers.insert(peer) } else { joiningPeers.remove(peer) }
             if register.mixesAudio == true { mixingPeers.insert(peer) } else { mixingPeers.remove(peer) }
+            if register.describesManim == true { describingPeers.insert(peer) } else { describingPeers.remove(peer) }
             await apply(.registered(register, peer: peer))
         case .heartbeat(let heartbeat): await apply(.heartbeat(heartbeat, peer: peer))
         case .progress(let progress): await apply(.progress(progress, peer: peer))
@@ -258,9 +262,10 @@ public actor FarmEngine {
         case .planned(let planned): await receive(planned, from: peer)
         case .joined(let answer): joined(answer, from: peer)
         case .mixed(let answer): mixed(answer, from: peer)
+        case .manimDescribed(let answer): described(answer, from: peer)
         case .refused(let refused):
             logger.warning("an agent refused us", metadata: ["reason": "\(refused.reason)"])
-        case .registered, .assign, .cancel, .resultAck, .reregister, .join, .mix:
+        case .registered, .assign, .cancel, .resultAck, .reregister, .join, .mix, .describeManim:
             core.refusedReports += 1  // coordinator-bound only; an agent must not send these
         }
     }
@@ -333,6 +338,7 @@ public actor FarmEngine {
     func connectionClosed(peer: Data) async {
         abandonJoins(of: peer)
         abandonMixes(of: peer)
+        abandonDescriptions(of: peer)
         await apply(.disconnected(peer: peer))
     }
 

@@ -72,6 +72,10 @@ extension Generations {
     /// The script: from the cache, else from the model in rounds until one plans cleanly or the rounds run out.
     private func write(_ job: GenerationRecord, settings: GenerationSettings) async -> GenerationRecord {
         var job = job
+        // The agents' Manim: its names go into the system prompt, its version into the cache key.
+        let manim: ManimAPI
+        do { manim = try await api.current(within: settings.checkTimeout) } catch { return await fail(job, "\(error)") }
+        job.manimVersion = manim.version
         let key = Self.cacheKey(job)
         if job.request.fresh != true, job.rounds.isEmpty, let cached = try? await store.generation(cacheKey: key), let script = cached.script {
             job.script = script
@@ -79,8 +83,7 @@ extension Generations {
             job.cacheKey = key
             return await save(job)
         }
-        let system: String
-        do { system = GenerationPrompts.system(api: try await api.current()) } catch { return await fail(job, "\(error)") }
+        let system = GenerationPrompts.system(api: manim)
         while job.rounds.count < settings.maxRounds, !Task.isCancelled, !stopped.contains(job.id) {
             if let team = job.teamID, let quotas = try? await store.team(team)?.quotas,
                let refusal = try? await budgetRefusal(team: team, quotas: quotas) {

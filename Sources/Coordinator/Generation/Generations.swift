@@ -34,7 +34,7 @@ public enum GenerationError: Error, Sendable, Equatable, CustomStringConvertible
     /// The team's daily token or cost budget is spent; try again after `retryAfter` seconds.
     case overBudget(String, retryAfter: Int)
     case tooManyActive(limit: Int)
-    /// The coordinator cannot generate now (Manim's API cannot be listed, the store does not answer).
+    /// The coordinator cannot take the job now (the store does not answer).
     case unavailable(String)
 
     public var description: String {
@@ -75,11 +75,11 @@ public actor Generations {
     static let tokenCounter = "generation-tokens"
     static let costCounter = "generation-microdollars"
 
-    public init(settings: GenerationSettings?, engine: FarmEngine, store: any CoordinatorStore, python: String, logger: Logger) {
+    public init(settings: GenerationSettings?, engine: FarmEngine, store: any CoordinatorStore, logger: Logger) {
         self.settings = settings
         self.engine = engine
         self.store = store
-        self.api = ManimAPIReader(python: python)
+        self.api = ManimAPIReader(engine: engine)
         self.logger = logger
         (queue, enqueue) = AsyncStream.makeStream(of: String.self)
     }
@@ -97,13 +97,10 @@ public actor Generations {
         if let team = owner.teamID, let quotas, let refusal = try await budgetRefusal(team: team, quotas: quotas) {
             throw refusal
         }
-        let manim: ManimAPI
-        do { manim = try await api.current() } catch { throw .unavailable("\(error)") }
         var job = GenerationRecord(id: Self.newID(), request: request, submitter: owner.name ?? "anonymous",
                                    provider: settings.model.provider, model: settings.model.model, createdAt: Date())
         job.teamID = owner.teamID
         job.userID = owner.userID
-        job.manimVersion = manim.version
         do { try await store.saveGeneration(job) } catch { throw .unavailable("the job could not be stored, nothing was accepted: \(error)") }
         active[team, default: []].insert(job.id)
         enqueue.yield(job.id)

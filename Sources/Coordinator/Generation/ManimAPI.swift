@@ -1,7 +1,8 @@
+import FarmProtocol
 import Foundation
 
-/// The installed Manim's public names, from `manim_api.py`: what a generated script may use.
-public struct ManimAPI: Sendable, Decodable, Equatable {
+/// The agents' Manim's public names (`DescribeManim`): what a generated script may use.
+public struct ManimAPI: Sendable, Equatable {
     public var version: String
     /// `scenes`, `mobjects` and `animations` (with their constructors' parameters), `other classes`,
     /// `functions` (with parameters) and `constants`.
@@ -11,44 +12,29 @@ public struct ManimAPI: Sendable, Decodable, Equatable {
         self.version = version
         self.sections = sections
     }
-
-    /// Reads the API of the Manim that `python` imports; done once per coordinator (`ManimAPIReader`).
-    static func read(python: String, timeout: Duration = .seconds(60)) async throws -> ManimAPI {
-        guard let helper = Bundle.module.url(forResource: "manim_api", withExtension: "py") else {
-            throw Unavailable(description: "manim_api.py is missing from the coordinator's resources")
-        }
-        let output: Data
-        do {
-            output = try await offloaded { try SceneDiscovery.run(python: python, helper: helper.path, input: Data(), timeout: timeout) }
-        } catch {
-            throw Unavailable(description: "\(python) could not list Manim's API (\(error)); script generation needs Manim "
-                + "installed beside the coordinator (scripts/install-deps.sh, or --python naming a Python that imports it)")
-        }
-        do {
-            return try JSONDecoder().decode(ManimAPI.self, from: output)
-        } catch {
-            throw Unavailable(description: "manim_api.py answered with something else than its JSON: \(String(decoding: output.prefix(200), as: UTF8.self))")
-        }
-    }
-
-    struct Unavailable: Error, CustomStringConvertible {
-        var description: String
-    }
 }
 
-/// Reads the API once and keeps it; a failed read is tried again on the next request.
+/// Asks an agent for the API and keeps the answer a while: agents of one fleet share a Manim, and a rolling
+/// upgrade is seen within `freshFor`.
 actor ManimAPIReader {
-    let python: String
-    private var api: ManimAPI?
+    let engine: FarmEngine
+    static let freshFor: Duration = .seconds(900)
+    private var cached: (api: ManimAPI, at: ContinuousClock.Instant)?
 
-    init(python: String) {
-        self.python = python
+    init(engine: FarmEngine) {
+        self.engine = engine
     }
 
-    func current() async throws -> ManimAPI {
-        if let api { return api }
-        let read = try await ManimAPI.read(python: python)
-        api = read
-        return read
+    /// The API, waiting up to `deadline` for an agent to list it.
+    func current(within deadline: Duration) async throws -> ManimAPI {
+        if let cached, ContinuousClock.now - cached.at < Self.freshFor { return cached.api }
+        switch await engine.describeManim(within: deadline) {
+        case .success(let described):
+            let api = ManimAPI(version: described.manimVersion ?? "unknown", sections: described.sections ?? [:])
+            cached = (api, .now)
+            return api
+        case .failure(let failure):
+            throw failure
+        }
     }
 }

@@ -41,8 +41,7 @@ struct APIFixture: Sendable {
                           publishedDirectory: configuration.publishedDirectory, maxRequestBytes: maxScriptBytes * 2 + 65_536,
                           settings: settings)
         // Jobs are accepted and stored; no `GenerationService` runs them here (a test runs one itself).
-        api.generations = Generations(settings: generation, engine: engine, store: store, python: FarmHarness.python,
-                                      logger: Logger(label: "test.http"))
+        api.generations = Generations(settings: generation, engine: engine, store: store, logger: Logger(label: "test.http"))
         let fixture = APIFixture(folder: folder, store: store, engine: engine, accounts: accounts, api: api, adminKey: adminKey)
         let app = Application(router: api.router())
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,7 +1,8 @@
 """Prints the installed Manim's public API as JSON, for the system prompt of script generation.
 
-Run by the coordinator with its own Python (never with a user's code): the names a generated script may use
-are the ones this Manim exports, not a list written by hand for another version.
+Run by an agent with its own Python when the coordinator asks (`DescribeManim`; never with a user's code): the
+names a generated script may use are the ones the agents' Manim exports, not a list written by hand for another
+version, nor the coordinator's (which runs no Manim).
 """
 import inspect
 import json
@@ -27,7 +28,9 @@ def signature(obj):
         else:
             default = "%g" % parameter.default if isinstance(parameter.default, float) else repr(parameter.default)
             parts.append(parameter.name + ("=" + default if len(default) <= 24 else ""))
-    return "(" + ", ".join(parts) + ")"
+    text = "(" + ", ".join(parts) + ")"
+    # The farm's protocol holds each entry to 400 bytes; the first parameters are the ones scripts pass.
+    return text if len(text) <= 300 else text[:text.rfind(", ", 0, 290)] + ", ...)"
 
 
 def main():
