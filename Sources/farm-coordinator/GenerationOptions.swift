@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import Logging
 
 /// Script generation from prompts (`POST /v1/generations`): off unless a provider is named.
 struct GenerationOptions: ParsableArguments {
@@ -41,7 +42,10 @@ struct GenerationOptions: ParsableArguments {
         let key: GenerationSecret
         if let file = geminiApiKeyFile {
             key = .file(file)
-            _ = try Self.readable(key)
+            // Not a reason to refuse to start (a secret store may write it later): jobs fail saying so until it is there.
+            do { _ = try key.read() } catch {
+                Logger(label: "farm.coordinator").warning("script generation has no API key yet", metadata: ["error": "\(error)"])
+            }
         } else if let value = environment["GEMINI_API_KEY"], !value.isEmpty {
             key = .value(value)
         } else {
@@ -66,9 +70,5 @@ struct GenerationOptions: ParsableArguments {
             prices: ModelPrices(inputPerMillion: geminiInputPrice, outputPerMillion: geminiOutputPrice)))
         return GenerationSettings(model: gemini, maxRounds: generationRounds,
                                   checkTimeout: .milliseconds(Int64(generationCheckTimeout * 1_000)))
-    }
-
-    private static func readable(_ key: GenerationSecret) throws -> String {
-        do { return try key.read() } catch { throw ValidationError("\(error)") }
     }
 }

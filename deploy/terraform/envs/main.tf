@@ -68,6 +68,7 @@ module "compute" {
   coordinator_image    = var.coordinator_image
   agent_image          = var.agent_image
   max_agents           = var.max_agents
+  generation_model     = var.generation_model
 }
 
 module "monitoring" {
@@ -174,4 +175,10 @@ output "alarm_topic" {
 
 output "agent_group" {
   value = module.compute.agent_group_name
+}
+
+variable "generation_model" {
+  description = "Gemini model for scripts from prompts; empty (the default) keeps generation off"
+  type        = string
+  default     = ""
 }

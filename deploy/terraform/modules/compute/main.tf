@@ -44,7 +44,7 @@ resource "aws_iam_role_policy" "coordinator" {
         Sid      = "Secrets"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.database_secret_arn, aws_secretsmanager_secret.coordinator_curve.arn]
+        Resource = [var.database_secret_arn, aws_secretsmanager_secret.coordinator_curve.arn, aws_secretsmanager_secret.gemini_api_key.arn]
       },
       {
         Sid      = "Renders"
@@ -131,6 +131,16 @@ resource "aws_secretsmanager_secret" "agent_curve" {
   #checkov:skip=CKV2_AWS_57:A CurveZMQ key pair is rotated by re-keying coordinator and agents together (runbook), not by a rotation Lambda.
 }
 
+# --- Script generation ------------------------------------------------------------------------------------------
+# The Gemini API key, put in by an operator (docs/runbook.md § Rotate credentials). The coordinator's instance copies
+# it into a file every 15 minutes; the coordinator reads that file at every call, so a new key takes effect within 15.
+
+resource "aws_secretsmanager_secret" "gemini_api_key" {
+  name       = "${var.name}-gemini-api-key"
+  kms_key_id = var.kms_key_arn
+  #checkov:skip=CKV2_AWS_57:The key is issued by Google AI Studio, not by a rotation Lambda; a new version is picked up within 15 minutes.
+}
+
 resource "aws_iam_role_policy_attachment" "agent_ssm" {
   role       = aws_iam_role.agent.name
   policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -156,6 +166,8 @@ resource "aws_instance" "coordinator" {
     database_host       = var.database_endpoint
     database_secret_arn = var.database_secret_arn
     curve_secret_arn    = aws_secretsmanager_secret.coordinator_curve.arn
+    gemini_secret_arn   = aws_secretsmanager_secret.gemini_api_key.arn
+    generation_model    = var.generation_model
     region              = data.aws_region.current.name
     agent_group         = local.agent_group_name
     max_agents          = var.max_agents

@@ -129,3 +129,13 @@ variable "log_retention_days" {
     error_message = "Keep logs at least a year (a CloudWatch retention value of 365 days or more)."
   }
 }
+
+variable "generation_model" {
+  description = "Gemini model that writes scripts from prompts (POST /v1/generations); empty keeps generation off. The key goes into the <name>-gemini-api-key secret"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{0,100}$", var.generation_model))
+    error_message = "A model name such as gemini-2.5-flash, or empty."
+  }
+}
