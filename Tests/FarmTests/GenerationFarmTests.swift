@@ -76,6 +76,7 @@ import Testing
             let video = try await farm.waitUntilFinal(try #require(job.videoID))
             #expect(video.state == .done && video.scenes.map(\.name) == ["DrawACircle", "MoveASquare"])
             #expect(video.outputs != nil)
+            #expect(video.plan?.note == "plan from the cache", "the check's plan served the video: \(video.plan?.note ?? "")")
 
             // What the model was told: the installed Manim's names and the farm's rules, then the prompt.
             let sent = try #require(fake.requests.first)
@@ -122,7 +123,8 @@ import Testing
             #expect(run.stdout.contains("master playlist:"), "\(run.stdout)")
             let id = try #require(run.stderr.split(separator: "\n").first { $0.hasPrefix("generation g") }?
                 .dropFirst("generation ".count).prefix(13))
-            let job: GenerationRecord = try await farm.get("/v1/generations/\(id)")
+            // The CLI followed the video; the job ends with it, when it next looks (within a second).
+            let job = try await Self.waitUntilFinal(farm, String(id))
             #expect(job.state == .done, "\(job.error ?? "")")
             let script = try farm.cli(["generation", String(id), "--script", "--coordinator", farm.http.absoluteString])
             #expect(script.status == 0 && script.stdout == Self.valid, "\(script.stdout)")

@@ -150,7 +150,9 @@ extension Generations {
         guard let current = rounds.last else { return [] }
         let answered = rounds.dropLast().flatMap { round -> [ModelTurn] in
             guard let script = round.script else { return [] }
-            return [ModelTurn(.person, round.request), ModelTurn(.model, "```python\n\(script)```")]
+            // An answer without a code block is given back as it was, not dressed as code.
+            let answer = round.stage == "script" ? script : "```python\n\(script)```"
+            return [ModelTurn(.person, round.request), ModelTurn(.model, answer)]
         }
         return answered + [ModelTurn(.person, current.request)]
     }

@@ -13,9 +13,9 @@ extension Generations {
 
     /// Runs `script` through scene discovery and the planning pass, and compares its planned length with the target.
     func check(_ job: GenerationRecord, script: String, round: Int, settings: GenerationSettings) async -> CheckOutcome {
-        var request = SubmitRequest(script: script, scriptName: "\(job.id)-round\(round)-check.py", quality: job.request.quality,
+        // The settings the video will have: its planning pass then finds this plan in the plan cache.
+        let request = SubmitRequest(script: script, scriptName: "\(job.id)-round\(round)-check.py", quality: job.request.quality,
                                     idempotencyKey: "\(job.id)-check-\(round)")
-        request.stillSeconds = 0
         let deadline = ContinuousClock.now + settings.checkTimeout
         let submitted: VideoStatus
         switch await submitWhenAllowed(request, job: job, validateOnly: true, until: deadline) {
@@ -38,8 +38,9 @@ extension Generations {
             if let tail = final.plan?.error?.logTail, !tail.isEmpty {
                 error += "\n\nThe end of its output:\n" + Self.plain(String(tail.suffix(6_000))).suffix(4_000)
             }
-            let stage = final.state == .cancelled ? "farm" : "planning"
-            return CheckOutcome(videoID: final.id, problem: (stage, error))
+            // The agents' failures are the farm's, not the script's: no round is spent repairing them.
+            let farmFault = final.state == .cancelled || final.plan?.error?.failureClass == .agentError
+            return CheckOutcome(videoID: final.id, problem: (farmFault ? "farm" : "planning", farmFault ? "the farm could not check the script: \(error)" : error))
         }
         let planned = final.seconds ?? 0
         let target = job.request.targetSeconds ?? GenerationRequest.defaultTargetSeconds
