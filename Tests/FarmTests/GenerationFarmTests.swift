@@ -172,18 +172,21 @@ import Testing
     @Test func aScriptThatNeverPlansFailsTheJobWithTheLastErrorAfterTheRoundLimit() async throws {
         let fake = FakeGemini()
         let tooShort = "from manim import *\n\nclass Blink(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.2)\n"
+        let badTeX = "from manim import *\n\nclass Sum(Scene):\n    def construct(self):\n        self.play(Write(MathTex(r\"\\fracc{1}{2}\")))\n"
         fake.answer(FakeGemini.script("from manim import *\n\nclass Broken(Scene):\n    def construct(self)\n        pass\n"),
-                    FakeGemini.script(tooShort), FakeGemini.script(Self.valid))
+                    FakeGemini.script(badTeX), FakeGemini.script(tooShort), FakeGemini.script(Self.valid))
         try await fake.serve { endpoint in
-            let farm = try await Self.farm(fake, endpoint: endpoint, extra: ["--generation-rounds", "2"])
+            let farm = try await Self.farm(fake, endpoint: endpoint, extra: ["--generation-rounds", "3"])
             let accepted = try await Self.generate(farm, GenerationRequest(prompt: "A dot.", quality: .low, targetSeconds: 20))
             let job = try await Self.waitUntilFinal(farm, accepted.id)
             #expect(job.state == .failed && job.videoID == nil)
-            #expect(job.rounds.map(\.stage) == ["scene discovery", "length"])
+            #expect(job.rounds.map(\.stage) == ["scene discovery", "planning", "length"])
             #expect(job.rounds[0].error?.contains("syntax error at line 4") == true, "\(job.rounds[0].error ?? "")")
-            #expect(job.error?.contains("no script planned cleanly in 2 rounds") == true, "\(job.error ?? "")")
+            #expect(job.rounds[1].error?.contains("latex error converting to dvi") == true,
+                    "TeX that does not compile (an undefined control sequence): \(job.rounds[1].error ?? "")")
+            #expect(job.error?.contains("no script planned cleanly in 3 rounds") == true, "\(job.error ?? "")")
             #expect(job.error?.contains("runs 0.2 s") == true, "the last error: \(job.error ?? "")")
-            #expect(fake.requests.count == 2, "no third round")
+            #expect(fake.requests.count == 3, "no fourth round")
         }
     }
 
