@@ -47,8 +47,10 @@ public enum GenerationState: String, Codable, Sendable, CaseIterable {
     case done
     /// No valid script within the round limit, the budget ran out, the model failed, or the video failed.
     case failed
+    /// Its owner (or an operator) stopped it; its check or video was cancelled with it.
+    case cancelled
 
-    public var isFinal: Bool { self == .done || self == .failed }
+    public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
 }
 
 /// One exchange with the model and what the farm made of its answer.

@@ -26,8 +26,8 @@ extension SQLiteStore: GenerationStore {
     }
 
     public func unfinishedGenerations() async throws -> [GenerationRecord] {
-        let finals = GenerationState.allCases.filter(\.isFinal).map(\.rawValue)
-        return try await records("SELECT record FROM generations WHERE state NOT IN (?, ?) ORDER BY createdAt", [finals[0], finals[1]])
+        let finals = GenerationState.allCases.filter(\.isFinal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try await records("SELECT record FROM generations WHERE state NOT IN (\(finals)) ORDER BY createdAt", [])
     }
 
     public func generation(cacheKey: String) async throws -> GenerationRecord? {

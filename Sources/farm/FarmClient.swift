@@ -46,6 +46,10 @@ struct FarmClient: Sendable {
         try await call("GET", "/v1/generations/\(id)")
     }
 
+    func cancelGeneration(_ id: String) async throws -> GenerationRecord {
+        try await call("DELETE", "/v1/generations/\(id)")
+    }
+
     func cancel(_ id: String) async throws -> VideoStatus {
         try await call("DELETE", "/v1/videos/\(id)")
     }

@@ -289,6 +289,35 @@ import Testing
         }
     }
 
+    @Test func cancellingAJobCancelsTheCheckItWaitsFor() async throws {
+        let fake = FakeGemini()
+        // construct() that never ends: the planning pass holds the check until it is cancelled.
+        fake.answer(FakeGemini.script("import time\nfrom manim import *\n\nclass Waits(Scene):\n    def construct(self):\n        time.sleep(600)\n"))
+        try await fake.serve { endpoint in
+            let farm = try await Self.farm(fake, endpoint: endpoint)
+            let job = try await Self.generate(farm, GenerationRequest(prompt: "A dot.", quality: .low))
+            let deadline = ContinuousClock.now + .seconds(60)
+            var check: VideoSummary?
+            while check == nil, ContinuousClock.now < deadline {
+                let page: VideoPage = try await farm.get("/v1/videos")
+                check = page.videos.first { $0.scriptName == "\(job.id)-round1-check.py" && $0.state == .rendering }
+                if check == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let running = try #require(check, "the check's planning pass runs")
+
+            let cancel = try farm.cli(["generation", job.id, "--cancel", "--coordinator", farm.http.absoluteString])
+            #expect(cancel.status == 0 && cancel.stdout.contains("cancelled, gemini/gemini-test"), "\(cancel.stdout) \(cancel.stderr)")
+            #expect(try await farm.waitUntilFinal(running.id, timeout: .seconds(30)).state == .cancelled, "the check went with it")
+            let ended: GenerationRecord = try await farm.get("/v1/generations/\(job.id)")
+            #expect(ended.state == .cancelled && ended.error == "cancelled by admin" && ended.videoID == nil)
+            // Cancelling again answers the job as it is.
+            let (again, body) = try await farm.send("DELETE", "/v1/generations/\(job.id)")
+            #expect(again == 200)
+            #expect(try Self.decode(body).state == .cancelled)
+            #expect(fake.requests.count == 1)
+        }
+    }
+
     @Test func aModelThatNeverAnswersFailsTheJobSayingSo() async throws {
         let fake = FakeGemini(fallback: .slow(.seconds(30), .text("late")))
         try await fake.serve { endpoint in

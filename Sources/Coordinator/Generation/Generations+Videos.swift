@@ -21,12 +21,15 @@ extension Generations {
         switch await submitWhenAllowed(request, job: job, validateOnly: true, until: deadline) {
         case .success(let status):
             submitted = status
+            checking[job.id] = status.id  // so that cancelling the job cancels its check
         case .failure(.invalidScript(let error)):
             return CheckOutcome(problem: ("scene discovery", error.description))
         case .failure(let error):
             guard error.field == nil || error.field == "script" else { return CheckOutcome(problem: ("farm", error.description)) }
             return CheckOutcome(problem: ("submission", error.description))
         }
+        defer { checking[job.id] = nil }
+        if stopped.contains(job.id) { _ = await engine.cancel(videoID: submitted.id) }
         guard let final = await waitUntilFinal(submitted.id, until: deadline, settings: settings) else {
             _ = await engine.cancel(videoID: submitted.id)
             return CheckOutcome(videoID: submitted.id, problem: (
@@ -58,6 +61,8 @@ extension Generations {
                                     idempotencyKey: "\(job.id)-video", priority: job.request.priority)
         switch await submitWhenAllowed(request, job: job, validateOnly: false, until: .now + settings.checkTimeout) {
         case .success(let status):
+            // Cancelled while the video was being submitted: it goes too.
+            if stopped.contains(job.id) { _ = await engine.cancel(videoID: status.id) }
             job.videoID = status.id
             job.state = .rendering
             logger.info("generation submitted its video", metadata: ["generation": "\(job.id)", "video": "\(status.id)"])

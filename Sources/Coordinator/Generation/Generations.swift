@@ -64,8 +64,10 @@ public actor Generations {
     let logger: Logger
     /// Jobs this coordinator runs now, by team.
     var active: [String: Set<String>] = [:]
-    /// Jobs stopped for good (their user was erased): they write nothing more and submit nothing.
+    /// Jobs stopped for good (cancelled, or their user was erased): they write nothing more and submit nothing.
     var stopped: Set<String> = []
+    /// The check each job waits for now, by job.
+    var checking: [String: String] = [:]
     /// Jobs to run; `GenerationService` takes them.
     let queue: AsyncStream<String>
     let enqueue: AsyncStream<String>.Continuation
@@ -116,6 +118,23 @@ public actor Generations {
 
     public func generations(userID: String?, limit: Int) async throws -> [GenerationRecord] {
         try await store.generations(userID: userID, limit: limit)
+    }
+
+    /// Stops a job for good: it ends `cancelled`, writes nothing more, and its check or video is cancelled.
+    /// A job that has ended already is answered as it is.
+    public func cancel(id: String, by who: String) async throws -> GenerationRecord? {
+        guard var job = try await generation(id: id) else { return nil }
+        guard !job.state.isFinal else { return job }
+        stopped.insert(job.id)
+        job.state = .cancelled
+        job.error = "cancelled by \(who)"
+        job.updatedAt = Date()
+        try await store.saveGeneration(job)
+        for videoID in [checking[job.id], job.videoID].compactMap({ $0 }) {
+            _ = await engine.cancel(videoID: videoID)
+        }
+        logger.info("generation cancelled", metadata: ["generation": "\(job.id)"])
+        return job
     }
 
     /// Queues the jobs a previous run of the coordinator left unfinished.

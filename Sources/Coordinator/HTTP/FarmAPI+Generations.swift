@@ -58,3 +58,18 @@ extension FarmAPI {
         }
     }
 }
+
+extension FarmAPI {
+    /// `DELETE /v1/generations/{id}`: stops the job (its check or video is cancelled with it); a job that has ended
+    /// is answered as it is.
+    @Sendable func cancelGeneration(_ request: Request, context: FarmRequestContext) async throws -> GenerationRecord {
+        let identity = try context.requireIdentity()
+        let job = try await generation(request, context: context)  // 404 unless the caller's or an operator's
+        guard let generations else { throw HTTPError(.notFound, message: "no generation \(job.id)") }
+        do {
+            return try await generations.cancel(id: job.id, by: identity.user.name) ?? job
+        } catch {
+            throw HTTPError(.serviceUnavailable, message: "the store did not answer: \(error)")
+        }
+    }
+}

@@ -99,6 +99,7 @@ struct FarmAPI: Sendable {
             APIRoute(.post, "/v1/generations", .creator, generate),
             APIRoute(.get, "/v1/generations", .viewer, listGenerations),
             APIRoute(.get, "/v1/generations/:id", .viewer, generation),
+            APIRoute(.delete, "/v1/generations/:id", .creator, cancelGeneration),
             APIRoute(.get, "/v1/agents", .operator) { [engine] _, _ in await engine.agentStatuses() },
             APIRoute(.post, "/v1/agents/:agent/drain", .operator, drainAgent),
             APIRoute(.get, "/v1/stats", .operator) { [engine] _, _ in await engine.stats() },

@@ -111,6 +111,9 @@ struct Generation: AsyncParsableCommand {
     @Flag(help: "Print only the script that was accepted (to keep it: `farm generation ID --script > lesson.py`).")
     var script = false
 
+    @Flag(help: "Stop the job; its check or video is cancelled with it.")
+    var cancel = false
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -118,7 +121,7 @@ struct Generation: AsyncParsableCommand {
         let client = try options.client
         let job: GenerationRecord
         do {
-            job = try await client.generation(id)
+            job = cancel ? try await client.cancelGeneration(id) : try await client.generation(id)
         } catch let error as FarmClient.ClientError {
             printError(error.description)
             throw error.exitCode
