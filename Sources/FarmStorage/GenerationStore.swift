@@ -4,7 +4,8 @@ import Foundation
 /// Generation jobs (scripts written by a language model) and the cache of accepted scripts.
 /// Both stores implement it beside `FarmStore`; a job is written whole after every step.
 public protocol GenerationStore: Sendable {
-    /// Inserts or replaces the job.
+    /// Inserts or replaces the job, unless the stored one has ended: an ended job never changes (a write that was
+    /// under way when the job was cancelled must not bring it back).
     func saveGeneration(_ generation: GenerationRecord) async throws
     func generation(id: String) async throws -> GenerationRecord?
     /// A user's jobs (every user's with `nil`), newest first.
@@ -18,6 +19,9 @@ public protocol GenerationStore: Sendable {
 }
 
 extension GenerationRecord {
+    /// The final states, quoted for SQL (the farm's own names: nothing from outside).
+    static let finalStates = GenerationState.allCases.filter(\.isFinal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+
     /// The record as the stores keep it (JSON).
     func storedJSON() throws -> String {
         String(decoding: try GenerationCoding.encoder.encode(self), as: UTF8.self)

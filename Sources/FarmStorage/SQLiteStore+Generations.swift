@@ -9,6 +9,7 @@ extension SQLiteStore: GenerationStore {
             try db.execute(sql: """
                 INSERT INTO generations (id, teamID, userID, state, cacheKey, record, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, cacheKey = excluded.cacheKey, record = excluded.record
+                WHERE generations.state NOT IN (\(GenerationRecord.finalStates))
                 """, arguments: [generation.id, generation.teamID, generation.userID, generation.state.rawValue,
                                  generation.cacheKey, json, generation.createdAt])
         }
@@ -26,8 +27,7 @@ extension SQLiteStore: GenerationStore {
     }
 
     public func unfinishedGenerations() async throws -> [GenerationRecord] {
-        let finals = GenerationState.allCases.filter(\.isFinal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try await records("SELECT record FROM generations WHERE state NOT IN (\(finals)) ORDER BY createdAt", [])
+        try await records("SELECT record FROM generations WHERE state NOT IN (\(GenerationRecord.finalStates)) ORDER BY createdAt", [])
     }
 
     public func generation(cacheKey: String) async throws -> GenerationRecord? {

@@ -26,6 +26,8 @@ extension Generations {
 
     private func release(_ id: String) {
         for team in active.keys { active[team]?.remove(id) }
+        stopped.remove(id)
+        checking[id] = nil
     }
 
     private func load(_ id: String) async -> GenerationRecord? {

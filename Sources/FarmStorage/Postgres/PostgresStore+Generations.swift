@@ -10,6 +10,7 @@ extension PostgresStore: GenerationStore {
             VALUES (\(generation.id), \(generation.teamID), \(generation.userID), \(generation.state.rawValue),
                     \(generation.cacheKey), \(try generation.storedJSON())::jsonb, \(generation.createdAt))
             ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, cache_key = EXCLUDED.cache_key, record = EXCLUDED.record
+            WHERE NOT (generations.state = ANY(\(GenerationState.allCases.filter(\.isFinal).map(\.rawValue))))
             """, logger: logger)
     }
 
