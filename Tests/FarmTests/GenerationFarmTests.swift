@@ -160,7 +160,10 @@ import Testing
             #expect(rounds.count == 2, "\(rounds)")
             #expect(rounds.first?.contains("Round 1: planning: planning failed") == true && rounds.first?.contains("Circel") == true, "\(rounds)")
             #expect(rounds.last?.hasPrefix("Round 2: accepted, 3.0 s planned") == true, "\(rounds)")
-            #expect((report["jobURL"] as? String)?.contains("/generate?job=g") == true)
+            let jobID = try #require((report["jobURL"] as? String)?.components(separatedBy: "/generate?job=").last, "\(report["jobURL"] ?? "")")
+            #expect(jobID.hasPrefix("g") && jobID.count == 13)
+            let recent = report["recent"] as? [String] ?? []
+            #expect(recent.contains { $0.hasSuffix("/generate?job=\(jobID)") }, "the job is listed among the recent ones: \(recent)")
             let axe = report["axe"] as? [String: [[String: Any]]] ?? [:]
             #expect(Set(axe.keys) == ["generate", "generate-done"])
             for (page, violations) in axe { #expect(violations.isEmpty, "axe on \(page): \(violations)") }

@@ -53,12 +53,23 @@ function render(job) {
   }
 }
 
+// The person's last descriptions, each a link back to its job on this page.
+async function recent() {
+  const page = await api('GET', '/v1/generations?limit=10');
+  if (!page.generations.length) return;
+  document.getElementById('recent').replaceChildren(...page.generations.map((job) => element('li', {},
+    stateBadge(job.state), ' ', element('a', { href: `/generate?job=${job.id}`, text: job.request.prompt.slice(0, 80) }),
+    job.videoID ? element('span', {}, ' · ', element('a', { href: `/videos/${job.videoID}`, text: 'video' })) : '')));
+}
+
 async function watch(id) {
   for (;;) {
     const job = await api('GET', `/v1/generations/${id}`);
     render(job);
     if (job.state === 'done' || job.state === 'failed' || job.videoID) {
-      status.textContent = job.state === 'failed' ? 'No video: see why above.' : 'The script planned cleanly; its video renders.';
+      status.textContent = job.state === 'failed' ? 'No video: see why above.'
+        : job.state === 'cancelled' ? 'Cancelled.' : 'The script planned cleanly; its video renders.';
+      recent().catch(() => {});
       return job;
     }
     await new Promise((resolve) => { setTimeout(resolve, 1000); });
@@ -96,6 +107,7 @@ startSession().then(() => {
     document.getElementById('form-error').textContent = 'Your role is viewer: you can watch videos but not make them.';
     document.getElementById('generate-button').disabled = true;
   }
+  recent().catch(() => {});
   const job = new URLSearchParams(location.search).get('job');
   if (job && /^g[0-9a-f]{12}$/.test(job)) watch(job).catch((error) => { document.getElementById('form-error').textContent = error.message; });
 }).catch((error) => { document.getElementById('form-error').textContent = error.message; });

@@ -56,6 +56,8 @@ try:
     report["stages"] = [item.get_attribute("data-stage") for item in driver.find_elements(By.CSS_SELECTOR, "#rounds > li")]
     report["jobURL"] = driver.current_url
     report["status"] = driver.find_element(By.ID, "form-status").text
+    report["recent"] = browser.wait_for(lambda: [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "#recent a")],
+                                        what="the job among the recent ones")
     browser.audit("generate-done")
     link.send_keys(Keys.ENTER)
     browser.wait_for(lambda: "/videos/" in driver.current_url, what="the video's page")
