@@ -15,16 +15,23 @@ struct Follow {
 
     func follow(_ id: String) async throws -> VideoStatus {
         let display = ProgressDisplay(enabled: !json)
+        return try await Self.poll({ try await client.status(id) }) { status in
+            display.show(status)
+            return status.state.isFinal
+        }
+    }
+
+    /// Reads `read` twice a second, handing each answer to `seen`, until `seen` says it is the last. Rides out a
+    /// coordinator restart or a busy one and gives up after a minute; any other refusal (no such video or job, no
+    /// access) does not get better by waiting.
+    static func poll<T>(_ read: () async throws -> T, until seen: (T) throws -> Bool) async throws -> T {
         var failures = 0
         while true {
             do {
-                let status = try await client.status(id)
+                let answer = try await read()
                 failures = 0
-                display.show(status)
-                if status.state.isFinal { return status }
+                if try seen(answer) { return answer }
             } catch let error as FarmClient.ClientError {
-                // Ride out a coordinator restart or a busy one; give up after a minute. Any other refusal (no
-                // such video, no access) does not get better by waiting.
                 if case .refused(let code, _) = error, code < 500, code != 429 {
                     printError(error.description)
                     throw error.exitCode
@@ -35,7 +42,7 @@ struct Follow {
                     throw error.exitCode
                 }
             }
-            try await Task.sleep(for: Self.interval)
+            try await Task.sleep(for: interval)
         }
     }
 

@@ -68,34 +68,18 @@ struct Generate: AsyncParsableCommand {
     static func follow(_ id: String, client: FarmClient, json: Bool) async throws -> GenerationRecord {
         var shown = 0
         var announcedReuse = false
-        var failures = 0
-        while true {
-            do {
-                let job = try await client.generation(id)
-                failures = 0
-                if !json {
-                    if let reused = job.reusedFrom, !announcedReuse {
-                        FileHandle.standardError.write(Data("reusing the script of \(reused) (--fresh asks the model again)\n".utf8))
-                        announcedReuse = true
-                    }
-                    for round in job.rounds.dropFirst(shown) where round.endedAt != nil {
-                        FileHandle.standardError.write(Data((Generation.describe(round) + "\n").utf8))
-                        shown += 1
-                    }
+        return try await Follow.poll({ try await client.generation(id) }) { job in
+            if !json {
+                if let reused = job.reusedFrom, !announcedReuse {
+                    FileHandle.standardError.write(Data("reusing the script of \(reused) (--fresh asks the model again)\n".utf8))
+                    announcedReuse = true
                 }
-                if job.videoID != nil || job.state.isFinal { return job }
-            } catch let error as FarmClient.ClientError {
-                if case .refused(let code, _) = error, code < 500, code != 429 {
-                    printError(error.description)
-                    throw error.exitCode
-                }
-                failures += 1
-                if failures > 120 {
-                    printError(error.description)
-                    throw error.exitCode
+                for round in job.rounds.dropFirst(shown) where round.endedAt != nil {
+                    FileHandle.standardError.write(Data((Generation.describe(round) + "\n").utf8))
+                    shown += 1
                 }
             }
-            try await Task.sleep(for: Follow.interval)
+            return job.videoID != nil || job.state.isFinal
         }
     }
 }
