@@ -151,7 +151,9 @@ import Testing
             coordinatorArguments: ["--database", database] + Self.storage("farm-ha/published", at: endpoint),
             standby: true, standbyOwnFolder: true,
             environment: ObjectStorageTests.MotoS3.environment)
-        let (code, body) = try await farm.submit(SubmitRequest(script: Self.script, scriptName: "parts.py", quality: .low))
+        // A longer last scene: at -ql the renders are quick, and the leader must die while one still runs.
+        let script = Self.script.replacingOccurrences(of: "run_time=4", with: "run_time=12")
+        let (code, body) = try await farm.submit(SubmitRequest(script: script, scriptName: "parts.py", quality: .low))
         try #require(code == 201, "\(String(decoding: body, as: UTF8.self))")
         let id = try farm.decodeStatus(body).id
 
