@@ -20,8 +20,9 @@ import Testing
         #expect(finished.state == .done)
         let playlist = try await farm.send("GET", "/v1/videos/\(finished.id)/master.m3u8")
         #expect(playlist.status == 200)
-        let (codeB, bodyB) = try await farm.submit(SubmitRequest(script: FaultToleranceTests.twoLongScenes, scriptName: "long.py",
-                                                                 quality: .low, split: false))
+        // Slower than FaultToleranceTests' scenes: at -ql a 6-second scene can render between two looks at its progress.
+        let longer = FaultToleranceTests.twoLongScenes.replacingOccurrences(of: "run_time=2", with: "run_time=6")
+        let (codeB, bodyB) = try await farm.submit(SubmitRequest(script: longer, scriptName: "long.py", quality: .low, split: false))
         #expect(codeB == 201)
         let interrupted = try farm.decodeStatus(bodyB).id
         let midway = try await farm.waitFor(interrupted) { status in
@@ -67,7 +68,7 @@ import Testing
         let served = try await farm.send("GET", "/v1/videos/\(finished.id)/master.m3u8")
         #expect(served.status == 200 && served.body == playlist.body, "the finished video is served as before")
         let done = try await farm.waitUntilFinal(interrupted)
-        try FaultToleranceTests.expectComplete(done)
+        try FaultToleranceTests.expectComplete(done, sceneFrames: [270, 270])
         let first = try #require(done.scenes.first)
         #expect(first.attempt == firstScene.attempt && first.agent == firstScene.agent,
                 "the accepted scene was not rendered again: attempt \(first.attempt), was \(firstScene.attempt)")
