@@ -34,9 +34,13 @@ final class RenditionEncoder {
     /// CPU seconds this rendition's thread spent scaling, and encoding and muxing.
     private(set) var scaleCPU = 0.0
     private(set) var encodeCPU = 0.0
+    /// Where this rendition's source picture comes from when it is scaled from a larger rendition.
+    private let upstream: PictureHandoff?
+    /// Where this rendition hands its scaled picture to a smaller one, if one scales from it.
+    var downstream: PictureHandoff?
 
     init(sourceWidth: Int32, sourceHeight: Int32, width: Int32, height: Int32, frameRate: Int32,
-         crf: Int, preset: String, keyframeInterval: Int64, segmentFrames: Int64,
+         crf: Int, preset: String, keyframeInterval: Int64, segmentFrames: Int64, upstream: PictureHandoff? = nil,
          emit: @escaping (_ segment: Int?, _ frames: Int, _ data: Data) -> Void) throws(MediaError) {
         self.width = width
         self.height = height
@@ -45,6 +49,7 @@ final class RenditionEncoder {
         self.timescale = 90_000 % frameRate == 0 ? 90_000 : frameRate * 1_000
         self.ticksPerFrame = Int64(timescale / frameRate)
         self.emit = emit
+        self.upstream = upstream
         sink = try ByteSink()
         do {
             try openEncoder(frameRate: frameRate, crf: crf, preset: preset)
@@ -63,20 +68,29 @@ final class RenditionEncoder {
     }
 
     /// Encodes one source frame `repeatCount` times (a still stretch of a scene).
-    /// `source` is only read; other renditions read it at the same time.
+    /// `source` is only read; other renditions read it at the same time. A rendition scaled from a larger one reads
+    /// that one's picture instead, handed over for this frame.
     func encode(source: UnsafeMutablePointer<AVFrame>, repeatCount: Int) throws(MediaError) {
+        // Exactly one take and one publish per frame, whatever fails, so neither side of a handoff waits for ever.
+        let input: UnsafeMutablePointer<AVFrame>? = if let upstream { upstream.take() } else { source }
+        defer { upstream?.release() }
+        var handedOn = false
+        defer { if !handedOn { downstream?.publish(nil) } }
         guard let frame else { throw MediaError("encoder already finished") }
+        guard let input else { throw MediaError("the rendition this one is scaled from failed") }
         let started = ThreadClock.cpuSeconds()
         if let scaler {
             // The encoder may still hold a reference to the previous picture.
             try check(av_frame_make_writable(frame), "av_frame_make_writable")
-            let scaled = sws_scale_frame(scaler, frame, source)
+            let scaled = sws_scale_frame(scaler, frame, input)
             guard scaled >= 0 else { throw MediaError("sws_scale_frame failed (\(scaled))") }
             scaleCPU += ThreadClock.cpuSeconds() - started
+            downstream?.publish(frame)
+            handedOn = true
         } else {
             // Same size as the source: encode the shared picture itself (reference counted, no copy).
             av_frame_unref(frame)
-            try check(av_frame_ref(frame, source), "av_frame_ref")
+            try check(av_frame_ref(frame, input), "av_frame_ref")
         }
         let encoding = ThreadClock.cpuSeconds()
         defer { encodeCPU += ThreadClock.cpuSeconds() - encoding }

@@ -4,7 +4,7 @@ import Foundation
 /// Encodes one scene's frames into every rendition of a ladder.
 ///
 /// Each source frame is converted from RGBA to YUV 4:2:0 once, then scaled
-/// and encoded once per rendition, the renditions in parallel (one single-threaded x264 per rendition costs less CPU per frame
+/// (from the next larger scaled rendition where there is one) and encoded once per rendition, the renditions in parallel (one single-threaded x264 per rendition costs less CPU per frame
 /// than threaded x264); they share IDR frames and segment boundaries. Output
 /// files are handed to `output` as soon as they are complete, in rendition
 /// order, on the calling thread. Blocking and CPU-bound: call it from a
@@ -90,11 +90,20 @@ public final class SceneEncoder {
             let height = rung.height & ~1
             // Keep the source's aspect ratio; H.264 4:2:0 wants even dimensions.
             let width = Int((Double(configuration.sourceWidth) * Double(height) / Double(configuration.sourceHeight) / 2).rounded()) * 2
+            // A rendition scales from the next larger one when that one is scaled itself (see `PictureHandoff`).
+            var upstream: PictureHandoff?
+            var sourceWidth = Int32(configuration.sourceWidth), sourceHeight = Int32(configuration.sourceHeight)
+            if let larger = encoders.last, larger.height != sourceHeight, larger.height > Int32(height) {
+                let handoff = try PictureHandoff()
+                larger.downstream = handoff
+                upstream = handoff
+                (sourceWidth, sourceHeight) = (larger.width, larger.height)
+            }
             encoders.append(try RenditionEncoder(
-                sourceWidth: Int32(configuration.sourceWidth), sourceHeight: Int32(configuration.sourceHeight),
+                sourceWidth: sourceWidth, sourceHeight: sourceHeight,
                 width: Int32(width), height: Int32(height), frameRate: Int32(configuration.frameRate),
                 crf: rung.crf, preset: configuration.preset,
-                keyframeInterval: keyframeInterval, segmentFrames: segmentFrames,
+                keyframeInterval: keyframeInterval, segmentFrames: segmentFrames, upstream: upstream,
                 emit: { [box = finished[index]] segment, frames, data in
                     box.files.append(EncodedFile(rendition: index, segment: segment, frames: frames, data: data))
                 }))

@@ -13,21 +13,60 @@ import Testing
         let encoder = try SceneEncoder(.init(
             sourceWidth: width, sourceHeight: height, frameRate: fps, renditions: heights.map { ($0, 23) },
             keyframeSeconds: 2, segmentSeconds: 6, preset: "veryfast")) { files.append($0) }
-        var pixels = [UInt8](repeating: 255, count: width * height * 4)
         for frame in 0..<(seconds * fps) {
-            for y in 0..<height {
-                for x in 0..<width {
-                    let offset = (y * width + x) * 4
-                    pixels[offset] = UInt8((x + frame * 4) & 0xFF)
-                    pixels[offset + 1] = UInt8((y * 2) & 0xFF)
-                    pixels[offset + 2] = UInt8((frame * 8) & 0xFF)
-                }
-            }
-            // Every tenth frame is a still held for three frames, as Manim sends waits.
-            try pixels.withUnsafeBytes { try encoder.encode(rgba: $0.baseAddress!, stride: width * 4, repeatCount: frame % 10 == 0 ? 3 : 1) }
+            let pixels = gradient(frame: frame, width: width, height: height)
+            try pixels.withUnsafeBytes { try encoder.encode(rgba: $0.baseAddress!, stride: width * 4, repeatCount: repeats(frame)) }
         }
         let summaries = try encoder.finish()
         return (files, summaries, encoder.timescale)
+    }
+
+    /// Frame `frame` of a moving gradient, RGBA.
+    static func gradient(frame: Int, width: Int, height: Int) -> [UInt8] {
+        var pixels = [UInt8](repeating: 255, count: width * height * 4)
+        for y in 0..<height {
+            for x in 0..<width {
+                let offset = (y * width + x) * 4
+                pixels[offset] = UInt8((x + frame * 4) & 0xFF)
+                pixels[offset + 1] = UInt8((y * 2) & 0xFF)
+                pixels[offset + 2] = UInt8((frame * 8) & 0xFF)
+            }
+        }
+        return pixels
+    }
+
+    /// Every tenth frame is a still held for three frames, as Manim sends waits.
+    static func repeats(_ frame: Int) -> Int { frame % 10 == 0 ? 3 : 1 }
+
+    @Test func aSmallerRenditionScaledFromALargerOneIsTheSourceScaledDirectly() throws {
+        // 180 is the source, 120 scales from it, and 80 from 120's picture (`PictureHandoff`).
+        let (files, summaries, _) = try Self.encode(seconds: 4, heights: [180, 120, 80])
+        #expect(summaries.map(\.height) == [180, 120, 80])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("farm-cascade-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var raw = Data()
+        for frame in 0..<60 {
+            let pixels = Self.gradient(frame: frame, width: 320, height: 180)
+            for _ in 0..<Self.repeats(frame) { raw.append(contentsOf: pixels) }
+        }
+        let source = folder.appendingPathComponent("source.rgba")
+        try raw.write(to: source)
+        for (rendition, summary) in summaries.enumerated() {
+            let mp4 = folder.appendingPathComponent("\(summary.height).mp4")
+            let rung = files.filter { $0.rendition == rendition }.sorted { ($0.segment ?? -1) < ($1.segment ?? -1) }
+            try rung.reduce(into: Data()) { $0.append($1.data) }.write(to: mp4)
+            // Against the source scaled straight to the rung's size, bicubic (as ffmpeg's scale filter).
+            let output = try run("ffmpeg", ["-v", "info", "-i", mp4.path, "-f", "rawvideo", "-pix_fmt", "rgba", "-s", "320x180",
+                                            "-framerate", "15", "-i", source.path, "-lavfi",
+                                            "[1:v]scale=\(summary.width):\(summary.height):flags=bicubic:out_color_matrix=bt709:out_range=tv,format=yuv420p[direct];"
+                                                + "[0:v]setpts=PTS-STARTPTS[farm];[farm][direct]psnr", "-f", "null", "-"]).stderr
+            let psnr = output.split(separator: "\n").last { $0.contains("PSNR") }?.split(separator: " ")
+                .first { $0.hasPrefix("average:") }.flatMap { Double($0.dropFirst("average:".count)) } ?? 0
+            #expect(psnr > 38, "\(summary.height)p against the source scaled directly: \(psnr) dB")
+            let frames = output.components(separatedBy: "frame=").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces).prefix { $0.isNumber }) }
+            #expect(frames == 72, "\(summary.height)p has every frame (\(frames ?? -1))")
+        }
     }
 
     @Test func aSceneIsCutIntoSixSecondSegmentsWithTheSameBoundariesInEveryRendition() throws {
