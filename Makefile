@@ -71,9 +71,10 @@ bench-accounting: test-deps build
 	FARM_BIN_DIR="$(BIN)" bench/accounting.py examples/formulas.py
 
 # Benchmark 1's quality: PSNR and bitrate of each rung of the farm's ladder and of the baseline's, against the
-# frames Manim draws (lossless PNGs).
+# frames Manim draws (kept losslessly), on both examples.
 bench-quality: test-deps build
 	FARM_BIN_DIR="$(BIN)" bench/quality.py examples/explainer.py
+	FARM_BIN_DIR="$(BIN)" bench/quality.py examples/formulas.py
 
 # Benchmark 2: 50 and 200 simulated agents (renderers that only sleep): makespan against the ideal bound,
 # dispatch rate, submit-to-first-assignment latency. Release binaries: hundreds of processes share this machine.
