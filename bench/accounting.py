@@ -284,11 +284,47 @@ def report(script, quality, agents, split, submitted, ended, tasks, cpu):
         print(f"  {label:<40} " + " ".join(f"{v:12.2f}" for v in values) + f" {sum(values):8.2f}")
     print(f"  {'total':<40} " + " ".join(f"{farm_wall:12.2f}" for _ in slots) + f" {farm_wall * len(slots):8.2f}")
     print()
+    fixed_costs(tasks, submitted)
+    print()
     print(f"  Manim's own account (all tasks): set-up {manim_total('setup'):.2f} s, LaTeX {manim_total('latex'):.2f} s "
           f"({manim_total('latexCompiles')} compiles of {manim_total('texCalls')} expressions), skipping "
           f"{manim_total('skip'):.2f} s, drawing {manim_total('draw'):.2f} s, frame pipe {manim_total('pipe'):.2f} s, "
           f"{manim_total('writes')} writes for {manim_total('frames')} frames")
     return farm_wall / base_wall
+
+
+def fixed_costs(tasks, submitted):
+    """Each render task's fixed cost on its agent: the seconds it holds a slot without drawing or encoding a frame
+    (launch, start-up to the first frame with LaTeX served from the plan's bundle, finishing, reporting) plus the
+    slot's wait for its next assignment. Skipping to a range's first animation is shown apart: it grows with where
+    the range starts, not with the number of tasks."""
+    rows = []
+    by_agent = {}
+    for task in sorted((t for t in tasks if "stages" in t), key=lambda t: t["assigned"]):
+        by_agent.setdefault(task["agent"], []).append(task)
+    for agent, mine in by_agent.items():
+        for index, task in enumerate(mine):
+            stages, manim = task["stages"], task["stages"].get("manim") or {}
+            skip = min(manim.get("skip", 0), stages["firstFrame"])
+            latex = min(manim.get("latex", 0), stages["firstFrame"])
+            following = by_agent[agent][index + 1]["assigned"] - task["ended"] if index + 1 < len(mine) else 0.0
+            parts = {"launch": stages["launch"], "start-up": stages["firstFrame"] - skip - latex, "LaTeX": latex,
+                     "finish": stages["finish"], "report": max(task["ended"] - task["assigned"] - stages["total"], 0),
+                     "next": max(following, 0)}
+            rows.append((f"{agent[-1:]} {task['task'][-3:]:>3} {task['assigned'] - submitted:5.1f}-{task['ended'] - submitted:5.1f} "
+                         f"{task['frames']:4d}", parts, sum(parts.values()), skip))
+    if not rows:
+        return
+    columns = ["launch", "start-up", "LaTeX", "finish", "report", "next"]
+    print("  per-task fixed cost, s: what each render task holds its slot for without drawing or encoding a frame")
+    print(f"  {'slot task from-to frames':<24} " + " ".join(f"{c:>8}" for c in columns) + f" {'fixed':>8} {'skipping':>9}")
+    for name, parts, total, skip in rows:
+        print(f"  {name:<24} " + " ".join(f"{parts[c]:8.3f}" for c in columns) + f" {total:8.3f} {skip:9.3f}")
+    totals = sorted(total for _, _, total, _ in rows)
+    median = totals[len(totals) // 2] if len(totals) % 2 else (totals[len(totals) // 2 - 1] + totals[len(totals) // 2]) / 2
+    print(f"  fixed cost per task: median {median:.3f} s, mean {sum(totals) / len(totals):.3f} s, max {totals[-1]:.3f} s "
+          f"over {len(totals)} render tasks (target 0.3 s; LaTeX {sum(p['LaTeX'] for _, p, _, _ in rows):.3f} s in all: "
+          "each expression comes from the plan's bundle)")
 
 
 def arguments_and_scenes(description, port):

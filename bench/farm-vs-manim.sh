@@ -16,7 +16,15 @@ venv=${FARM_VENV:-$here/.venv}
 case $quality in low) flag=l; height=480; fps=15 ;; medium) flag=m; height=720; fps=30 ;; high) flag=h; height=1080; fps=60 ;; *) echo "quality: low|medium|high" >&2; exit 2 ;; esac
 ladder=$(python3 -c "h=$height; print(' '.join(str(x) for x in ([h] + [r for r in (720,480,360,240) if r < h][:2])))")
 work=$(mktemp -d /tmp/farm-bench-XXXX)
-trap 'kill -TERM ${farm_pid:-0} 2>/dev/null || true; rm -rf "$work"' EXIT
+# The farm must be gone before the next run binds the same ports: stop it and wait for it (at most 30 s).
+stop_farm() {
+  [ -n "${farm_pid:-}" ] || return 0
+  kill -TERM "$farm_pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do kill -0 "$farm_pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$farm_pid" 2>/dev/null || true
+  wait "$farm_pid" 2>/dev/null || true
+}
+trap 'stop_farm; rm -rf "$work"' EXIT
 scenes=$(python3 "$here/Sources/Coordinator/Discovery/discover_scenes.py" < "$script" | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)["scenes"]))')
 
 now() { date +%s.%N; }
@@ -51,7 +59,11 @@ start_farm() {
   "$bin/farm" up --agents "$agents" --data-dir "$work/farm" --http 127.0.0.1:18080 --zmq tcp://127.0.0.1:15555 \
     --python "$venv/bin/python" ${FARM_BENCH_UP_ARGS:-} >"$work/farm.log" 2>&1 &
   farm_pid=$!
-  for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null 2>&1 && return; sleep 0.2; done
+  for _ in $(seq 1 100); do
+    kill -0 "$farm_pid" 2>/dev/null || break  # it exited (a port taken, for example): its log says why
+    curl -fs http://127.0.0.1:18080/healthz >/dev/null 2>&1 && return
+    sleep 0.2
+  done
   echo "farm did not start" >&2; cat "$work/farm.log" >&2; exit 1
 }
 
