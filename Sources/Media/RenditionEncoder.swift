@@ -116,6 +116,9 @@ final class RenditionEncoder {
         release()
     }
 
+    /// Whether this rendition scales its input (it is not the source's size).
+    var isScaled: Bool { scaler != nil }
+
     /// Frames encoded so far.
     var framesEncoded: Int64 { nextPTS }
 

@@ -93,7 +93,7 @@ public final class SceneEncoder {
             // A rendition scales from the next larger one when that one is scaled itself (see `PictureHandoff`).
             var upstream: PictureHandoff?
             var sourceWidth = Int32(configuration.sourceWidth), sourceHeight = Int32(configuration.sourceHeight)
-            if let larger = encoders.last, larger.height != sourceHeight, larger.height > Int32(height) {
+            if let larger = encoders.last, larger.isScaled, larger.height > Int32(height) {
                 let handoff = try PictureHandoff()
                 larger.downstream = handoff
                 upstream = handoff
